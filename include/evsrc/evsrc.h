@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef EVSRC_EVSRC_H
+#define EVSRC_EVSRC_H
+
+/*
+ * evsrc: a readiness event queue over Linux epoll, designed after Rust's mio.
+ * This header includes every public header; include the ones you use or this
+ * one, as you prefer.
+ */
+
+#include <evsrc/export.h>
+#include <evsrc/version.h>
+#include <evsrc/interest.h>
+#include <evsrc/events.h>
+#include <evsrc/poll.h>
+#include <evsrc/registry.h>
+#include <evsrc/source.h>
+
+#endif /* EVSRC_EVSRC_H */

@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef EVSRC_POLL_H
+#define EVSRC_POLL_H
+
+/*
+ * Poll: the readiness queue a thread blocks on.
+ *
+ * A poll owns a kernel queue (an epoll instance). Sources are added to it
+ * through its registry (evsrc_poll_registry()), from any thread, and one
+ * thread at a time waits for their events with evsrc_poll_wait().
+ *
+ * Edge-triggered by default
+ * -------------------------
+ * Unless a registration asks for EVSRC_LEVEL, an event is reported when a
+ * source's readiness *changes*: when data arrives on an empty socket, when a
+ * full socket buffer gains room. If a readable event is handled by reading
+ * only part of the data, no further event comes for the rest: the loop must
+ * read until the read returns -EAGAIN (and write until -EAGAIN, or until it
+ * has nothing more to write) before waiting again:
+ *
+ *     for (;;) {
+ *         ssize_t n = evsrc_tcp_stream_read(&conn->stream, buf, sizeof buf);
+ *         if (n == -EAGAIN)
+ *             break;                 // drained: the next event is owed
+ *         if (n <= 0) {              // 0: peer closed; < 0: error
+ *             close_connection(conn);
+ *             break;
+ *         }
+ *         consume(conn, buf, (size_t)n);
+ *     }
+ *
+ * Spurious events
+ * ---------------
+ * evsrc_poll_wait() may report an event that no change caused, and readiness
+ * may have gone again by the time the event is handled. Every operation after
+ * an event must cope with -EAGAIN.
+ *
+ * What happens when things are freed
+ * ----------------------------------
+ * Closing an fd removes it from the queue once no other fd (from dup() or
+ * fork()) refers to the same open file; deregister first when such copies
+ * may exist, or events keep coming for it. Freeing a poll does not touch the
+ * sources registered with it: they stay open, and their registrations end
+ * with the queue (see evsrc_registry_register() for what that means for a
+ * source struct).
+ */
+
+#include <time.h>
+
+#include <evsrc/events.h>
+#include <evsrc/export.h>
+
+EVSRC_BEGIN_DECLS
+
+struct evsrc_poll;
+struct evsrc_registry;
+
+/*
+ * Creates a poll with a new, empty queue and stores it in *out. The queue's
+ * fd is close-on-exec.
+ * Errors: -EINVAL if out is NULL; -ENOMEM; -EMFILE/-ENFILE when the process
+ * or system is out of fds. *out is untouched on error. Thread-safe.
+ */
+EVSRC_EXPORT int evsrc_poll_new(struct evsrc_poll **out);
+
+/*
+ * Frees a poll and closes its queue. NULL does nothing. The poll's own
+ * registry dies with it; clones made with evsrc_registry_try_clone() keep the
+ * queue alive until they are freed too. Must not run while another thread
+ * waits on the same poll.
+ */
+EVSRC_EXPORT void evsrc_poll_free(struct evsrc_poll *poll);
+
+/*
+ * The poll's own registry, through which sources are registered. Borrowed:
+ * valid while the poll lives, never freed by the caller (evsrc_registry_free()
+ * ignores it). To hand a registry to another thread that may outlive the
+ * poll, clone it. NULL for a NULL poll. Thread-safe.
+ */
+EVSRC_EXPORT struct evsrc_registry *evsrc_poll_registry(struct evsrc_poll *poll);
+
+/*
+ * Waits until at least one registered source is ready, or until `timeout`
+ * passes, and stores the events in `events` (replacing what it held).
+ *
+ * timeout: NULL waits without limit; {0, 0} checks and returns at once. A
+ * timeout is never shortened: a sub-millisecond timeout waits with
+ * nanosecond precision (epoll_pwait2) or, on kernels before 5.11, is rounded
+ * up to the next millisecond, so short timeouts never turn into busy loops.
+ *
+ * Returns the number of events stored (0 when the timeout passed), or:
+ * -EINVAL if poll or events is NULL, or a timeout field is negative or
+ * tv_nsec >= 1000000000; -EINTR if a signal arrived first (nothing is lost:
+ * wait again). On error the buffer is left empty.
+ *
+ * Thread-safety: one thread waits on a poll at a time. Two threads waiting on
+ * one poll, each with its own buffer, do not corrupt anything, but each
+ * edge-triggered event goes to only one of them; that is not a supported way
+ * to share work. Registration from other threads while one waits is safe.
+ * Does not allocate.
+ */
+EVSRC_EXPORT int evsrc_poll_wait(struct evsrc_poll *poll, struct evsrc_events *events,
+                                 const struct timespec *timeout);
+
+EVSRC_END_DECLS
+
+#endif /* EVSRC_POLL_H */

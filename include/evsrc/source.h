@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef EVSRC_SOURCE_H
+#define EVSRC_SOURCE_H
+
+/*
+ * Sources: anything that can be registered with a queue.
+ *
+ * A source is any object that embeds a struct evsrc_source. The embedded
+ * struct points at a `static const struct event_source_ops` table, shared by
+ * every instance of that kind of source, whose three functions register,
+ * reregister and deregister the object's fds through the fd-level registry
+ * functions (evsrc_registry_register_fd() and its siblings). This is mio's
+ * `Source` trait in C:
+ *
+ *     struct my_source {
+ *         int fd;
+ *         struct evsrc_source source;
+ *     };
+ *
+ *     static int my_register(struct evsrc_source *source, struct evsrc_registry *registry,
+ *                            evsrc_token token, evsrc_interest interests)
+ *     {
+ *         struct my_source *self = evsrc_container_of(source, struct my_source, source);
+ *         return evsrc_registry_register_fd(registry, self->fd, token, interests);
+ *     }
+ *     // my_reregister and my_deregister likewise
+ *
+ *     static const struct event_source_ops my_source_ops = {
+ *         my_register, my_reregister, my_deregister,
+ *     };
+ *
+ *     struct my_source s = { fd, EVSRC_SOURCE_INIT(&my_source_ops) };
+ *     evsrc_registry_register(registry, &s.source, token, EVSRC_READABLE);
+ *
+ * Ownership: the caller owns the source struct and whatever it holds
+ * (stack, heap or embedded, as the caller likes); the library keeps no
+ * pointer to it after a call returns, and allocates nothing per source.
+ * docs/custom-sources.md is the full tutorial.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <evsrc/export.h>
+#include <evsrc/interest.h>
+
+EVSRC_BEGIN_DECLS
+
+struct evsrc_registry;
+struct evsrc_source;
+
+/*
+ * The operations of a kind of source. All three must be set. The registry
+ * calls them after validating its arguments and checking the source's
+ * registration state, so an op sees a non-NULL source and registry, valid
+ * interests, and for reregister/deregister a source registered with this
+ * registry's queue. An op returns 0 (or any non-negative value) on success
+ * and -errno on failure; the value reaches the caller unchanged.
+ *
+ * An op that registers several fds must undo what it did when a later step
+ * fails, so that failure leaves nothing registered.
+ */
+struct event_source_ops {
+    int (*register_source)(struct evsrc_source *source, struct evsrc_registry *registry,
+                           evsrc_token token, evsrc_interest interests);
+    int (*reregister_source)(struct evsrc_source *source, struct evsrc_registry *registry,
+                             evsrc_token token, evsrc_interest interests);
+    int (*deregister_source)(struct evsrc_source *source, struct evsrc_registry *registry);
+};
+
+/*
+ * The part of a source that the library knows. Embed it anywhere in your
+ * struct; set `ops` and zero the rest (EVSRC_SOURCE_INIT or
+ * evsrc_source_init() do both).
+ */
+struct evsrc_source {
+    const struct event_source_ops *ops;
+    /*
+     * Private: the queue this source is registered with (0 when none), kept
+     * by the registry so that double registration and deregistration through
+     * the wrong queue are caught. Read and written atomically.
+     */
+    uint64_t registered_queue;
+};
+
+/* A static initialiser: struct my_source s = { .source = EVSRC_SOURCE_INIT(&ops) }; */
+#define EVSRC_SOURCE_INIT(ops_table) { (ops_table), 0 }
+
+/*
+ * Sets source->ops and clears its registration state. Use it on a source
+ * struct before its first registration, or to reuse the memory of a source
+ * whose queue is gone. Must not be called on a source that is registered
+ * with a live queue (that registration would be forgotten, not undone).
+ * Errors: -EINVAL if source or ops is NULL. Not thread-safe for one source.
+ */
+EVSRC_EXPORT int evsrc_source_init(struct evsrc_source *source, const struct event_source_ops *ops);
+
+/*
+ * Recovers the struct that embeds `ptr` as its `member`:
+ * struct my_source *s = evsrc_container_of(source, struct my_source, source);
+ */
+#define evsrc_container_of(ptr, type, member) \
+    ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+
+/*
+ * A ready-made source for a plain fd that the caller already has (mio's
+ * SourceFd). It does not own the fd: closing it stays the caller's job.
+ */
+struct evsrc_source_fd {
+    struct evsrc_source source;
+    int fd;
+};
+
+/*
+ * Initialises a raw-fd source for `fd`. Register it as &s->source.
+ * Errors: -EINVAL if s is NULL; -EBADF if fd is negative. Thread-safe for
+ * distinct structs.
+ */
+EVSRC_EXPORT int evsrc_source_fd_init(struct evsrc_source_fd *s, int fd);
+
+EVSRC_END_DECLS
+
+#endif /* EVSRC_SOURCE_H */

@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef EVSRC_HANDLES_H
+#define EVSRC_HANDLES_H
+
+/* The insides of the poll and registry handles, shared by poll.c and registry.c. */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* A handle to a queue: a poll's own, or an owned clone. */
+struct evsrc_registry {
+    int selector;      /* this handle's fd for the queue; clones hold a dup */
+    bool owned;        /* a clone, freed by evsrc_registry_free() */
+    uint64_t queue_id; /* shared by every handle of the queue; see queue.h */
+};
+
+struct evsrc_poll {
+    struct evsrc_registry registry; /* the borrowed handle; its fd is the one we wait on */
+};
+
+#endif /* EVSRC_HANDLES_H */

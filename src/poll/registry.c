@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: MIT */
+#include <evsrc/registry.h>
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include "handles.h"
+#include "queue.h"
+#include "selector.h"
+
+#define INTEREST_KINDS (EVSRC_READABLE | EVSRC_WRITABLE | EVSRC_PRIORITY)
+#define INTEREST_MODIFIERS (EVSRC_LEVEL | EVSRC_ONESHOT)
+
+static bool interests_are_valid(evsrc_interest interests)
+{
+    return (interests & INTEREST_KINDS) != 0 && (interests & ~(INTEREST_KINDS | INTEREST_MODIFIERS)) == 0;
+}
+
+static bool source_is_valid(const struct evsrc_source *source)
+{
+    const struct event_source_ops *ops = source ? source->ops : NULL;
+    return ops && ops->register_source && ops->reregister_source && ops->deregister_source;
+}
+
+/*
+ * The registration record in a source is read and written with atomics so
+ * that threads racing on one source see one winner. A register or deregister
+ * first sets the record to "busy for this queue" with a compare-and-swap, so
+ * at most one op changes a source's registration at a time; the record gets
+ * its final value once the op has returned.
+ */
+static uint64_t record_load(const struct evsrc_source *source)
+{
+    return __atomic_load_n(&source->registered_queue, __ATOMIC_ACQUIRE);
+}
+
+static void record_store(struct evsrc_source *source, uint64_t value)
+{
+    __atomic_store_n(&source->registered_queue, value, __ATOMIC_RELEASE);
+}
+
+/* On failure, *expected is updated to the record's current value. */
+static bool record_swap(struct evsrc_source *source, uint64_t *expected, uint64_t desired)
+{
+    return __atomic_compare_exchange_n(&source->registered_queue, expected, desired, false,
+                                       __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
+
+/* Claims an unregistered source for `queue`, replacing a record left by a dead queue. */
+static int record_claim(struct evsrc_source *source, uint64_t queue)
+{
+    uint64_t current = 0;
+    while (!record_swap(source, &current, queue | QUEUE_ID_BUSY)) {
+        /* Busy: another thread is registering or deregistering it right now. */
+        if ((current & QUEUE_ID_BUSY) || current == queue || queue_id_is_live(current))
+            return -EEXIST;
+        /* Stale or just cleared: try again to swap what we saw. */
+    }
+    return 0;
+}
+
+EVSRC_EXPORT int evsrc_registry_register(struct evsrc_registry *registry, struct evsrc_source *source,
+                                         evsrc_token token, evsrc_interest interests)
+{
+    if (!registry || !source_is_valid(source) || !interests_are_valid(interests))
+        return -EINVAL;
+    int r = record_claim(source, registry->queue_id);
+    if (r < 0)
+        return r;
+    r = source->ops->register_source(source, registry, token, interests);
+    record_store(source, r >= 0 ? registry->queue_id : 0);
+    return r;
+}
+
+EVSRC_EXPORT int evsrc_registry_reregister(struct evsrc_registry *registry, struct evsrc_source *source,
+                                           evsrc_token token, evsrc_interest interests)
+{
+    if (!registry || !source_is_valid(source) || !interests_are_valid(interests))
+        return -EINVAL;
+    if (record_load(source) != registry->queue_id)
+        return -ENOENT;
+    return source->ops->reregister_source(source, registry, token, interests);
+}
+
+EVSRC_EXPORT int evsrc_registry_deregister(struct evsrc_registry *registry, struct evsrc_source *source)
+{
+    if (!registry || !source_is_valid(source))
+        return -EINVAL;
+    uint64_t queue = registry->queue_id;
+    if (!record_swap(source, &queue, queue | QUEUE_ID_BUSY))
+        return -ENOENT;
+    int r = source->ops->deregister_source(source, registry);
+    record_store(source, 0);
+    return r;
+}
+
+EVSRC_EXPORT int evsrc_source_init(struct evsrc_source *source, const struct event_source_ops *ops)
+{
+    if (!source || !ops)
+        return -EINVAL;
+    source->ops = ops;
+    record_store(source, 0);
+    return 0;
+}
+
+EVSRC_EXPORT int evsrc_registry_register_fd(struct evsrc_registry *registry, int fd, evsrc_token token,
+                                            evsrc_interest interests)
+{
+    if (!registry || !interests_are_valid(interests))
+        return -EINVAL;
+    if (fd < 0)
+        return -EBADF;
+    return selector_add(registry->selector, fd, token, interests);
+}
+
+EVSRC_EXPORT int evsrc_registry_reregister_fd(struct evsrc_registry *registry, int fd, evsrc_token token,
+                                              evsrc_interest interests)
+{
+    if (!registry || !interests_are_valid(interests))
+        return -EINVAL;
+    if (fd < 0)
+        return -EBADF;
+    return selector_modify(registry->selector, fd, token, interests);
+}
+
+EVSRC_EXPORT int evsrc_registry_deregister_fd(struct evsrc_registry *registry, int fd)
+{
+    if (!registry)
+        return -EINVAL;
+    if (fd < 0)
+        return -EBADF;
+    return selector_delete(registry->selector, fd);
+}
+
+EVSRC_EXPORT int evsrc_registry_try_clone(const struct evsrc_registry *registry, struct evsrc_registry **out)
+{
+    if (!registry || !out)
+        return -EINVAL;
+    struct evsrc_registry *clone = malloc(sizeof *clone);
+    if (!clone)
+        return -ENOMEM;
+    int selector = selector_clone(registry->selector);
+    if (selector < 0) {
+        free(clone);
+        return selector;
+    }
+    /* The handle being cloned is live, so its queue is too. */
+    queue_id_retain(registry->queue_id);
+    *clone = (struct evsrc_registry){.selector = selector, .owned = true, .queue_id = registry->queue_id};
+    *out = clone;
+    return 0;
+}
+
+EVSRC_EXPORT void evsrc_registry_free(struct evsrc_registry *registry)
+{
+    if (!registry || !registry->owned)
+        return;
+    selector_close(registry->selector);
+    queue_id_release(registry->queue_id);
+    free(registry);
+}

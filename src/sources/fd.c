@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+#include <evsrc/registry.h>
+#include <evsrc/source.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "fd_source.h"
+
+/* One ops table for every single-fd source: each op hands the fd to the registry. */
+
+static int fd_source_register(struct evsrc_source *source, struct evsrc_registry *registry,
+                              evsrc_token token, evsrc_interest interests)
+{
+    return evsrc_registry_register_fd(registry, *fd_source_fd(source), token, interests);
+}
+
+static int fd_source_reregister(struct evsrc_source *source, struct evsrc_registry *registry,
+                                evsrc_token token, evsrc_interest interests)
+{
+    return evsrc_registry_reregister_fd(registry, *fd_source_fd(source), token, interests);
+}
+
+static int fd_source_deregister(struct evsrc_source *source, struct evsrc_registry *registry)
+{
+    return evsrc_registry_deregister_fd(registry, *fd_source_fd(source));
+}
+
+const struct event_source_ops fd_source_ops = {
+    fd_source_register,
+    fd_source_reregister,
+    fd_source_deregister,
+};
+
+void fd_source_init(struct evsrc_source *source, int fd)
+{
+    evsrc_source_init(source, &fd_source_ops);
+    *fd_source_fd(source) = fd;
+}
+
+int fd_source_close(struct evsrc_source *source)
+{
+    if (!source)
+        return -EINVAL;
+    int *fd = fd_source_fd(source);
+    if (*fd < 0)
+        return -EBADF;
+    close(*fd);
+    *fd = -1;
+    __atomic_store_n(&source->registered_queue, 0, __ATOMIC_RELEASE);
+    return 0;
+}
+
+int fd_source_set_nonblocking(int fd)
+{
+    int status = fcntl(fd, F_GETFL);
+    if (status < 0)
+        return -errno;
+    if (!(status & O_NONBLOCK) && fcntl(fd, F_SETFL, status | O_NONBLOCK) < 0)
+        return -errno;
+    return 0;
+}
+
+FD_SOURCE_CHECK_LAYOUT(struct evsrc_source_fd);
+
+EVSRC_EXPORT int evsrc_source_fd_init(struct evsrc_source_fd *s, int fd)
+{
+    if (!s)
+        return -EINVAL;
+    if (fd < 0)
+        return -EBADF;
+    fd_source_init(&s->source, fd);
+    return 0;
+}

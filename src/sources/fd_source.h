@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef EVSRC_FD_SOURCE_H
+#define EVSRC_FD_SOURCE_H
+
+/*
+ * The fd plumbing every built-in source shares. A built-in source struct
+ * starts with `struct evsrc_source source;` followed by `int fd;` (-1 when
+ * closed), the layout of struct evsrc_source_fd, so one ops table serves them
+ * all; each source checks its layout with FD_SOURCE_CHECK_LAYOUT.
+ */
+
+#include <stddef.h>
+
+#include <evsrc/source.h>
+
+#define FD_SOURCE_FD_OFFSET offsetof(struct evsrc_source_fd, fd)
+
+/* Compile-time check that `type` has the shared layout. */
+#define FD_SOURCE_CHECK_LAYOUT(type)                                                   \
+    _Static_assert(offsetof(type, source) == 0 &&                                       \
+                       offsetof(type, fd) == FD_SOURCE_FD_OFFSET,                       \
+                   #type " must start with source, then fd")
+
+/* Registers, reregisters and deregisters the one fd of such a struct. */
+extern const struct event_source_ops fd_source_ops;
+
+/* The fd of a source with the shared layout. */
+static inline int *fd_source_fd(struct evsrc_source *source)
+{
+    return (int *)(void *)((char *)source + FD_SOURCE_FD_OFFSET);
+}
+
+/* Sets up a source with the shared layout around an fd it now owns. */
+void fd_source_init(struct evsrc_source *source, int fd);
+
+/*
+ * Closes the fd and clears the registration record (closing removes the fd
+ * from its queue). -EINVAL for NULL, -EBADF if already closed, and no other
+ * fd is ever touched. Returns 0 even when close(2) reports an error, since the
+ * fd is released either way (Linux semantics).
+ */
+int fd_source_close(struct evsrc_source *source);
+
+/*
+ * Makes an adopted fd non-blocking. Its close-on-exec flag is the caller's
+ * choice and stays as it is. On failure (-EBADF for a bad fd) the fd is left
+ * as it was.
+ */
+int fd_source_set_nonblocking(int fd);
+
+#endif /* EVSRC_FD_SOURCE_H */
