@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: MIT */
+#include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+/* Builds an event as the kernel would store it, to test the accessors' mapping. */
+static struct evsrc_event make_event(uint32_t flags, evsrc_token token)
+{
+    struct evsrc_event event;
+    memset(&event, 0, sizeof event);
+    event.flags = flags;
+#if defined(__x86_64__)
+    memcpy(event.token_bytes, &token, sizeof token);
+#else
+    event.token = token;
+#endif
+    return event;
+}
+
+START_TEST(new_rejects_bad_arguments)
+{
+    struct evsrc_events *events = (struct evsrc_events *)0x1;
+    ck_assert_int_eq(evsrc_events_new(0, &events), -EINVAL);
+    ck_assert_ptr_eq(events, (struct evsrc_events *)0x1);
+    ck_assert_int_eq(evsrc_events_new(16, NULL), -EINVAL);
+    ck_assert_int_eq(evsrc_events_new(EVSRC_EVENTS_CAPACITY_MAX + 1, &events), -EINVAL);
+    ck_assert_int_eq(evsrc_events_new(SIZE_MAX, &events), -EINVAL);
+    ck_assert_ptr_eq(events, (struct evsrc_events *)0x1);
+}
+END_TEST
+
+START_TEST(new_buffer_is_empty_with_its_capacity)
+{
+    struct evsrc_events *events = NULL;
+    ck_assert_int_eq(evsrc_events_new(64, &events), 0);
+    ck_assert_ptr_nonnull(events);
+    ck_assert_uint_eq(evsrc_events_len(events), 0);
+    ck_assert_uint_eq(evsrc_events_capacity(events), 64);
+    ck_assert_ptr_null(evsrc_events_get(events, 0));
+    evsrc_events_free(events);
+}
+END_TEST
+
+START_TEST(null_buffer_and_null_event_are_harmless)
+{
+    evsrc_events_free(NULL);
+    evsrc_events_clear(NULL);
+    ck_assert_uint_eq(evsrc_events_len(NULL), 0);
+    ck_assert_uint_eq(evsrc_events_capacity(NULL), 0);
+    ck_assert_ptr_null(evsrc_events_get(NULL, 0));
+    ck_assert_uint_eq(evsrc_event_token(NULL), 0);
+    ck_assert_uint_eq(evsrc_event_raw_flags(NULL), 0);
+    ck_assert(!evsrc_event_is_readable(NULL));
+    ck_assert(!evsrc_event_is_writable(NULL));
+    ck_assert(!evsrc_event_is_error(NULL));
+    ck_assert(!evsrc_event_is_read_closed(NULL));
+    ck_assert(!evsrc_event_is_write_closed(NULL));
+    ck_assert(!evsrc_event_is_priority(NULL));
+}
+END_TEST
+
+START_TEST(get_past_len_is_null_and_clear_empties)
+{
+    struct evsrc_poll *poll;
+    struct evsrc_events *events;
+    int fds[2];
+    ck_assert_int_eq(evsrc_poll_new(&poll), 0);
+    ck_assert_int_eq(evsrc_events_new(8, &events), 0);
+    testutil_pipe(fds);
+    ck_assert_int_eq(evsrc_registry_register_fd(evsrc_poll_registry(poll), fds[0], 5, EVSRC_READABLE), 0);
+    ck_assert_int_eq(write(fds[1], "x", 1), 1);
+    ck_assert(testutil_wait_token(poll, events, 5, NULL));
+    ck_assert_uint_eq(evsrc_events_len(events), 1);
+    ck_assert_ptr_nonnull(evsrc_events_get(events, 0));
+    ck_assert_ptr_null(evsrc_events_get(events, 1));
+    ck_assert_ptr_null(evsrc_events_get(events, SIZE_MAX));
+    evsrc_events_clear(events);
+    ck_assert_uint_eq(evsrc_events_len(events), 0);
+    ck_assert_ptr_null(evsrc_events_get(events, 0));
+    close(fds[0]);
+    close(fds[1]);
+    evsrc_events_free(events);
+    evsrc_poll_free(poll);
+}
+END_TEST
+
+START_TEST(token_round_trips_every_value)
+{
+    int local;
+    const evsrc_token tokens[] = {0, 1, UINT32_MAX, (evsrc_token)UINT32_MAX + 1, UINT64_MAX,
+                                  (evsrc_token)(uintptr_t)&local};
+    for (size_t i = 0; i < sizeof tokens / sizeof tokens[0]; i++) {
+        struct evsrc_event event = make_event(0x1, tokens[i]);
+        ck_assert_uint_eq(evsrc_event_token(&event), tokens[i]);
+    }
+    struct evsrc_event event = make_event(0x1, (evsrc_token)(uintptr_t)&local);
+    ck_assert_ptr_eq((int *)(uintptr_t)evsrc_event_token(&event), &local);
+}
+END_TEST
+
+/* mio's Linux mapping, flag by flag and in the combinations the kernel reports. */
+START_TEST(accessors_follow_mios_mapping)
+{
+    const uint32_t IN = EVSRC_EVENT_FLAG_IN, PRI = EVSRC_EVENT_FLAG_PRI, OUT = EVSRC_EVENT_FLAG_OUT,
+                   ERR = EVSRC_EVENT_FLAG_ERR, HUP = EVSRC_EVENT_FLAG_HUP, RDHUP = EVSRC_EVENT_FLAG_RDHUP;
+    struct {
+        uint32_t flags;
+        bool readable, writable, error, read_closed, write_closed, priority;
+    } cases[] = {
+        {IN, true, false, false, false, false, false},
+        {PRI, true, false, false, false, false, true},
+        {OUT, false, true, false, false, false, false},
+        {ERR, false, false, true, false, true, false},   /* a pipe's reader went away */
+        {HUP, false, false, false, true, true, false},
+        {RDHUP, false, false, false, false, false, false}, /* alone it says nothing */
+        {IN | RDHUP, true, false, false, true, false, false},
+        {OUT | ERR, false, true, true, false, true, false},
+        {IN | OUT | ERR | HUP | RDHUP, true, true, true, true, true, false},
+        {IN | PRI, true, false, false, false, false, true},
+        {ERR | HUP, false, false, true, true, true, false},
+        {IN | ERR, true, false, true, false, false, false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct evsrc_event event = make_event(cases[i].flags, 9);
+        ck_assert_msg(evsrc_event_is_readable(&event) == cases[i].readable, "readable, case %zu", i);
+        ck_assert_msg(evsrc_event_is_writable(&event) == cases[i].writable, "writable, case %zu", i);
+        ck_assert_msg(evsrc_event_is_error(&event) == cases[i].error, "error, case %zu", i);
+        ck_assert_msg(evsrc_event_is_read_closed(&event) == cases[i].read_closed, "read_closed, case %zu", i);
+        ck_assert_msg(evsrc_event_is_write_closed(&event) == cases[i].write_closed, "write_closed, case %zu", i);
+        ck_assert_msg(evsrc_event_is_priority(&event) == cases[i].priority, "priority, case %zu", i);
+        ck_assert_uint_eq(evsrc_event_raw_flags(&event), cases[i].flags);
+    }
+}
+END_TEST
+
+/* The same mapping, from events the kernel really reports. */
+START_TEST(real_events_map_as_documented)
+{
+    struct evsrc_poll *poll;
+    struct evsrc_events *events;
+    struct evsrc_registry *registry;
+    ck_assert_int_eq(evsrc_poll_new(&poll), 0);
+    ck_assert_int_eq(evsrc_events_new(8, &events), 0);
+    registry = evsrc_poll_registry(poll);
+
+    int sp[2];
+    testutil_socketpair(sp);
+    ck_assert_int_eq(evsrc_registry_register_fd(registry, sp[0], 1, EVSRC_READABLE | EVSRC_WRITABLE), 0);
+    ck_assert(testutil_wait_token(poll, events, 1, NULL));
+    const struct evsrc_event *event = evsrc_events_get(events, 0);
+    ck_assert(evsrc_event_is_writable(event));
+    ck_assert(!evsrc_event_is_readable(event));
+    ck_assert(!evsrc_event_is_read_closed(event));
+    ck_assert_int_eq(shutdown(sp[1], SHUT_WR), 0);
+    ck_assert(testutil_wait_token(poll, events, 1, NULL));
+    event = evsrc_events_get(events, 0);
+    ck_assert(evsrc_event_is_readable(event));
+    ck_assert(evsrc_event_is_read_closed(event));
+    ck_assert(!evsrc_event_is_write_closed(event));
+    close(sp[1]);
+    ck_assert(testutil_wait_token(poll, events, 1, NULL));
+    event = evsrc_events_get(events, 0);
+    ck_assert(evsrc_event_is_read_closed(event));
+    ck_assert(evsrc_event_is_write_closed(event));
+    close(sp[0]);
+
+    int p[2];
+    testutil_pipe(p);
+    ck_assert_int_eq(evsrc_registry_register_fd(registry, p[0], 2, EVSRC_READABLE), 0);
+    ck_assert_int_eq(evsrc_registry_register_fd(registry, p[1], 3, EVSRC_WRITABLE), 0);
+    ck_assert(testutil_wait_token(poll, events, 3, NULL));
+    close(p[1]);
+    uint32_t flags = 0;
+    ck_assert(testutil_wait_token(poll, events, 2, &flags));
+    ck_assert(flags & EVSRC_EVENT_FLAG_HUP);
+    close(p[0]);
+
+    testutil_pipe(p);
+    ck_assert_int_eq(evsrc_registry_register_fd(registry, p[1], 4, EVSRC_WRITABLE), 0);
+    ck_assert(testutil_wait_token(poll, events, 4, NULL));
+    close(p[0]);
+    ck_assert(testutil_wait_token(poll, events, 4, NULL));
+    event = evsrc_events_get(events, 0);
+    ck_assert(evsrc_event_is_write_closed(event));
+    ck_assert(evsrc_event_is_error(event));
+    close(p[1]);
+
+    evsrc_events_free(events);
+    evsrc_poll_free(poll);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *suite = suite_create("events");
+    TCase *tc = tcase_create("events");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, new_rejects_bad_arguments);
+    tcase_add_test(tc, new_buffer_is_empty_with_its_capacity);
+    tcase_add_test(tc, null_buffer_and_null_event_are_harmless);
+    tcase_add_test(tc, get_past_len_is_null_and_clear_empties);
+    tcase_add_test(tc, token_round_trips_every_value);
+    tcase_add_test(tc, accessors_follow_mios_mapping);
+    tcase_add_test(tc, real_events_map_as_documented);
+    suite_add_tcase(suite, tc);
+    return testutil_run(suite);
+}

@@ -1,0 +1,284 @@
+/* SPDX-License-Identifier: MIT */
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+struct fixture {
+    struct evsrc_poll *poll;
+    struct evsrc_events *events;
+    struct evsrc_registry *registry;
+};
+
+static struct fixture fixture_new(size_t capacity)
+{
+    struct fixture f;
+    ck_assert_int_eq(evsrc_poll_new(&f.poll), 0);
+    ck_assert_int_eq(evsrc_events_new(capacity, &f.events), 0);
+    f.registry = evsrc_poll_registry(f.poll);
+    ck_assert_ptr_nonnull(f.registry);
+    return f;
+}
+
+static void fixture_free(struct fixture *f)
+{
+    evsrc_events_free(f->events);
+    evsrc_poll_free(f->poll);
+}
+
+START_TEST(new_and_free)
+{
+    int before = testutil_open_fds();
+    struct evsrc_poll *poll = NULL;
+    ck_assert_int_eq(evsrc_poll_new(&poll), 0);
+    ck_assert_ptr_nonnull(poll);
+    ck_assert_int_eq(testutil_open_fds(), before + 1);
+    evsrc_poll_free(poll);
+    evsrc_poll_free(NULL);
+    ck_assert_int_eq(testutil_open_fds(), before);
+    ck_assert_int_eq(evsrc_poll_new(NULL), -EINVAL);
+    ck_assert_ptr_null(evsrc_poll_registry(NULL));
+}
+END_TEST
+
+/* The queue fd must not leak into exec'd children. */
+START_TEST(queue_fd_is_close_on_exec)
+{
+    struct evsrc_poll *poll;
+    ck_assert_int_eq(evsrc_poll_new(&poll), 0);
+    int found = 0;
+    for (int fd = 0; fd < 1024; fd++) {
+        char path[64], target[256];
+        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+        ssize_t n = readlink(path, target, sizeof target - 1);
+        if (n < 0)
+            continue;
+        target[n] = '\0';
+        if (strstr(target, "eventpoll")) {
+            found++;
+            ck_assert(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+        }
+    }
+    ck_assert_int_eq(found, 1);
+    evsrc_poll_free(poll);
+}
+END_TEST
+
+START_TEST(wait_rejects_bad_arguments)
+{
+    struct fixture f = fixture_new(4);
+    struct timespec zero = {0, 0};
+    ck_assert_int_eq(evsrc_poll_wait(NULL, f.events, &zero), -EINVAL);
+    ck_assert_int_eq(evsrc_poll_wait(f.poll, NULL, &zero), -EINVAL);
+    const struct timespec bad[] = {{-1, 0}, {0, -1}, {0, 1000000000L}, {1, 2000000000L}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        ck_assert_int_eq(evsrc_poll_wait(f.poll, f.events, &bad[i]), -EINVAL);
+    ck_assert_uint_eq(evsrc_events_len(f.events), 0);
+    fixture_free(&f);
+}
+END_TEST
+
+START_TEST(timeouts_return_zero_when_nothing_is_ready)
+{
+    struct fixture f = fixture_new(4);
+    /* Zero, sub-millisecond, odd nanoseconds, whole milliseconds, and the largest valid nanoseconds. */
+    const struct timespec timeouts[] = {{0, 0}, {0, 1}, {0, 1000}, {0, 1500000}, {0, 20000000}, {0, 999999999}};
+    for (size_t i = 0; i < sizeof timeouts / sizeof timeouts[0]; i++)
+        ck_assert_int_eq(evsrc_poll_wait(f.poll, f.events, &timeouts[i]), 0);
+    ck_assert_uint_eq(evsrc_events_len(f.events), 0);
+    fixture_free(&f);
+}
+END_TEST
+
+/* A huge timeout is valid: the pipe is ready, so it returns at once. */
+START_TEST(huge_timeouts_are_valid)
+{
+    struct fixture f = fixture_new(4);
+    int p[2];
+    testutil_pipe(p);
+    ck_assert_int_eq(write(p[1], "x", 1), 1);
+    ck_assert_int_eq(evsrc_registry_register_fd(f.registry, p[0], 1, EVSRC_READABLE | EVSRC_LEVEL), 0);
+    const struct timespec timeouts[] = {{INT32_MAX, 0}, {INT32_MAX, 999999999}, {(time_t)1 << 40, 1}};
+    for (size_t i = 0; i < sizeof timeouts / sizeof timeouts[0]; i++)
+        ck_assert_int_eq(evsrc_poll_wait(f.poll, f.events, &timeouts[i]), 1);
+    close(p[0]);
+    close(p[1]);
+    fixture_free(&f);
+}
+END_TEST
+
+START_TEST(null_timeout_waits_until_ready)
+{
+    struct fixture f = fixture_new(4);
+    int p[2];
+    testutil_pipe(p);
+    ck_assert_int_eq(evsrc_registry_register_fd(f.registry, p[0], 77, EVSRC_READABLE), 0);
+    ck_assert_int_eq(write(p[1], "x", 1), 1);
+    ck_assert_int_eq(evsrc_poll_wait(f.poll, f.events, NULL), 1);
+    ck_assert_uint_eq(evsrc_event_token(evsrc_events_get(f.events, 0)), 77);
+    close(p[0]);
+    close(p[1]);
+    fixture_free(&f);
+}
+END_TEST
+
+/* Edge-triggered by default: one event per change, none while data merely remains. */
+START_TEST(edge_triggered_until_drained)
+{
+    struct fixture f = fixture_new(4);
+    int p[2];
+    char buf[16];
+    testutil_pipe(p);
+    ck_assert_int_eq(evsrc_registry_register_fd(f.registry, p[0], 1, EVSRC_READABLE), 0);
+    ck_assert_int_eq(write(p[1], "abc", 3), 3);
+    ck_assert(testutil_wait_token(f.poll, f.events, 1, NULL));
+    ck_assert_int_eq(read(p[0], buf, 1), 1); /* partial read: no new event is owed */
+    ck_assert_int_eq(testutil_wait_ms(f.poll, f.events, TESTUTIL_QUIET_MS), 0);
+    ck_assert_int_eq(read(p[0], buf, sizeof buf), 2);
+    ck_assert_int_eq(write(p[1], "d", 1), 1); /* new data: a new edge */
+    ck_assert(testutil_wait_token(f.poll, f.events, 1, NULL));
+    close(p[0]);
+    close(p[1]);
+    fixture_free(&f);
+}
+END_TEST
+
+/* More ready fds than slots: each wait returns at most capacity, and the rest come next. */
+START_TEST(small_buffer_returns_the_rest_next_time)
+{
+    struct fixture f = fixture_new(2);
+    int p[5][2];
+    for (int i = 0; i < 5; i++) {
+        testutil_pipe(p[i]);
+        ck_assert_int_eq(evsrc_registry_register_fd(f.registry, p[i][0], (evsrc_token)i, EVSRC_READABLE), 0);
+        ck_assert_int_eq(write(p[i][1], "x", 1), 1);
+    }
+    bool seen[5] = {false};
+    int total = 0;
+    for (int round = 0; round < 100 && total < 5; round++) {
+        struct timespec timeout = {0, 100000000L};
+        int n = evsrc_poll_wait(f.poll, f.events, &timeout);
+        ck_assert_int_ge(n, 0);
+        ck_assert_int_le(n, 2);
+        for (int i = 0; i < n; i++) {
+            evsrc_token token = evsrc_event_token(evsrc_events_get(f.events, (size_t)i));
+            ck_assert_uint_lt(token, 5);
+            ck_assert(!seen[token]);
+            seen[token] = true;
+            total++;
+        }
+    }
+    ck_assert_int_eq(total, 5);
+    for (int i = 0; i < 5; i++) {
+        close(p[i][0]);
+        close(p[i][1]);
+    }
+    fixture_free(&f);
+}
+END_TEST
+
+static atomic_int signals_seen;
+static void on_signal(int signo)
+{
+    (void)signo;
+    atomic_fetch_add(&signals_seen, 1);
+}
+
+struct signaller {
+    pthread_t target;
+    atomic_bool stop;
+};
+
+static void *send_signals(void *arg)
+{
+    struct signaller *s = arg;
+    while (!atomic_load(&s->stop)) {
+        pthread_kill(s->target, SIGUSR1);
+        usleep(1000);
+    }
+    return NULL;
+}
+
+/* A signal interrupts a wait with -EINTR (as mio does), and the next wait still sees the event. */
+START_TEST(signal_gives_eintr_and_loses_nothing)
+{
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = on_signal; /* no SA_RESTART: epoll_wait is never restarted anyway */
+    sigemptyset(&action.sa_mask);
+    ck_assert_int_eq(sigaction(SIGUSR1, &action, NULL), 0);
+
+    struct fixture f = fixture_new(4);
+    struct signaller s = {.target = pthread_self(), .stop = false};
+    pthread_t thread;
+    ck_assert_int_eq(pthread_create(&thread, NULL, send_signals, &s), 0);
+    int r = evsrc_poll_wait(f.poll, f.events, NULL);
+    ck_assert_int_eq(r, -EINTR);
+    ck_assert_uint_eq(evsrc_events_len(f.events), 0);
+
+    int p[2];
+    testutil_pipe(p);
+    ck_assert_int_eq(evsrc_registry_register_fd(f.registry, p[0], 3, EVSRC_READABLE), 0);
+    ck_assert_int_eq(write(p[1], "x", 1), 1);
+    bool seen = false;
+    for (int i = 0; i < 100000 && !seen; i++) {
+        r = evsrc_poll_wait(f.poll, f.events, NULL);
+        ck_assert(r == 1 || r == -EINTR);
+        seen = r == 1 && evsrc_event_token(evsrc_events_get(f.events, 0)) == 3;
+    }
+    ck_assert(seen);
+    atomic_store(&s.stop, true);
+    pthread_join(thread, NULL);
+    ck_assert_int_gt(atomic_load(&signals_seen), 0);
+    close(p[0]);
+    close(p[1]);
+    fixture_free(&f);
+}
+END_TEST
+
+/* The poll's registrations end with it; the fds stay open and usable. */
+START_TEST(free_leaves_sources_open)
+{
+    struct fixture f = fixture_new(4);
+    int p[2];
+    testutil_pipe(p);
+    ck_assert_int_eq(evsrc_registry_register_fd(f.registry, p[0], 1, EVSRC_READABLE), 0);
+    fixture_free(&f);
+    ck_assert_int_eq(write(p[1], "x", 1), 1);
+    char c;
+    ck_assert_int_eq(read(p[0], &c, 1), 1);
+    /* And a new poll can take the fd. */
+    f = fixture_new(4);
+    ck_assert_int_eq(evsrc_registry_register_fd(f.registry, p[0], 2, EVSRC_READABLE), 0);
+    ck_assert_int_eq(write(p[1], "y", 1), 1);
+    ck_assert(testutil_wait_token(f.poll, f.events, 2, NULL));
+    close(p[0]);
+    close(p[1]);
+    fixture_free(&f);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *suite = suite_create("poll");
+    TCase *tc = tcase_create("poll");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, new_and_free);
+    tcase_add_test(tc, queue_fd_is_close_on_exec);
+    tcase_add_test(tc, wait_rejects_bad_arguments);
+    tcase_add_test(tc, timeouts_return_zero_when_nothing_is_ready);
+    tcase_add_test(tc, huge_timeouts_are_valid);
+    tcase_add_test(tc, null_timeout_waits_until_ready);
+    tcase_add_test(tc, edge_triggered_until_drained);
+    tcase_add_test(tc, small_buffer_returns_the_rest_next_time);
+    tcase_add_test(tc, signal_gives_eintr_and_loses_nothing);
+    tcase_add_test(tc, free_leaves_sources_open);
+    suite_add_tcase(suite, tc);
+    return testutil_run(suite);
+}

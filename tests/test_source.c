@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: MIT */
+#include <string.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+static struct evsrc_poll *poll_a;
+static struct evsrc_events *events;
+static struct evsrc_registry *registry_a;
+static int p[2];
+
+static void setup(void)
+{
+    ck_assert_int_eq(evsrc_poll_new(&poll_a), 0);
+    ck_assert_int_eq(evsrc_events_new(8, &events), 0);
+    registry_a = evsrc_poll_registry(poll_a);
+    testutil_pipe(p);
+}
+
+static void teardown(void)
+{
+    close(p[0]);
+    close(p[1]);
+    evsrc_events_free(events);
+    evsrc_poll_free(poll_a);
+}
+
+START_TEST(source_fd_init_checks_arguments)
+{
+    struct evsrc_source_fd s;
+    ck_assert_int_eq(evsrc_source_fd_init(NULL, p[0]), -EINVAL);
+    ck_assert_int_eq(evsrc_source_fd_init(&s, -1), -EBADF);
+    memset(&s, 0xff, sizeof s); /* need not be zeroed first */
+    ck_assert_int_eq(evsrc_source_fd_init(&s, p[0]), 0);
+    ck_assert_int_eq(s.fd, p[0]);
+    ck_assert_ptr_nonnull(s.source.ops);
+}
+END_TEST
+
+START_TEST(source_fd_reports_under_its_token)
+{
+    struct evsrc_source_fd s;
+    ck_assert_int_eq(evsrc_source_fd_init(&s, p[0]), 0);
+    ck_assert_int_eq(evsrc_registry_register(registry_a, &s.source, 42, EVSRC_READABLE), 0);
+    ck_assert_int_eq(write(p[1], "x", 1), 1);
+    ck_assert(testutil_wait_token(poll_a, events, 42, NULL));
+    ck_assert_int_eq(evsrc_registry_reregister(registry_a, &s.source, 43, EVSRC_READABLE), 0);
+    ck_assert(testutil_wait_token(poll_a, events, 43, NULL)); /* data still there: reported anew */
+    ck_assert_int_eq(evsrc_registry_deregister(registry_a, &s.source), 0);
+    ck_assert_int_eq(write(p[1], "y", 1), 1);
+    ck_assert_int_eq(testutil_wait_ms(poll_a, events, TESTUTIL_QUIET_MS), 0);
+    /* It does not own the fd: still open after all that. */
+    ck_assert_int_eq(write(p[1], "z", 1), 1);
+}
+END_TEST
+
+START_TEST(registry_rejects_bad_sources)
+{
+    struct evsrc_source_fd s;
+    ck_assert_int_eq(evsrc_source_fd_init(&s, p[0]), 0);
+    ck_assert_int_eq(evsrc_registry_register(NULL, &s.source, 1, EVSRC_READABLE), -EINVAL);
+    ck_assert_int_eq(evsrc_registry_register(registry_a, NULL, 1, EVSRC_READABLE), -EINVAL);
+    ck_assert_int_eq(evsrc_registry_reregister(NULL, &s.source, 1, EVSRC_READABLE), -EINVAL);
+    ck_assert_int_eq(evsrc_registry_reregister(registry_a, NULL, 1, EVSRC_READABLE), -EINVAL);
+    ck_assert_int_eq(evsrc_registry_deregister(NULL, &s.source), -EINVAL);
+    ck_assert_int_eq(evsrc_registry_deregister(registry_a, NULL), -EINVAL);
+    ck_assert_int_eq(evsrc_registry_register(registry_a, &s.source, 1, 0), -EINVAL);
+    ck_assert_int_eq(evsrc_registry_register(registry_a, &s.source, 1, EVSRC_LEVEL), -EINVAL);
+
+    struct evsrc_source no_ops = EVSRC_SOURCE_INIT(NULL);
+    ck_assert_int_eq(evsrc_registry_register(registry_a, &no_ops, 1, EVSRC_READABLE), -EINVAL);
+    const struct event_source_ops *full = s.source.ops;
+    struct event_source_ops partial[3] = {*full, *full, *full};
+    partial[0].register_source = NULL;
+    partial[1].reregister_source = NULL;
+    partial[2].deregister_source = NULL;
+    for (int i = 0; i < 3; i++) {
+        struct evsrc_source_fd bad = s;
+        bad.source.ops = &partial[i];
+        ck_assert_int_eq(evsrc_registry_register(registry_a, &bad.source, 1, EVSRC_READABLE), -EINVAL);
+        ck_assert_int_eq(evsrc_registry_reregister(registry_a, &bad.source, 1, EVSRC_READABLE), -EINVAL);
+        ck_assert_int_eq(evsrc_registry_deregister(registry_a, &bad.source), -EINVAL);
+    }
+    ck_assert_int_eq(evsrc_source_init(NULL, full), -EINVAL);
+    ck_assert_int_eq(evsrc_source_init(&no_ops, NULL), -EINVAL);
+    /* None of that registered anything. */
+    ck_assert_int_eq(evsrc_registry_register(registry_a, &s.source, 1, EVSRC_READABLE), 0);
+}
+END_TEST
+
+START_TEST(double_register_and_unregistered_calls)
+{
+    struct evsrc_source_fd s;
+    ck_assert_int_eq(evsrc_source_fd_init(&s, p[0]), 0);
+    ck_assert_int_eq(evsrc_registry_reregister(registry_a, &s.source, 1, EVSRC_READABLE), -ENOENT);
+    ck_assert_int_eq(evsrc_registry_deregister(registry_a, &s.source), -ENOENT);
+    ck_assert_int_eq(evsrc_registry_register(registry_a, &s.source, 1, EVSRC_READABLE), 0);
+    ck_assert_int_eq(evsrc_registry_register(registry_a, &s.source, 1, EVSRC_READABLE), -EEXIST);
+    ck_assert_int_eq(evsrc_registry_deregister(registry_a, &s.source), 0);
+    ck_assert_int_eq(evsrc_registry_deregister(registry_a, &s.source), -ENOENT);
+    ck_assert_int_eq(evsrc_registry_register(registry_a, &s.source, 1, EVSRC_READABLE), 0);
+}
+END_TEST
+
+START_TEST(another_queue_is_caught)
+{
+    struct evsrc_poll *poll_b;
+    ck_assert_int_eq(evsrc_poll_new(&poll_b), 0);
+    struct evsrc_registry *registry_b = evsrc_poll_registry(poll_b);
+    struct evsrc_source_fd s;
+    ck_assert_int_eq(evsrc_source_fd_init(&s, p[0]), 0);
+    ck_assert_int_eq(evsrc_registry_register(registry_a, &s.source, 1, EVSRC_READABLE), 0);
+    /* The kernel would accept these (another epoll instance); the record catches them. */
+    ck_assert_int_eq(evsrc_registry_register(registry_b, &s.source, 1, EVSRC_READABLE), -EEXIST);
+    ck_assert_int_eq(evsrc_registry_reregister(registry_b, &s.source, 1, EVSRC_READABLE), -ENOENT);
+    ck_assert_int_eq(evsrc_registry_deregister(registry_b, &s.source), -ENOENT);
+    /* And the registration with A is intact. */
+    ck_assert_int_eq(write(p[1], "x", 1), 1);
+    ck_assert(testutil_wait_token(poll_a, events, 1, NULL));
+    ck_assert_int_eq(evsrc_registry_deregister(registry_a, &s.source), 0);
+    ck_assert_int_eq(evsrc_registry_register(registry_b, &s.source, 1, EVSRC_READABLE), 0);
+    evsrc_poll_free(poll_b);
+}
+END_TEST
+
+START_TEST(clones_are_the_same_owner)
+{
+    struct evsrc_registry *clone;
+    ck_assert_int_eq(evsrc_registry_try_clone(registry_a, &clone), 0);
+    struct evsrc_source_fd s;
+    ck_assert_int_eq(evsrc_source_fd_init(&s, p[0]), 0);
+    ck_assert_int_eq(evsrc_registry_register(clone, &s.source, 1, EVSRC_READABLE), 0);
+    ck_assert_int_eq(evsrc_registry_register(registry_a, &s.source, 1, EVSRC_READABLE), -EEXIST);
+    ck_assert_int_eq(evsrc_registry_reregister(registry_a, &s.source, 2, EVSRC_READABLE), 0);
+    ck_assert_int_eq(evsrc_registry_deregister(registry_a, &s.source), 0);
+    ck_assert_int_eq(evsrc_registry_deregister(clone, &s.source), -ENOENT);
+    evsrc_registry_free(clone);
+}
+END_TEST
+
+/* A source left registered when its queue died can join a new queue; the stale record is replaced. */
+START_TEST(stale_record_of_a_dead_queue_is_replaced)
+{
+    struct evsrc_poll *poll_b;
+    struct evsrc_registry *clone;
+    ck_assert_int_eq(evsrc_poll_new(&poll_b), 0);
+    ck_assert_int_eq(evsrc_registry_try_clone(evsrc_poll_registry(poll_b), &clone), 0);
+    struct evsrc_source_fd s;
+    ck_assert_int_eq(evsrc_source_fd_init(&s, p[0]), 0);
+    ck_assert_int_eq(evsrc_registry_register(evsrc_poll_registry(poll_b), &s.source, 1, EVSRC_READABLE), 0);
+    evsrc_poll_free(poll_b);
+    /* The clone keeps queue B alive: still registered there. */
+    ck_assert_int_eq(evsrc_registry_register(registry_a, &s.source, 2, EVSRC_READABLE), -EEXIST);
+    evsrc_registry_free(clone);
+    /* Queue B is gone now. */
+    ck_assert_int_eq(evsrc_registry_deregister(registry_a, &s.source), -ENOENT);
+    ck_assert_int_eq(evsrc_registry_register(registry_a, &s.source, 2, EVSRC_READABLE), 0);
+    ck_assert_int_eq(write(p[1], "x", 1), 1);
+    ck_assert(testutil_wait_token(poll_a, events, 2, NULL));
+}
+END_TEST
+
+/* A failed op leaves the source unregistered. */
+START_TEST(failed_register_leaves_source_unregistered)
+{
+    struct evsrc_source_fd s;
+    ck_assert_int_eq(evsrc_source_fd_init(&s, p[0]), 0);
+    ck_assert_int_eq(evsrc_registry_register_fd(registry_a, p[0], 1, EVSRC_READABLE), 0);
+    /* The fd is already in the queue (behind the source's back): the op fails with the kernel's -EEXIST. */
+    ck_assert_int_eq(evsrc_registry_register(registry_a, &s.source, 1, EVSRC_READABLE), -EEXIST);
+    ck_assert_int_eq(evsrc_registry_deregister(registry_a, &s.source), -ENOENT);
+    ck_assert_int_eq(evsrc_registry_deregister_fd(registry_a, p[0]), 0);
+    ck_assert_int_eq(evsrc_registry_register(registry_a, &s.source, 1, EVSRC_READABLE), 0);
+}
+END_TEST
+
+/* Deregister clears the record even when the op fails (here: the fd was closed under it). */
+START_TEST(deregister_clears_record_whatever_the_op_says)
+{
+    int q[2];
+    testutil_pipe(q);
+    struct evsrc_source_fd s;
+    ck_assert_int_eq(evsrc_source_fd_init(&s, q[0]), 0);
+    ck_assert_int_eq(evsrc_registry_register(registry_a, &s.source, 1, EVSRC_READABLE), 0);
+    close(q[0]);
+    close(q[1]);
+    ck_assert_int_eq(evsrc_registry_deregister(registry_a, &s.source), -EBADF);
+    ck_assert_int_eq(evsrc_source_fd_init(&s, p[0]), 0);
+    ck_assert_int_eq(evsrc_registry_register(registry_a, &s.source, 1, EVSRC_READABLE), 0);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *suite = suite_create("source");
+    TCase *tc = tcase_create("source");
+    tcase_set_timeout(tc, 60);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, source_fd_init_checks_arguments);
+    tcase_add_test(tc, source_fd_reports_under_its_token);
+    tcase_add_test(tc, registry_rejects_bad_sources);
+    tcase_add_test(tc, double_register_and_unregistered_calls);
+    tcase_add_test(tc, another_queue_is_caught);
+    tcase_add_test(tc, clones_are_the_same_owner);
+    tcase_add_test(tc, stale_record_of_a_dead_queue_is_replaced);
+    tcase_add_test(tc, failed_register_leaves_source_unregistered);
+    tcase_add_test(tc, deregister_clears_record_whatever_the_op_says);
+    suite_add_tcase(suite, tc);
+    return testutil_run(suite);
+}
