@@ -84,6 +84,27 @@ START_TEST(wait_rejects_bad_arguments)
 }
 END_TEST
 
+/* Every failed wait leaves the buffer empty, whatever it held before. */
+START_TEST(failed_wait_empties_the_buffer)
+{
+    struct fixture f = fixture_new(4);
+    int p[2];
+    testutil_pipe(p);
+    ck_assert_int_eq(evsrc_registry_register_fd(f.registry, p[0], 1, EVSRC_READABLE | EVSRC_LEVEL), 0);
+    ck_assert_int_eq(write(p[1], "x", 1), 1);
+    const struct timespec bad = {0, -1};
+    ck_assert(testutil_wait_token(f.poll, f.events, 1, NULL));
+    ck_assert_int_eq(evsrc_poll_wait(NULL, f.events, NULL), -EINVAL);
+    ck_assert_uint_eq(evsrc_events_len(f.events), 0);
+    ck_assert(testutil_wait_token(f.poll, f.events, 1, NULL));
+    ck_assert_int_eq(evsrc_poll_wait(f.poll, f.events, &bad), -EINVAL);
+    ck_assert_uint_eq(evsrc_events_len(f.events), 0);
+    close(p[0]);
+    close(p[1]);
+    fixture_free(&f);
+}
+END_TEST
+
 START_TEST(timeouts_return_zero_when_nothing_is_ready)
 {
     struct fixture f = fixture_new(4);
@@ -272,6 +293,7 @@ int main(void)
     tcase_add_test(tc, new_and_free);
     tcase_add_test(tc, queue_fd_is_close_on_exec);
     tcase_add_test(tc, wait_rejects_bad_arguments);
+    tcase_add_test(tc, failed_wait_empties_the_buffer);
     tcase_add_test(tc, timeouts_return_zero_when_nothing_is_ready);
     tcase_add_test(tc, huge_timeouts_are_valid);
     tcase_add_test(tc, null_timeout_waits_until_ready);

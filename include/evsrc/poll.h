@@ -84,9 +84,12 @@ EVSRC_EXPORT struct evsrc_registry *evsrc_poll_registry(struct evsrc_poll *poll)
  * passes, and stores the events in `events` (replacing what it held).
  *
  * timeout: NULL waits without limit; {0, 0} checks and returns at once. A
- * timeout is never shortened: a sub-millisecond timeout waits with
- * nanosecond precision (epoll_pwait2) or, on kernels before 5.11, is rounded
- * up to the next millisecond, so short timeouts never turn into busy loops.
+ * timeout is never shortened by rounding: a sub-millisecond timeout waits
+ * with nanosecond precision (epoll_pwait2) or, on kernels before 5.11, is
+ * rounded up to the next millisecond, so short timeouts never turn into busy
+ * loops. On those older kernels a timeout above INT_MAX milliseconds (24.8
+ * days) is capped there, so such a wait may return 0 early: loop on a
+ * deadline if that matters.
  *
  * Returns the number of events stored (0 when the timeout passed), or:
  * -EINVAL if poll or events is NULL, or a timeout field is negative or
