@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: MIT */
+#include <evsrc/timerfd.h>
+
+#include <errno.h>
+#include <stdbool.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "fd_source.h"
+
+FD_SOURCE_CHECK_LAYOUT(struct evsrc_timerfd);
+_Static_assert(sizeof(struct evsrc_timerfd) <= 32, "a timer stays small");
+
+/* A timer that failed to open is left closed, so a later close cannot hit a stray fd. */
+static void set_closed(struct evsrc_timerfd *timer)
+{
+    fd_source_init(&timer->source, -1);
+}
+
+static bool clock_is_supported(clockid_t clock)
+{
+    return clock == CLOCK_MONOTONIC || clock == CLOCK_REALTIME || clock == CLOCK_BOOTTIME;
+}
+
+EVSRC_EXPORT int evsrc_timerfd_new(struct evsrc_timerfd *timer, clockid_t clock)
+{
+    if (!timer)
+        return -EINVAL;
+    set_closed(timer);
+    if (!clock_is_supported(clock))
+        return -EINVAL;
+    int fd = timerfd_create(clock, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    fd_source_init(&timer->source, fd);
+    return 0;
+}
+
+EVSRC_EXPORT int evsrc_timerfd_from_fd(struct evsrc_timerfd *timer, int fd)
+{
+    if (!timer)
+        return -EINVAL;
+    set_closed(timer);
+    if (fd < 0)
+        return -EBADF;
+    /* Only a timerfd answers timerfd_gettime; any other fd is EINVAL. */
+    struct itimerspec current;
+    if (timerfd_gettime(fd, &current) < 0)
+        return -errno;
+    int r = fd_source_set_nonblocking(fd);
+    if (r < 0)
+        return r;
+    fd_source_init(&timer->source, fd);
+    return 0;
+}
+
+static bool timespec_is_valid(const struct timespec *ts)
+{
+    return !ts || (ts->tv_sec >= 0 && ts->tv_nsec >= 0 && ts->tv_nsec < 1000000000L);
+}
+
+static bool timespec_is_zero(const struct timespec *ts)
+{
+    return ts->tv_sec == 0 && ts->tv_nsec == 0;
+}
+
+static struct timespec timespec_or_zero(const struct timespec *ts)
+{
+    return ts ? *ts : (struct timespec){0, 0};
+}
+
+EVSRC_EXPORT int evsrc_timerfd_set(struct evsrc_timerfd *timer, const struct timespec *initial,
+                                   const struct timespec *interval, int flags)
+{
+    if (!timer || (flags & ~EVSRC_TIMERFD_ABSTIME) != 0)
+        return -EINVAL;
+    if (!timespec_is_valid(initial) || !timespec_is_valid(interval))
+        return -EINVAL;
+    if (timer->fd < 0)
+        return -EBADF;
+    struct itimerspec setting = {
+        .it_interval = timespec_or_zero(interval),
+        .it_value = timespec_or_zero(initial),
+    };
+    /* Disarming drops the period too: the kernel would keep it and report it from get. */
+    if (timespec_is_zero(&setting.it_value))
+        setting.it_interval = (struct timespec){0, 0};
+    int kernel_flags = (flags & EVSRC_TIMERFD_ABSTIME) ? TFD_TIMER_ABSTIME : 0;
+    return timerfd_settime(timer->fd, kernel_flags, &setting, NULL) < 0 ? -errno : 0;
+}
+
+EVSRC_EXPORT int evsrc_timerfd_read(struct evsrc_timerfd *timer, uint64_t *expirations)
+{
+    if (!timer || !expirations)
+        return -EINVAL;
+    if (timer->fd < 0)
+        return -EBADF;
+    uint64_t count;
+    ssize_t n = read(timer->fd, &count, sizeof count);
+    /* A timerfd hands over all eight bytes or fails: there are no short reads. */
+    if (n < 0)
+        return -errno;
+    *expirations = count;
+    return 0;
+}
+
+EVSRC_EXPORT int evsrc_timerfd_get(const struct evsrc_timerfd *timer, struct timespec *remaining,
+                                   struct timespec *interval)
+{
+    if (!timer)
+        return -EINVAL;
+    if (timer->fd < 0)
+        return -EBADF;
+    struct itimerspec current;
+    if (timerfd_gettime(timer->fd, &current) < 0)
+        return -errno;
+    if (remaining)
+        *remaining = current.it_value;
+    if (interval)
+        *interval = current.it_interval;
+    return 0;
+}
+
+EVSRC_EXPORT int evsrc_timerfd_fd(const struct evsrc_timerfd *timer)
+{
+    if (!timer)
+        return -EINVAL;
+    return timer->fd < 0 ? -EBADF : timer->fd;
+}
+
+EVSRC_EXPORT int evsrc_timerfd_close(struct evsrc_timerfd *timer)
+{
+    return timer ? fd_source_close(&timer->source) : -EINVAL;
+}
