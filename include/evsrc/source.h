@@ -88,9 +88,11 @@ struct evsrc_source {
 
 /*
  * Sets source->ops and clears its registration state. Use it on a source
- * struct before its first registration, or to reuse the memory of a source
- * whose queue is gone. Must not be called on a source that is registered
- * with a live queue (that registration would be forgotten, not undone).
+ * struct before its first registration, or to reset a source once its fds
+ * are closed (closing an fd takes it out of every queue; this is how a
+ * custom source's close function clears the record, as the built-in ones
+ * do). Must not be called while the source's fds are still in a live queue:
+ * that registration would be forgotten, not undone.
  * Errors: -EINVAL if source or ops is NULL. Not thread-safe for one source.
  */
 EVSRC_EXPORT int evsrc_source_init(struct evsrc_source *source, const struct event_source_ops *ops);
