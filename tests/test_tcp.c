@@ -1,0 +1,1072 @@
+/* SPDX-License-Identifier: MIT */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <evsrc/tcp.h>
+
+#include "testutil.h"
+
+/* ---- Helpers ----------------------------------------------------------- */
+
+/* Every test starts and ends with these, and checks the fd count is back where it began. */
+struct fixture {
+    int fds_before;
+    struct evsrc_poll *poll;
+    struct evsrc_registry *registry;
+    struct evsrc_events *events;
+};
+
+static void fixture_open(struct fixture *f)
+{
+    f->fds_before = testutil_open_fds();
+    ck_assert_int_eq(evsrc_poll_new(&f->poll), 0);
+    f->registry = evsrc_poll_registry(f->poll);
+    ck_assert_int_eq(evsrc_events_new(64, &f->events), 0);
+}
+
+static void fixture_close(struct fixture *f)
+{
+    evsrc_events_free(f->events);
+    evsrc_poll_free(f->poll);
+    ck_assert_int_eq(testutil_open_fds(), f->fds_before);
+}
+
+static struct sockaddr_in loopback4(uint16_t port)
+{
+    struct sockaddr_in addr;
+    memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return addr;
+}
+
+static void listen_loopback(struct evsrc_tcp_listener *listener)
+{
+    struct sockaddr_in addr = loopback4(0);
+    ck_assert_int_eq(evsrc_tcp_listener_bind(listener, (const struct sockaddr *)&addr, sizeof addr), 0);
+}
+
+static struct sockaddr_storage listener_addr(const struct evsrc_tcp_listener *listener, socklen_t *len)
+{
+    struct sockaddr_storage addr;
+    *len = sizeof addr;
+    ck_assert_int_eq(evsrc_tcp_listener_local_addr(listener, &addr, len), 0);
+    return addr;
+}
+
+static void connect_to(struct evsrc_tcp_stream *stream, const struct evsrc_tcp_listener *listener)
+{
+    socklen_t len;
+    struct sockaddr_storage addr = listener_addr(listener, &len);
+    ck_assert_int_eq(evsrc_tcp_stream_connect(stream, (const struct sockaddr *)&addr, len), 0);
+}
+
+/* Blocks (bounded) until fd reports `what`: setup only, not the behaviour under test. */
+static void await_fd(int fd, short what)
+{
+    struct pollfd p = {.fd = fd, .events = what};
+    int n;
+    do
+        n = poll(&p, 1, TESTUTIL_EVENT_DEADLINE_MS);
+    while (n < 0 && errno == EINTR);
+    ck_assert_int_eq(n, 1);
+}
+
+static void accept_one(struct evsrc_tcp_listener *listener, struct evsrc_tcp_stream *stream)
+{
+    await_fd(evsrc_tcp_listener_fd(listener), POLLIN);
+    ck_assert_int_eq(evsrc_tcp_listener_accept(listener, stream, NULL, NULL), 0);
+}
+
+/* A connected loopback pair: `client` connected, `server` accepted. The listener is closed again. */
+static void tcp_pair(struct evsrc_tcp_stream *client, struct evsrc_tcp_stream *server)
+{
+    struct evsrc_tcp_listener listener;
+    listen_loopback(&listener);
+    connect_to(client, &listener);
+    accept_one(&listener, server);
+    await_fd(evsrc_tcp_stream_fd(client), POLLOUT);
+    ck_assert_int_eq(evsrc_tcp_stream_take_error(client), 0);
+    ck_assert_int_eq(evsrc_tcp_listener_close(&listener), 0);
+}
+
+static void write_all(struct evsrc_tcp_stream *stream, const char *text)
+{
+    size_t len = strlen(text);
+    ck_assert_int_eq(evsrc_tcp_stream_write(stream, text, len), (ssize_t)len);
+}
+
+/* Reads until -EAGAIN and returns how many bytes there were. */
+static size_t drain(struct evsrc_tcp_stream *stream)
+{
+    char buf[4096];
+    size_t total = 0;
+    ssize_t n;
+    while ((n = evsrc_tcp_stream_read(stream, buf, sizeof buf)) > 0)
+        total += (size_t)n;
+    ck_assert_int_eq(n, -EAGAIN);
+    return total;
+}
+
+/* Waits the quiet time and asserts no event named `token` arrived. */
+static void assert_quiet(struct fixture *f, evsrc_token token)
+{
+    ck_assert_int_ge(testutil_wait_ms(f->poll, f->events, TESTUTIL_QUIET_MS), 0);
+    ck_assert(!testutil_events_have(f->events, token));
+}
+
+static uint32_t wait_flags(struct fixture *f, evsrc_token token)
+{
+    uint32_t flags = 0;
+    ck_assert(testutil_wait_token(f->poll, f->events, token, &flags));
+    return flags;
+}
+
+/* An event's flags, for the accessors in events.h. */
+static struct evsrc_event as_event(uint32_t flags)
+{
+    struct evsrc_event event;
+    memset(&event, 0, sizeof event);
+    event.flags = flags;
+    return event;
+}
+
+static bool fd_is_open(int fd)
+{
+    return fcntl(fd, F_GETFD) >= 0;
+}
+
+static uint16_t port_of(const struct sockaddr_storage *addr)
+{
+    if (addr->ss_family == AF_INET6)
+        return ntohs(((const struct sockaddr_in6 *)(const void *)addr)->sin6_port);
+    return ntohs(((const struct sockaddr_in *)(const void *)addr)->sin_port);
+}
+
+/* ---- Readiness --------------------------------------------------------- */
+
+START_TEST(readable_is_edge_triggered)
+{
+    struct fixture f;
+    fixture_open(&f);
+    struct evsrc_tcp_stream client, server;
+    tcp_pair(&client, &server);
+    ck_assert_int_eq(evsrc_registry_register(f.registry, &server.source, 7, EVSRC_READABLE), 0);
+    assert_quiet(&f, 7);
+
+    write_all(&client, "hello");
+    struct evsrc_event event = as_event(wait_flags(&f, 7));
+    ck_assert(evsrc_event_is_readable(&event));
+
+    /* A partial read does not earn another event: the edge was already reported. */
+    char buf[2];
+    ck_assert_int_eq(evsrc_tcp_stream_read(&server, buf, sizeof buf), 2);
+    assert_quiet(&f, 7);
+    ck_assert_uint_eq(drain(&server), 3);
+    assert_quiet(&f, 7);
+
+    /* New data after draining is a new edge. */
+    write_all(&client, "again");
+    event = as_event(wait_flags(&f, 7));
+    ck_assert(evsrc_event_is_readable(&event));
+    ck_assert_uint_eq(drain(&server), 5);
+
+    ck_assert_int_eq(evsrc_tcp_stream_close(&client), 0);
+    ck_assert_int_eq(evsrc_tcp_stream_close(&server), 0);
+    fixture_close(&f);
+}
+END_TEST
+
+START_TEST(level_triggered_reports_while_data_remains)
+{
+    struct fixture f;
+    fixture_open(&f);
+    struct evsrc_tcp_stream client, server;
+    tcp_pair(&client, &server);
+    ck_assert_int_eq(evsrc_registry_register(f.registry, &server.source, 3, EVSRC_READABLE | EVSRC_LEVEL), 0);
+    write_all(&client, "abcdef");
+
+    char byte;
+    for (int i = 0; i < 3; i++) {
+        struct evsrc_event event = as_event(wait_flags(&f, 3));
+        ck_assert(evsrc_event_is_readable(&event));
+        ck_assert_int_eq(evsrc_tcp_stream_read(&server, &byte, 1), 1);
+        ck_assert_int_eq(byte, 'a' + i);
+    }
+    ck_assert_uint_eq(drain(&server), 3);
+    assert_quiet(&f, 3);
+
+    ck_assert_int_eq(evsrc_tcp_stream_close(&client), 0);
+    ck_assert_int_eq(evsrc_tcp_stream_close(&server), 0);
+    fixture_close(&f);
+}
+END_TEST
+
+START_TEST(writable_after_connect)
+{
+    struct fixture f;
+    fixture_open(&f);
+    struct evsrc_tcp_listener listener;
+    listen_loopback(&listener);
+    struct evsrc_tcp_stream client;
+    connect_to(&client, &listener);
+    ck_assert_int_eq(evsrc_registry_register(f.registry, &client.source, 11, EVSRC_WRITABLE), 0);
+
+    struct evsrc_event event = as_event(wait_flags(&f, 11));
+    ck_assert(evsrc_event_is_writable(&event));
+    ck_assert(!evsrc_event_is_error(&event));
+    ck_assert_int_eq(evsrc_tcp_stream_take_error(&client), 0);
+
+    /* Connected: the peer is the listener, and it has a connection to accept. */
+    struct sockaddr_storage peer;
+    socklen_t peerlen = sizeof peer;
+    ck_assert_int_eq(evsrc_tcp_stream_peer_addr(&client, &peer, &peerlen), 0);
+    socklen_t len;
+    struct sockaddr_storage bound = listener_addr(&listener, &len);
+    ck_assert_uint_eq(peerlen, len);
+    ck_assert_int_eq(memcmp(&peer, &bound, len), 0);
+    struct evsrc_tcp_stream server;
+    accept_one(&listener, &server);
+
+    ck_assert_int_eq(evsrc_tcp_stream_close(&server), 0);
+    ck_assert_int_eq(evsrc_tcp_stream_close(&client), 0);
+    ck_assert_int_eq(evsrc_tcp_listener_close(&listener), 0);
+    fixture_close(&f);
+}
+END_TEST
+
+START_TEST(refused_connect_reports_econnrefused)
+{
+    struct fixture f;
+    fixture_open(&f);
+    /* A port that was free a moment ago and has no listener now. */
+    struct evsrc_tcp_listener listener;
+    listen_loopback(&listener);
+    socklen_t len;
+    struct sockaddr_storage addr = listener_addr(&listener, &len);
+    ck_assert_int_eq(evsrc_tcp_listener_close(&listener), 0);
+
+    struct evsrc_tcp_stream client;
+    int r = evsrc_tcp_stream_connect(&client, (const struct sockaddr *)&addr, len);
+    if (r == -ECONNREFUSED) {
+        /* Linux reports it through the event, but refusing at once is allowed too. */
+        ck_assert_int_eq(evsrc_tcp_stream_close(&client), -EBADF);
+        fixture_close(&f);
+        return;
+    }
+    ck_assert_int_eq(r, 0);
+    ck_assert_int_eq(evsrc_registry_register(f.registry, &client.source, 12, EVSRC_WRITABLE), 0);
+    struct evsrc_event event = as_event(wait_flags(&f, 12));
+    ck_assert(evsrc_event_is_error(&event) || evsrc_event_is_write_closed(&event));
+    ck_assert_int_eq(evsrc_tcp_stream_take_error(&client), -ECONNREFUSED);
+    /* take_error clears what it returns. */
+    ck_assert_int_eq(evsrc_tcp_stream_take_error(&client), 0);
+    struct sockaddr_storage peer;
+    socklen_t peerlen = sizeof peer;
+    ck_assert_int_eq(evsrc_tcp_stream_peer_addr(&client, &peer, &peerlen), -ENOTCONN);
+
+    ck_assert_int_eq(evsrc_tcp_stream_close(&client), 0);
+    fixture_close(&f);
+}
+END_TEST
+
+START_TEST(peer_shutdown_write_is_read_closed)
+{
+    struct fixture f;
+    fixture_open(&f);
+    struct evsrc_tcp_stream client, server;
+    tcp_pair(&client, &server);
+    ck_assert_int_eq(evsrc_registry_register(f.registry, &server.source, 4, EVSRC_READABLE), 0);
+
+    write_all(&client, "last");
+    ck_assert_int_eq(evsrc_tcp_stream_shutdown(&client, SHUT_WR), 0);
+    struct evsrc_event event = as_event(wait_flags(&f, 4));
+    /* The data and the FIN may come as one event or two. */
+    if (!evsrc_event_is_read_closed(&event))
+        event = as_event(wait_flags(&f, 4));
+    ck_assert(evsrc_event_is_read_closed(&event));
+
+    char buf[16];
+    ck_assert_int_eq(evsrc_tcp_stream_read(&server, buf, sizeof buf), 4);
+    ck_assert_int_eq(memcmp(buf, "last", 4), 0);
+    ck_assert_int_eq(evsrc_tcp_stream_read(&server, buf, sizeof buf), 0);
+    /* Only the client's write side is shut: the server can still answer. */
+    write_all(&server, "bye");
+    await_fd(evsrc_tcp_stream_fd(&client), POLLIN);
+    ck_assert_int_eq(evsrc_tcp_stream_read(&client, buf, sizeof buf), 3);
+
+    ck_assert_int_eq(evsrc_tcp_stream_close(&client), 0);
+    ck_assert_int_eq(evsrc_tcp_stream_close(&server), 0);
+    fixture_close(&f);
+}
+END_TEST
+
+START_TEST(peer_close_is_read_closed_then_write_closed)
+{
+    struct fixture f;
+    fixture_open(&f);
+    struct evsrc_tcp_stream client, server;
+    tcp_pair(&client, &server);
+    ck_assert_int_eq(evsrc_registry_register(f.registry, &server.source, 5, EVSRC_READABLE | EVSRC_WRITABLE), 0);
+    /* A connected socket is writable at once: take that first edge. */
+    struct evsrc_event event = as_event(wait_flags(&f, 5));
+    ck_assert(evsrc_event_is_writable(&event));
+
+    ck_assert_int_eq(evsrc_tcp_stream_close(&client), 0);
+    event = as_event(wait_flags(&f, 5));
+    ck_assert(evsrc_event_is_read_closed(&event));
+    char buf[8];
+    ck_assert_int_eq(evsrc_tcp_stream_read(&server, buf, sizeof buf), 0);
+
+    /* Writing to the gone peer draws a reset, after which the write side is closed too. */
+    write_all(&server, "x");
+    event = as_event(wait_flags(&f, 5));
+    ck_assert(evsrc_event_is_write_closed(&event));
+    ssize_t n = evsrc_tcp_stream_write(&server, "y", 1);
+    ck_assert(n == -EPIPE || n == -ECONNRESET);
+
+    ck_assert_int_eq(evsrc_tcp_stream_close(&server), 0);
+    fixture_close(&f);
+}
+END_TEST
+
+START_TEST(reset_peer_write_fails_without_sigpipe)
+{
+    struct fixture f;
+    fixture_open(&f);
+    /* SIGPIPE at its default action: a raised SIGPIPE would kill this test. */
+    ck_assert(signal(SIGPIPE, SIG_DFL) != SIG_ERR);
+    struct evsrc_tcp_stream client, server;
+    tcp_pair(&client, &server);
+    ck_assert_int_eq(evsrc_registry_register(f.registry, &server.source, 6, EVSRC_READABLE), 0);
+
+    /* Linger {1, 0}: close sends a reset instead of a FIN. */
+    struct linger linger = {.l_onoff = 1, .l_linger = 0};
+    ck_assert_int_eq(setsockopt(evsrc_tcp_stream_fd(&client), SOL_SOCKET, SO_LINGER, &linger, sizeof linger), 0);
+    ck_assert_int_eq(evsrc_tcp_stream_close(&client), 0);
+    struct evsrc_event event = as_event(wait_flags(&f, 6));
+    ck_assert(evsrc_event_is_read_closed(&event));
+    ck_assert(evsrc_event_is_write_closed(&event));
+
+    /* The first failure reports the reset, later ones a broken pipe; neither signals. */
+    for (int i = 0; i < 3; i++) {
+        ssize_t n = evsrc_tcp_stream_write(&server, "x", 1);
+        ck_assert_msg(n == -EPIPE || n == -ECONNRESET, "write returned %zd", n);
+    }
+    struct iovec iov = {.iov_base = (void *)"y", .iov_len = 1};
+    ssize_t n = evsrc_tcp_stream_writev(&server, &iov, 1);
+    ck_assert(n == -EPIPE || n == -ECONNRESET);
+
+    ck_assert_int_eq(evsrc_tcp_stream_close(&server), 0);
+    fixture_close(&f);
+}
+END_TEST
+
+/* ---- Registration ------------------------------------------------------ */
+
+START_TEST(reregister_changes_what_is_reported)
+{
+    struct fixture f;
+    fixture_open(&f);
+    struct evsrc_tcp_stream client, server;
+    tcp_pair(&client, &server);
+    ck_assert_int_eq(evsrc_registry_register(f.registry, &server.source, 1, EVSRC_READABLE), 0);
+    write_all(&client, "one");
+    struct evsrc_event event = as_event(wait_flags(&f, 1));
+    ck_assert(evsrc_event_is_readable(&event));
+    ck_assert(!evsrc_event_is_writable(&event));
+
+    ck_assert_int_eq(evsrc_registry_reregister(f.registry, &server.source, 2, EVSRC_WRITABLE), 0);
+    event = as_event(wait_flags(&f, 2));
+    ck_assert(evsrc_event_is_writable(&event));
+    ck_assert(!evsrc_event_is_readable(&event));
+    /* More data is not reported: reading is no longer asked for. */
+    write_all(&client, "two");
+    assert_quiet(&f, 1);
+    ck_assert(!testutil_events_have(f.events, 2));
+
+    ck_assert_int_eq(evsrc_registry_reregister(f.registry, &server.source, 3, EVSRC_READABLE), 0);
+    event = as_event(wait_flags(&f, 3));
+    ck_assert(evsrc_event_is_readable(&event));
+    ck_assert_uint_eq(drain(&server), 6);
+
+    ck_assert_int_eq(evsrc_tcp_stream_close(&client), 0);
+    ck_assert_int_eq(evsrc_tcp_stream_close(&server), 0);
+    fixture_close(&f);
+}
+END_TEST
+
+START_TEST(deregistered_source_reports_nothing)
+{
+    struct fixture f;
+    fixture_open(&f);
+    struct evsrc_tcp_stream client, server;
+    tcp_pair(&client, &server);
+    ck_assert_int_eq(evsrc_registry_register(f.registry, &server.source, 8, EVSRC_READABLE), 0);
+    ck_assert_int_eq(evsrc_registry_deregister(f.registry, &server.source), 0);
+    write_all(&client, "ignored");
+    ck_assert_int_eq(testutil_wait_ms(f.poll, f.events, TESTUTIL_QUIET_MS), 0);
+
+    /* It can come back, and then the waiting data is reported. */
+    ck_assert_int_eq(evsrc_registry_register(f.registry, &server.source, 9, EVSRC_READABLE), 0);
+    struct evsrc_event event = as_event(wait_flags(&f, 9));
+    ck_assert(evsrc_event_is_readable(&event));
+    ck_assert_uint_eq(drain(&server), 7);
+
+    ck_assert_int_eq(evsrc_tcp_stream_close(&client), 0);
+    ck_assert_int_eq(evsrc_tcp_stream_close(&server), 0);
+    fixture_close(&f);
+}
+END_TEST
+
+#define SEVERAL 3
+
+START_TEST(several_sources_report_their_own_tokens)
+{
+    struct fixture f;
+    fixture_open(&f);
+    struct evsrc_tcp_stream clients[SEVERAL], servers[SEVERAL];
+    for (int i = 0; i < SEVERAL; i++) {
+        tcp_pair(&clients[i], &servers[i]);
+        ck_assert_int_eq(evsrc_registry_register(f.registry, &servers[i].source, 100 + (evsrc_token)i,
+                                                 EVSRC_READABLE),
+                         0);
+    }
+    /* Only the even-numbered ones get data. */
+    for (int i = 0; i < SEVERAL; i += 2)
+        write_all(&clients[i], "data");
+    for (int i = 0; i < SEVERAL; i += 2) {
+        /* testutil_wait_token would miss a token that came in an earlier wait: check the buffer first. */
+        if (!testutil_events_have(f.events, 100 + (evsrc_token)i))
+            ck_assert(testutil_wait_token(f.poll, f.events, 100 + (evsrc_token)i, NULL));
+        for (size_t e = 0; e < evsrc_events_len(f.events); e++) {
+            evsrc_token token = evsrc_event_token(evsrc_events_get(f.events, e));
+            ck_assert(token == 100 || token == 102);
+        }
+    }
+    for (int i = 0; i < SEVERAL; i++) {
+        ck_assert_uint_eq(drain(&servers[i]), i % 2 == 0 ? 4 : 0);
+        ck_assert_int_eq(evsrc_tcp_stream_close(&clients[i]), 0);
+        ck_assert_int_eq(evsrc_tcp_stream_close(&servers[i]), 0);
+    }
+    fixture_close(&f);
+}
+END_TEST
+
+START_TEST(accept_eagain_then_listener_readable)
+{
+    struct fixture f;
+    fixture_open(&f);
+    struct evsrc_tcp_listener listener;
+    listen_loopback(&listener);
+    struct evsrc_tcp_stream server;
+    struct sockaddr_storage peer;
+    socklen_t peerlen = sizeof peer;
+    ck_assert_int_eq(evsrc_tcp_listener_accept(&listener, &server, &peer, &peerlen), -EAGAIN);
+    ck_assert_int_eq(evsrc_tcp_stream_close(&server), -EBADF);
+    ck_assert_int_eq(evsrc_registry_register(f.registry, &listener.source, 20, EVSRC_READABLE), 0);
+    assert_quiet(&f, 20);
+
+    struct evsrc_tcp_stream client;
+    connect_to(&client, &listener);
+    struct evsrc_event event = as_event(wait_flags(&f, 20));
+    ck_assert(evsrc_event_is_readable(&event));
+    peerlen = sizeof peer;
+    ck_assert_int_eq(evsrc_tcp_listener_accept(&listener, &server, &peer, &peerlen), 0);
+    struct evsrc_tcp_stream none;
+    ck_assert_int_eq(evsrc_tcp_listener_accept(&listener, &none, NULL, NULL), -EAGAIN);
+
+    /* The peer address is the client's local address. */
+    struct sockaddr_storage local;
+    socklen_t locallen = sizeof local;
+    ck_assert_int_eq(evsrc_tcp_stream_local_addr(&client, &local, &locallen), 0);
+    ck_assert_uint_eq(peerlen, sizeof(struct sockaddr_in));
+    ck_assert_uint_eq(peerlen, locallen);
+    ck_assert_int_eq(memcmp(&peer, &local, peerlen), 0);
+
+    /* The accepted stream is non-blocking and close-on-exec. */
+    int fd = evsrc_tcp_stream_fd(&server);
+    ck_assert_int_ge(fd, 0);
+    ck_assert(fcntl(fd, F_GETFL) & O_NONBLOCK);
+    ck_assert(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+    char byte;
+    ck_assert_int_eq(evsrc_tcp_stream_read(&server, &byte, 1), -EAGAIN);
+
+    ck_assert_int_eq(evsrc_tcp_stream_close(&client), 0);
+    ck_assert_int_eq(evsrc_tcp_stream_close(&server), 0);
+    ck_assert_int_eq(evsrc_tcp_listener_close(&listener), 0);
+    fixture_close(&f);
+}
+END_TEST
+
+START_TEST(ipv6_loopback_where_available)
+{
+    struct fixture f;
+    fixture_open(&f);
+    struct sockaddr_in6 addr;
+    memset(&addr, 0, sizeof addr);
+    addr.sin6_family = AF_INET6;
+    addr.sin6_addr = in6addr_loopback;
+    struct evsrc_tcp_listener listener;
+    int r = evsrc_tcp_listener_bind(&listener, (const struct sockaddr *)&addr, sizeof addr);
+    if (r == -EADDRNOTAVAIL || r == -EAFNOSUPPORT) {
+        fixture_close(&f);
+        return; /* no IPv6 here: nothing to test */
+    }
+    ck_assert_int_eq(r, 0);
+    socklen_t len;
+    struct sockaddr_storage bound = listener_addr(&listener, &len);
+    ck_assert_int_eq(bound.ss_family, AF_INET6);
+    ck_assert_uint_eq(len, sizeof(struct sockaddr_in6));
+    ck_assert_uint_ne(port_of(&bound), 0);
+
+    struct evsrc_tcp_stream client, server;
+    connect_to(&client, &listener);
+    ck_assert_int_eq(evsrc_registry_register(f.registry, &client.source, 61, EVSRC_WRITABLE), 0);
+    struct evsrc_event event = as_event(wait_flags(&f, 61));
+    ck_assert(evsrc_event_is_writable(&event));
+    ck_assert_int_eq(evsrc_tcp_stream_take_error(&client), 0);
+    accept_one(&listener, &server);
+    ck_assert_int_eq(evsrc_registry_register(f.registry, &server.source, 62, EVSRC_READABLE), 0);
+    write_all(&client, "six");
+    event = as_event(wait_flags(&f, 62));
+    ck_assert(evsrc_event_is_readable(&event));
+    ck_assert_uint_eq(drain(&server), 3);
+
+    struct sockaddr_storage peer;
+    socklen_t peerlen = sizeof peer;
+    ck_assert_int_eq(evsrc_tcp_stream_peer_addr(&server, &peer, &peerlen), 0);
+    ck_assert_int_eq(peer.ss_family, AF_INET6);
+
+    ck_assert_int_eq(evsrc_tcp_stream_close(&client), 0);
+    ck_assert_int_eq(evsrc_tcp_stream_close(&server), 0);
+    ck_assert_int_eq(evsrc_tcp_listener_close(&listener), 0);
+    fixture_close(&f);
+}
+END_TEST
+
+/* ---- Stream calls ------------------------------------------------------ */
+
+START_TEST(nodelay_round_trips)
+{
+    struct fixture f;
+    fixture_open(&f);
+    struct evsrc_tcp_stream client, server;
+    tcp_pair(&client, &server);
+    ck_assert_int_eq(evsrc_tcp_stream_nodelay(&client), 0);
+    ck_assert_int_eq(evsrc_tcp_stream_set_nodelay(&client, true), 0);
+    ck_assert_int_eq(evsrc_tcp_stream_nodelay(&client), 1);
+    ck_assert_int_eq(evsrc_tcp_stream_set_nodelay(&client, false), 0);
+    ck_assert_int_eq(evsrc_tcp_stream_nodelay(&client), 0);
+    ck_assert_int_eq(evsrc_tcp_stream_close(&client), 0);
+    ck_assert_int_eq(evsrc_tcp_stream_close(&server), 0);
+    fixture_close(&f);
+}
+END_TEST
+
+START_TEST(local_and_peer_addresses_match)
+{
+    struct fixture f;
+    fixture_open(&f);
+    struct evsrc_tcp_stream client, server;
+    tcp_pair(&client, &server);
+    struct sockaddr_storage a, b;
+    socklen_t alen = sizeof a, blen = sizeof b;
+    ck_assert_int_eq(evsrc_tcp_stream_local_addr(&client, &a, &alen), 0);
+    ck_assert_int_eq(evsrc_tcp_stream_peer_addr(&server, &b, &blen), 0);
+    ck_assert_uint_eq(alen, sizeof(struct sockaddr_in));
+    ck_assert_uint_eq(alen, blen);
+    ck_assert_int_eq(memcmp(&a, &b, alen), 0);
+    alen = sizeof a;
+    blen = sizeof b;
+    ck_assert_int_eq(evsrc_tcp_stream_peer_addr(&client, &a, &alen), 0);
+    ck_assert_int_eq(evsrc_tcp_stream_local_addr(&server, &b, &blen), 0);
+    ck_assert_uint_eq(alen, blen);
+    ck_assert_int_eq(memcmp(&a, &b, alen), 0);
+    const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)&a;
+    ck_assert_int_eq(in->sin_family, AF_INET);
+    ck_assert_uint_eq(ntohl(in->sin_addr.s_addr), INADDR_LOOPBACK);
+
+    /* A short buffer: truncated like getsockname, and the full length is reported. */
+    struct sockaddr_storage whole;
+    socklen_t wholelen = sizeof whole;
+    ck_assert_int_eq(evsrc_tcp_stream_local_addr(&client, &whole, &wholelen), 0);
+    struct sockaddr_storage part;
+    memset(&part, 0xaa, sizeof part);
+    socklen_t partlen = 4;
+    ck_assert_int_eq(evsrc_tcp_stream_local_addr(&client, &part, &partlen), 0);
+    ck_assert_uint_eq(partlen, wholelen);
+    ck_assert_int_eq(memcmp(&part, &whole, 4), 0);
+    ck_assert_uint_eq(((const unsigned char *)&part)[4], 0xaa);
+
+    ck_assert_int_eq(evsrc_tcp_stream_close(&client), 0);
+    ck_assert_int_eq(evsrc_tcp_stream_close(&server), 0);
+    fixture_close(&f);
+}
+END_TEST
+
+START_TEST(peek_leaves_data)
+{
+    struct fixture f;
+    fixture_open(&f);
+    struct evsrc_tcp_stream client, server;
+    tcp_pair(&client, &server);
+    ck_assert_int_eq(evsrc_registry_register(f.registry, &server.source, 1, EVSRC_READABLE), 0);
+    write_all(&client, "abc");
+    ck_assert(testutil_wait_token(f.poll, f.events, 1, NULL));
+    char buf[8];
+    ck_assert_int_eq(evsrc_tcp_stream_peek(&server, buf, sizeof buf), 3);
+    ck_assert_int_eq(memcmp(buf, "abc", 3), 0);
+    memset(buf, 0, sizeof buf);
+    ck_assert_int_eq(evsrc_tcp_stream_read(&server, buf, sizeof buf), 3);
+    ck_assert_int_eq(memcmp(buf, "abc", 3), 0);
+    ck_assert_int_eq(evsrc_tcp_stream_peek(&server, buf, sizeof buf), -EAGAIN);
+    ck_assert_int_eq(evsrc_tcp_stream_read(&server, buf, sizeof buf), -EAGAIN);
+    ck_assert_int_eq(evsrc_tcp_stream_close(&client), 0);
+    ck_assert_int_eq(evsrc_tcp_stream_close(&server), 0);
+    fixture_close(&f);
+}
+END_TEST
+
+START_TEST(readv_and_writev)
+{
+    struct fixture f;
+    fixture_open(&f);
+    struct evsrc_tcp_stream client, server;
+    tcp_pair(&client, &server);
+    ck_assert_int_eq(evsrc_registry_register(f.registry, &server.source, 1, EVSRC_READABLE), 0);
+
+    struct iovec out[3] = {
+        {.iov_base = (void *)"scat", .iov_len = 4},
+        {.iov_base = (void *)"ter-", .iov_len = 4},
+        {.iov_base = (void *)"gather", .iov_len = 6},
+    };
+    ck_assert_int_eq(evsrc_tcp_stream_writev(&client, out, 3), 14);
+    ck_assert_int_eq(evsrc_tcp_stream_writev(&client, out, 0), 0);
+
+    char first[5], second[16];
+    struct iovec in[2] = {{.iov_base = first, .iov_len = sizeof first},
+                          {.iov_base = second, .iov_len = sizeof second}};
+    ck_assert(testutil_wait_token(f.poll, f.events, 1, NULL));
+    /* Loopback may split the bytes; gather them into one view. */
+    char all[14];
+    size_t got = 0;
+    while (got < sizeof all) {
+        ssize_t n = evsrc_tcp_stream_readv(&server, in, 2);
+        if (n == -EAGAIN) {
+            ck_assert(testutil_wait_token(f.poll, f.events, 1, NULL));
+            continue;
+        }
+        ck_assert_int_gt(n, 0);
+        size_t a = (size_t)n < sizeof first ? (size_t)n : sizeof first;
+        ck_assert_uint_le(got + (size_t)n, sizeof all);
+        memcpy(all + got, first, a);
+        memcpy(all + got + a, second, (size_t)n - a);
+        got += (size_t)n;
+    }
+    ck_assert_int_eq(memcmp(all, "scatter-gather", sizeof all), 0);
+    ck_assert_int_eq(evsrc_tcp_stream_readv(&server, in, 2), -EAGAIN);
+    ck_assert_int_eq(evsrc_tcp_stream_readv(&server, in, 0), 0);
+
+    ck_assert_int_eq(evsrc_tcp_stream_close(&client), 0);
+    ck_assert_int_eq(evsrc_tcp_stream_close(&server), 0);
+    fixture_close(&f);
+}
+END_TEST
+
+/* ---- Ownership --------------------------------------------------------- */
+
+START_TEST(close_twice_is_ebadf_and_spares_other_fds)
+{
+    struct fixture f;
+    fixture_open(&f);
+    struct evsrc_tcp_listener listener;
+    listen_loopback(&listener);
+    ck_assert_int_eq(evsrc_registry_register(f.registry, &listener.source, 1, EVSRC_READABLE), 0);
+    int old = evsrc_tcp_listener_fd(&listener);
+    ck_assert_int_eq(evsrc_tcp_listener_close(&listener), 0);
+    /* The lowest free number is the one just closed: a stale fd in the struct would hit this. */
+    int spare = dup(STDERR_FILENO);
+    ck_assert_int_eq(spare, old);
+    ck_assert_int_eq(evsrc_tcp_listener_close(&listener), -EBADF);
+    ck_assert_int_eq(evsrc_tcp_listener_fd(&listener), -EBADF);
+    ck_assert(fd_is_open(spare));
+
+    /* The registration record went with the fd: the struct can be bound and registered again. */
+    listen_loopback(&listener);
+    ck_assert_int_eq(evsrc_registry_register(f.registry, &listener.source, 1, EVSRC_READABLE), 0);
+    ck_assert_int_eq(evsrc_tcp_listener_close(&listener), 0);
+
+    struct evsrc_tcp_stream client, server;
+    tcp_pair(&client, &server);
+    ck_assert_int_eq(evsrc_tcp_stream_close(&client), 0);
+    ck_assert_int_eq(evsrc_tcp_stream_close(&client), -EBADF);
+    ck_assert_int_eq(evsrc_tcp_stream_fd(&client), -EBADF);
+    ck_assert_int_eq(evsrc_tcp_stream_close(&server), 0);
+    ck_assert_int_eq(evsrc_tcp_stream_close(&server), -EBADF);
+    ck_assert(fd_is_open(spare));
+    ck_assert_int_eq(close(spare), 0);
+    fixture_close(&f);
+}
+END_TEST
+
+/* from_fd must refuse fd and leave it open, blocking and otherwise as it was. */
+static void assert_from_fd_refuses(int fd, int expected)
+{
+    int flags = fcntl(fd, F_GETFL);
+    ck_assert_int_ge(flags, 0);
+    ck_assert(!(flags & O_NONBLOCK));
+    struct evsrc_tcp_stream stream;
+    memset(&stream, 0xff, sizeof stream);
+    ck_assert_int_eq(evsrc_tcp_stream_from_fd(&stream, fd), expected);
+    ck_assert(fd_is_open(fd));
+    ck_assert_int_eq(fcntl(fd, F_GETFL), flags);
+    ck_assert_int_eq(evsrc_tcp_stream_close(&stream), -EBADF);
+    ck_assert(fd_is_open(fd));
+}
+
+START_TEST(from_fd_refuses_non_tcp_fds)
+{
+    int before = testutil_open_fds();
+    int fds[2];
+    ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0);
+    assert_from_fd_refuses(fds[0], -ENOTSOCK);
+    assert_from_fd_refuses(fds[1], -ENOTSOCK);
+    ck_assert_int_eq(close(fds[0]), 0);
+    ck_assert_int_eq(close(fds[1]), 0);
+
+    int udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(udp, 0);
+    assert_from_fd_refuses(udp, -EINVAL);
+    ck_assert_int_eq(close(udp), 0);
+
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+    assert_from_fd_refuses(fds[0], -EINVAL);
+    ck_assert_int_eq(close(fds[0]), 0);
+    ck_assert_int_eq(close(fds[1]), 0);
+
+    /* A listening TCP socket is a listener's job, not a stream's. */
+    int tcp = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(tcp, 0);
+    struct sockaddr_in addr = loopback4(0);
+    ck_assert_int_eq(bind(tcp, (const struct sockaddr *)&addr, sizeof addr), 0);
+    ck_assert_int_eq(listen(tcp, 1), 0);
+    assert_from_fd_refuses(tcp, -EINVAL);
+    ck_assert_int_eq(close(tcp), 0);
+
+    struct evsrc_tcp_stream stream;
+    ck_assert_int_eq(evsrc_tcp_stream_from_fd(&stream, -1), -EBADF);
+    ck_assert_int_eq(evsrc_tcp_stream_close(&stream), -EBADF);
+    ck_assert_int_eq(evsrc_tcp_stream_from_fd(NULL, STDERR_FILENO), -EINVAL);
+    ck_assert(fd_is_open(STDERR_FILENO));
+    ck_assert_int_eq(testutil_open_fds(), before);
+}
+END_TEST
+
+START_TEST(from_fd_adopts_a_connected_socket)
+{
+    struct fixture f;
+    fixture_open(&f);
+    struct evsrc_tcp_listener listener;
+    listen_loopback(&listener);
+    socklen_t len;
+    struct sockaddr_storage addr = listener_addr(&listener, &len);
+    /* A blocking socket connected the ordinary way, as a user would hand it over. */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(connect(fd, (const struct sockaddr *)&addr, len), 0);
+
+    struct evsrc_tcp_stream client, server;
+    memset(&client, 0xff, sizeof client);
+    ck_assert_int_eq(evsrc_tcp_stream_from_fd(&client, fd), 0);
+    ck_assert_int_eq(evsrc_tcp_stream_fd(&client), fd);
+    ck_assert(fcntl(fd, F_GETFL) & O_NONBLOCK);
+    ck_assert(!(fcntl(fd, F_GETFD) & FD_CLOEXEC)); /* left as the caller had it */
+    char byte;
+    ck_assert_int_eq(evsrc_tcp_stream_read(&client, &byte, 1), -EAGAIN);
+
+    accept_one(&listener, &server);
+    ck_assert_int_eq(evsrc_registry_register(f.registry, &client.source, 1, EVSRC_READABLE), 0);
+    write_all(&server, "z");
+    ck_assert(testutil_wait_token(f.poll, f.events, 1, NULL));
+    ck_assert_int_eq(evsrc_tcp_stream_read(&client, &byte, 1), 1);
+    ck_assert_int_eq(byte, 'z');
+
+    /* The stream owns fd now: its close closes it. */
+    ck_assert_int_eq(evsrc_tcp_stream_close(&client), 0);
+    ck_assert(!fd_is_open(fd));
+    ck_assert_int_eq(evsrc_tcp_stream_close(&server), 0);
+    ck_assert_int_eq(evsrc_tcp_listener_close(&listener), 0);
+    fixture_close(&f);
+}
+END_TEST
+
+START_TEST(unconnected_adopted_socket_has_no_peer)
+{
+    int before = testutil_open_fds();
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(fd, 0);
+    struct evsrc_tcp_stream stream;
+    ck_assert_int_eq(evsrc_tcp_stream_from_fd(&stream, fd), 0);
+    struct sockaddr_storage addr;
+    socklen_t len = sizeof addr;
+    ck_assert_int_eq(evsrc_tcp_stream_peer_addr(&stream, &addr, &len), -ENOTCONN);
+    char byte = 0;
+    ck_assert_int_eq(evsrc_tcp_stream_shutdown(&stream, SHUT_WR), -ENOTCONN);
+    ssize_t n = evsrc_tcp_stream_write(&stream, &byte, 1);
+    ck_assert(n == -ENOTCONN || n == -EPIPE);
+    ck_assert_int_eq(evsrc_tcp_stream_close(&stream), 0);
+    ck_assert_int_eq(testutil_open_fds(), before);
+}
+END_TEST
+
+START_TEST(structs_need_no_zeroing)
+{
+    struct fixture f;
+    fixture_open(&f);
+    struct evsrc_tcp_listener listener;
+    struct evsrc_tcp_stream client, server, adopted;
+    memset(&listener, 0xff, sizeof listener);
+    memset(&client, 0xff, sizeof client);
+    memset(&server, 0xff, sizeof server);
+    memset(&adopted, 0xff, sizeof adopted);
+
+    listen_loopback(&listener);
+    connect_to(&client, &listener);
+    accept_one(&listener, &server);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(evsrc_tcp_stream_from_fd(&adopted, fd), 0);
+
+    /* A stale registration record would make these -EEXIST. */
+    ck_assert_int_eq(evsrc_registry_register(f.registry, &listener.source, 1, EVSRC_READABLE), 0);
+    ck_assert_int_eq(evsrc_registry_register(f.registry, &client.source, 2, EVSRC_WRITABLE), 0);
+    ck_assert_int_eq(evsrc_registry_register(f.registry, &server.source, 3, EVSRC_READABLE), 0);
+    ck_assert_int_eq(evsrc_registry_register(f.registry, &adopted.source, 4, EVSRC_READABLE), 0);
+    ck_assert(testutil_wait_token(f.poll, f.events, 2, NULL));
+
+    /* A failed constructor leaves the struct closed too. */
+    struct evsrc_tcp_stream failed;
+    memset(&failed, 0xff, sizeof failed);
+    ck_assert_int_eq(evsrc_tcp_listener_accept(&listener, &failed, NULL, NULL), -EAGAIN);
+    ck_assert_int_eq(evsrc_tcp_stream_close(&failed), -EBADF);
+
+    ck_assert_int_eq(evsrc_tcp_stream_close(&adopted), 0);
+    ck_assert_int_eq(evsrc_tcp_stream_close(&server), 0);
+    ck_assert_int_eq(evsrc_tcp_stream_close(&client), 0);
+    ck_assert_int_eq(evsrc_tcp_listener_close(&listener), 0);
+    fixture_close(&f);
+}
+END_TEST
+
+START_TEST(structs_stay_small)
+{
+    ck_assert_uint_le(sizeof(struct evsrc_tcp_listener), 32);
+    ck_assert_uint_le(sizeof(struct evsrc_tcp_stream), 32);
+}
+END_TEST
+
+/* ---- Bad input --------------------------------------------------------- */
+
+START_TEST(bad_addresses_are_einval)
+{
+    int before = testutil_open_fds();
+    struct evsrc_tcp_listener listener;
+    struct evsrc_tcp_stream stream;
+    struct sockaddr_storage storage;
+    memset(&storage, 0, sizeof storage);
+    struct sockaddr_in in4 = loopback4(0);
+    memcpy(&storage, &in4, sizeof in4);
+    const struct sockaddr *addr = (const struct sockaddr *)&storage;
+
+    const socklen_t bad_lengths[] = {0, 1, sizeof(struct sockaddr_in) - 1, sizeof storage + 1};
+    for (size_t i = 0; i < sizeof bad_lengths / sizeof bad_lengths[0]; i++) {
+        ck_assert_int_eq(evsrc_tcp_listener_bind(&listener, addr, bad_lengths[i]), -EINVAL);
+        ck_assert_int_eq(evsrc_tcp_stream_connect(&stream, addr, bad_lengths[i]), -EINVAL);
+    }
+    ck_assert_int_eq(evsrc_tcp_listener_bind(&listener, NULL, sizeof in4), -EINVAL);
+    ck_assert_int_eq(evsrc_tcp_stream_connect(&stream, NULL, sizeof in4), -EINVAL);
+    ck_assert_int_eq(evsrc_tcp_listener_bind(NULL, addr, sizeof in4), -EINVAL);
+    ck_assert_int_eq(evsrc_tcp_stream_connect(NULL, addr, sizeof in4), -EINVAL);
+
+    /* An IPv6 family needs the IPv6 length. */
+    ((struct sockaddr_in6 *)(void *)&storage)->sin6_family = AF_INET6;
+    ck_assert_int_eq(evsrc_tcp_listener_bind(&listener, addr, sizeof in4), -EINVAL);
+    ck_assert_int_eq(evsrc_tcp_stream_connect(&stream, addr, sizeof(struct sockaddr_in6) - 1), -EINVAL);
+
+    /* Families other than IPv4 and IPv6. */
+    storage.ss_family = AF_UNIX;
+    ck_assert_int_eq(evsrc_tcp_listener_bind(&listener, addr, sizeof storage), -EINVAL);
+    ck_assert_int_eq(evsrc_tcp_stream_connect(&stream, addr, sizeof storage), -EINVAL);
+    storage.ss_family = AF_UNSPEC;
+    ck_assert_int_eq(evsrc_tcp_listener_bind(&listener, addr, sizeof storage), -EINVAL);
+
+    /* The longest accepted length is a sockaddr_storage. */
+    memcpy(&storage, &in4, sizeof in4);
+    ck_assert_int_eq(evsrc_tcp_listener_bind(&listener, addr, sizeof storage), 0);
+    ck_assert_int_eq(evsrc_tcp_listener_close(&listener), 0);
+
+    ck_assert_int_eq(evsrc_tcp_listener_close(&listener), -EBADF);
+    ck_assert_int_eq(evsrc_tcp_stream_close(&stream), -EBADF);
+    ck_assert_int_eq(testutil_open_fds(), before);
+}
+END_TEST
+
+START_TEST(null_and_closed_structs_are_refused)
+{
+    int before = testutil_open_fds();
+    char buf[4] = {0};
+    struct iovec iov = {.iov_base = buf, .iov_len = sizeof buf};
+    struct sockaddr_storage addr;
+    socklen_t len = sizeof addr;
+    struct evsrc_tcp_stream out;
+
+    ck_assert_int_eq(evsrc_tcp_listener_local_addr(NULL, &addr, &len), -EINVAL);
+    ck_assert_int_eq(evsrc_tcp_listener_accept(NULL, &out, NULL, NULL), -EINVAL);
+    ck_assert_int_eq(evsrc_tcp_listener_fd(NULL), -EINVAL);
+    ck_assert_int_eq(evsrc_tcp_listener_close(NULL), -EINVAL);
+    ck_assert_int_eq(evsrc_tcp_stream_take_error(NULL), -EINVAL);
+    ck_assert_int_eq(evsrc_tcp_stream_read(NULL, buf, sizeof buf), -EINVAL);
+    ck_assert_int_eq(evsrc_tcp_stream_peek(NULL, buf, sizeof buf), -EINVAL);
+    ck_assert_int_eq(evsrc_tcp_stream_write(NULL, buf, sizeof buf), -EINVAL);
+    ck_assert_int_eq(evsrc_tcp_stream_readv(NULL, &iov, 1), -EINVAL);
+    ck_assert_int_eq(evsrc_tcp_stream_writev(NULL, &iov, 1), -EINVAL);
+    ck_assert_int_eq(evsrc_tcp_stream_shutdown(NULL, SHUT_RDWR), -EINVAL);
+    ck_assert_int_eq(evsrc_tcp_stream_set_nodelay(NULL, true), -EINVAL);
+    ck_assert_int_eq(evsrc_tcp_stream_nodelay(NULL), -EINVAL);
+    ck_assert_int_eq(evsrc_tcp_stream_local_addr(NULL, &addr, &len), -EINVAL);
+    ck_assert_int_eq(evsrc_tcp_stream_peer_addr(NULL, &addr, &len), -EINVAL);
+    ck_assert_int_eq(evsrc_tcp_stream_fd(NULL), -EINVAL);
+    ck_assert_int_eq(evsrc_tcp_stream_close(NULL), -EINVAL);
+
+    /* Closed: after a close, and after a failed constructor. */
+    struct evsrc_tcp_listener listener;
+    listen_loopback(&listener);
+    ck_assert_int_eq(evsrc_tcp_listener_close(&listener), 0);
+    ck_assert_int_eq(evsrc_tcp_listener_local_addr(&listener, &addr, &len), -EBADF);
+    ck_assert_int_eq(evsrc_tcp_listener_accept(&listener, &out, NULL, NULL), -EBADF);
+    ck_assert_int_eq(evsrc_tcp_listener_fd(&listener), -EBADF);
+    ck_assert_int_eq(evsrc_tcp_listener_close(&listener), -EBADF);
+    ck_assert_int_eq(evsrc_tcp_stream_close(&out), -EBADF);
+
+    struct evsrc_tcp_stream stream;
+    ck_assert_int_eq(evsrc_tcp_stream_connect(&stream, NULL, 0), -EINVAL);
+    ck_assert_int_eq(evsrc_tcp_stream_take_error(&stream), -EBADF);
+    ck_assert_int_eq(evsrc_tcp_stream_read(&stream, buf, sizeof buf), -EBADF);
+    ck_assert_int_eq(evsrc_tcp_stream_peek(&stream, buf, sizeof buf), -EBADF);
+    ck_assert_int_eq(evsrc_tcp_stream_write(&stream, buf, sizeof buf), -EBADF);
+    ck_assert_int_eq(evsrc_tcp_stream_readv(&stream, &iov, 1), -EBADF);
+    ck_assert_int_eq(evsrc_tcp_stream_writev(&stream, &iov, 1), -EBADF);
+    ck_assert_int_eq(evsrc_tcp_stream_shutdown(&stream, SHUT_RDWR), -EBADF);
+    ck_assert_int_eq(evsrc_tcp_stream_set_nodelay(&stream, true), -EBADF);
+    ck_assert_int_eq(evsrc_tcp_stream_nodelay(&stream), -EBADF);
+    ck_assert_int_eq(evsrc_tcp_stream_local_addr(&stream, &addr, &len), -EBADF);
+    ck_assert_int_eq(evsrc_tcp_stream_peer_addr(&stream, &addr, &len), -EBADF);
+    ck_assert_int_eq(evsrc_tcp_stream_fd(&stream), -EBADF);
+    ck_assert_int_eq(evsrc_tcp_stream_close(&stream), -EBADF);
+    ck_assert_int_eq(testutil_open_fds(), before);
+}
+END_TEST
+
+START_TEST(bad_arguments_on_open_structs)
+{
+    int before = testutil_open_fds();
+    struct evsrc_tcp_stream client, server;
+    tcp_pair(&client, &server);
+    struct evsrc_tcp_listener listener;
+    listen_loopback(&listener);
+    struct sockaddr_storage addr;
+    socklen_t len = sizeof addr;
+
+    ck_assert_int_eq(evsrc_tcp_listener_local_addr(&listener, NULL, &len), -EINVAL);
+    ck_assert_int_eq(evsrc_tcp_listener_local_addr(&listener, &addr, NULL), -EINVAL);
+    ck_assert_int_eq(evsrc_tcp_stream_local_addr(&client, NULL, &len), -EINVAL);
+    ck_assert_int_eq(evsrc_tcp_stream_local_addr(&client, &addr, NULL), -EINVAL);
+    ck_assert_int_eq(evsrc_tcp_stream_peer_addr(&client, NULL, &len), -EINVAL);
+    ck_assert_int_eq(evsrc_tcp_stream_peer_addr(&client, &addr, NULL), -EINVAL);
+    struct evsrc_tcp_stream out;
+    ck_assert_int_eq(evsrc_tcp_listener_accept(&listener, NULL, NULL, NULL), -EINVAL);
+    ck_assert_int_eq(evsrc_tcp_listener_accept(&listener, &out, &addr, NULL), -EINVAL);
+    ck_assert_int_eq(evsrc_tcp_stream_close(&out), -EBADF);
+
+    ck_assert_int_eq(evsrc_tcp_stream_read(&server, NULL, 1), -EINVAL);
+    ck_assert_int_eq(evsrc_tcp_stream_peek(&server, NULL, 1), -EINVAL);
+    ck_assert_int_eq(evsrc_tcp_stream_write(&client, NULL, 1), -EINVAL);
+    ck_assert_int_eq(evsrc_tcp_stream_read(&server, NULL, 0), 0);
+    ck_assert_int_eq(evsrc_tcp_stream_write(&client, NULL, 0), 0);
+    struct iovec iov = {.iov_base = NULL, .iov_len = 4};
+    ck_assert_int_eq(evsrc_tcp_stream_readv(&server, NULL, 1), -EINVAL);
+    ck_assert_int_eq(evsrc_tcp_stream_writev(&client, NULL, 1), -EINVAL);
+    ck_assert_int_eq(evsrc_tcp_stream_readv(&server, &iov, -1), -EINVAL);
+    ck_assert_int_eq(evsrc_tcp_stream_writev(&client, &iov, -1), -EINVAL);
+    ck_assert_int_eq(evsrc_tcp_stream_writev(&client, &iov, 1 << 20), -EINVAL);
+    ck_assert_int_eq(evsrc_tcp_stream_writev(&client, &iov, 1), -EINVAL);
+    ck_assert_int_eq(evsrc_tcp_stream_readv(&server, &iov, 1), -EINVAL);
+    ck_assert_int_eq(evsrc_tcp_stream_shutdown(&client, 42), -EINVAL);
+    ck_assert_int_eq(evsrc_tcp_stream_shutdown(&client, -1), -EINVAL);
+
+    ck_assert_int_eq(evsrc_tcp_stream_close(&client), 0);
+    ck_assert_int_eq(evsrc_tcp_stream_close(&server), 0);
+    ck_assert_int_eq(evsrc_tcp_listener_close(&listener), 0);
+    ck_assert_int_eq(testutil_open_fds(), before);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *suite = suite_create("tcp");
+    TCase *readiness = tcase_create("readiness");
+    tcase_set_timeout(readiness, 60);
+    tcase_add_test(readiness, readable_is_edge_triggered);
+    tcase_add_test(readiness, level_triggered_reports_while_data_remains);
+    tcase_add_test(readiness, writable_after_connect);
+    tcase_add_test(readiness, refused_connect_reports_econnrefused);
+    tcase_add_test(readiness, peer_shutdown_write_is_read_closed);
+    tcase_add_test(readiness, peer_close_is_read_closed_then_write_closed);
+    tcase_add_test(readiness, reset_peer_write_fails_without_sigpipe);
+    tcase_add_test(readiness, accept_eagain_then_listener_readable);
+    tcase_add_test(readiness, ipv6_loopback_where_available);
+    suite_add_tcase(suite, readiness);
+
+    TCase *registration = tcase_create("registration");
+    tcase_set_timeout(registration, 60);
+    tcase_add_test(registration, reregister_changes_what_is_reported);
+    tcase_add_test(registration, deregistered_source_reports_nothing);
+    tcase_add_test(registration, several_sources_report_their_own_tokens);
+    suite_add_tcase(suite, registration);
+
+    TCase *calls = tcase_create("calls");
+    tcase_set_timeout(calls, 60);
+    tcase_add_test(calls, nodelay_round_trips);
+    tcase_add_test(calls, local_and_peer_addresses_match);
+    tcase_add_test(calls, peek_leaves_data);
+    tcase_add_test(calls, readv_and_writev);
+    suite_add_tcase(suite, calls);
+
+    TCase *ownership = tcase_create("ownership");
+    tcase_set_timeout(ownership, 60);
+    tcase_add_test(ownership, close_twice_is_ebadf_and_spares_other_fds);
+    tcase_add_test(ownership, from_fd_refuses_non_tcp_fds);
+    tcase_add_test(ownership, from_fd_adopts_a_connected_socket);
+    tcase_add_test(ownership, unconnected_adopted_socket_has_no_peer);
+    tcase_add_test(ownership, structs_need_no_zeroing);
+    tcase_add_test(ownership, structs_stay_small);
+    suite_add_tcase(suite, ownership);
+
+    TCase *bad_input = tcase_create("bad input");
+    tcase_add_test(bad_input, bad_addresses_are_einval);
+    tcase_add_test(bad_input, null_and_closed_structs_are_refused);
+    tcase_add_test(bad_input, bad_arguments_on_open_structs);
+    suite_add_tcase(suite, bad_input);
+
+    return testutil_run(suite);
+}
