@@ -15,5 +15,9 @@
 #include <evsrc/poll.h>
 #include <evsrc/registry.h>
 #include <evsrc/source.h>
+#include <evsrc/waker.h>
+#include <evsrc/tcp.h>
+#include <evsrc/pipe.h>
+#include <evsrc/timerfd.h>
 
 #endif /* EVSRC_EVSRC_H */

@@ -1,0 +1,462 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * evsrc-demo: one thread, one poll, five kinds of work.
+ *
+ *   - an echo server on a loopback TCP port (a listener and one stream per connection),
+ *   - several clients that each send a known byte pattern and check every byte that comes back,
+ *   - a pipe that carries log lines into the loop, printed as they arrive,
+ *   - a periodic timerfd that prints progress,
+ *   - a deadline timerfd that ends the run if the transfers have not finished by then.
+ *
+ * It exits 0 once every client has had all its bytes back intact, and 1 if a byte was wrong, a
+ * connection failed or the deadline came first.
+ *
+ * Usage: evsrc-demo [clients [bytes-per-client [deadline-seconds]]]
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <evsrc/evsrc.h>
+
+/* Every registered object starts with its kind; the token is a pointer to it. */
+enum kind { LISTENER, SERVER_CONN, CLIENT, LOG_PIPE, TICKER, DEADLINE };
+
+struct server_conn {
+    enum kind kind;
+    struct evsrc_tcp_stream stream;
+    size_t start, end; /* unsent bytes are buf[start, end) */
+    bool read_closed;
+    unsigned char buf[16384];
+};
+
+struct client {
+    enum kind kind;
+    int id;
+    struct evsrc_tcp_stream stream;
+    size_t total, sent, verified;
+    bool open, connected, write_shut, done;
+};
+
+struct demo {
+    struct evsrc_poll *poll;
+    struct evsrc_registry *registry;
+    enum kind listener_kind, log_kind, ticker_kind, deadline_kind;
+    struct evsrc_tcp_listener listener;
+    struct evsrc_pipe_sender log_tx;
+    struct evsrc_pipe_receiver log_rx;
+    struct evsrc_timerfd ticker, deadline;
+    struct client *clients;
+    int client_count, clients_done, accepted, open_server_conns;
+    /* Which constructors ran, so cleanup closes only what was opened (a zeroed struct names fd 0). */
+    bool have_log, have_ticker, have_deadline, have_listener;
+    uint64_t ticks, log_lines, log_dropped;
+    size_t bytes_verified, bytes_total;
+    bool failed;
+};
+
+static evsrc_token token_of(enum kind *kind)
+{
+    return (evsrc_token)(uintptr_t)kind;
+}
+
+/* The byte a client sends at `offset`: it depends on both, so a lost, duplicated or swapped byte shows. */
+static unsigned char pattern_byte(int client, size_t offset)
+{
+    return (unsigned char)(offset * 31u + (offset >> 9) + (size_t)client * 101u);
+}
+
+/* Log lines go through the pipe, so the loop reads them back as just another source. */
+static void demo_log(struct demo *demo, const char *format, ...)
+{
+    char line[160];
+    va_list args;
+    va_start(args, format);
+    int len = vsnprintf(line, sizeof line - 1, format, args);
+    va_end(args);
+    if (len < 0)
+        return;
+    if ((size_t)len > sizeof line - 2)
+        len = (int)sizeof line - 2;
+    line[len++] = '\n';
+    /* A full pipe drops the line rather than blocking the loop; pipe writes of this size are atomic. */
+    if (evsrc_pipe_sender_write(&demo->log_tx, line, (size_t)len) != len)
+        demo->log_dropped++;
+}
+
+static void fail(struct demo *demo, const char *what, int error)
+{
+    fprintf(stderr, "evsrc-demo: %s: %s\n", what, strerror(-error));
+    demo->failed = true;
+}
+
+static void print_log_lines(struct demo *demo)
+{
+    char buf[4096];
+    ssize_t n;
+    /* Edge-triggered: read until -EAGAIN, or the lines left in the pipe would wait for the next write. */
+    while ((n = evsrc_pipe_receiver_read(&demo->log_rx, buf, sizeof buf)) > 0) {
+        for (ssize_t i = 0; i < n; i++)
+            demo->log_lines += buf[i] == '\n';
+        printf("%.*s", (int)n, buf);
+    }
+}
+
+static void server_conn_close(struct demo *demo, struct server_conn *conn)
+{
+    evsrc_tcp_stream_close(&conn->stream); /* closing also takes it out of the queue */
+    free(conn);
+    demo->open_server_conns--;
+}
+
+/* Echo until both directions would block; registered for both, so either edge brings us back. */
+static void server_conn_pump(struct demo *demo, struct server_conn *conn)
+{
+    for (;;) {
+        bool progress = false;
+        if (conn->start < conn->end) {
+            ssize_t n = evsrc_tcp_stream_write(&conn->stream, conn->buf + conn->start, conn->end - conn->start);
+            if (n > 0) {
+                conn->start += (size_t)n;
+                progress = true;
+            } else if (n != -EAGAIN) {
+                fail(demo, "server write", (int)n);
+                server_conn_close(demo, conn);
+                return;
+            }
+        }
+        if (conn->start == conn->end)
+            conn->start = conn->end = 0;
+        if (!conn->read_closed && conn->end < sizeof conn->buf) {
+            ssize_t n = evsrc_tcp_stream_read(&conn->stream, conn->buf + conn->end, sizeof conn->buf - conn->end);
+            if (n > 0) {
+                conn->end += (size_t)n;
+                progress = true;
+            } else if (n == 0) {
+                conn->read_closed = true;
+                progress = true;
+            } else if (n != -EAGAIN) {
+                fail(demo, "server read", (int)n);
+                server_conn_close(demo, conn);
+                return;
+            }
+        }
+        if (conn->read_closed && conn->start == conn->end) {
+            server_conn_close(demo, conn); /* the client sent everything and got it all back */
+            return;
+        }
+        if (!progress)
+            return;
+    }
+}
+
+static void accept_connections(struct demo *demo)
+{
+    for (;;) {
+        struct server_conn *conn = malloc(sizeof *conn);
+        if (!conn) {
+            fail(demo, "accept", -ENOMEM);
+            return;
+        }
+        int r = evsrc_tcp_listener_accept(&demo->listener, &conn->stream, NULL, NULL);
+        if (r < 0) {
+            free(conn);
+            if (r != -EAGAIN)
+                fail(demo, "accept", r);
+            return;
+        }
+        conn->kind = SERVER_CONN;
+        conn->start = conn->end = 0;
+        conn->read_closed = false;
+        r = evsrc_registry_register(demo->registry, &conn->stream.source, token_of(&conn->kind),
+                                    EVSRC_READABLE | EVSRC_WRITABLE);
+        if (r < 0) {
+            fail(demo, "register connection", r);
+            evsrc_tcp_stream_close(&conn->stream);
+            free(conn);
+            return;
+        }
+        demo->accepted++;
+        demo->open_server_conns++;
+        demo_log(demo, "[log] server: accepted connection %d", demo->accepted);
+    }
+}
+
+static void client_finish(struct demo *demo, struct client *client)
+{
+    client->done = true;
+    client->open = false;
+    demo->clients_done++;
+    evsrc_tcp_stream_close(&client->stream);
+    demo_log(demo, "[log] client %d: %zu bytes echoed and verified", client->id, client->verified);
+}
+
+static bool client_write(struct demo *demo, struct client *client)
+{
+    unsigned char chunk[8192];
+    while (client->sent < client->total) {
+        size_t len = client->total - client->sent;
+        if (len > sizeof chunk)
+            len = sizeof chunk;
+        for (size_t i = 0; i < len; i++)
+            chunk[i] = pattern_byte(client->id, client->sent + i);
+        ssize_t n = evsrc_tcp_stream_write(&client->stream, chunk, len);
+        if (n == -EAGAIN)
+            return true;
+        if (n < 0) {
+            fail(demo, "client write", (int)n);
+            return false;
+        }
+        client->sent += (size_t)n;
+    }
+    if (!client->write_shut) {
+        /* Tells the server we are done sending; it closes once it has echoed everything. */
+        int r = evsrc_tcp_stream_shutdown(&client->stream, SHUT_WR);
+        if (r < 0) {
+            fail(demo, "client shutdown", r);
+            return false;
+        }
+        client->write_shut = true;
+    }
+    return true;
+}
+
+static bool client_read(struct demo *demo, struct client *client)
+{
+    unsigned char buf[8192];
+    for (;;) {
+        ssize_t n = evsrc_tcp_stream_read(&client->stream, buf, sizeof buf);
+        if (n == -EAGAIN)
+            return true;
+        if (n < 0) {
+            fail(demo, "client read", (int)n);
+            return false;
+        }
+        if (n == 0) {
+            if (client->verified != client->total) {
+                fprintf(stderr, "evsrc-demo: client %d: connection closed after %zu of %zu bytes\n", client->id,
+                        client->verified, client->total);
+                demo->failed = true;
+                return false;
+            }
+            client_finish(demo, client);
+            return true;
+        }
+        for (ssize_t i = 0; i < n; i++) {
+            if (buf[i] != pattern_byte(client->id, client->verified)) {
+                fprintf(stderr, "evsrc-demo: client %d: byte %zu is wrong\n", client->id, client->verified);
+                demo->failed = true;
+                return false;
+            }
+            client->verified++;
+        }
+        demo->bytes_verified += (size_t)n;
+    }
+}
+
+static void client_ready(struct demo *demo, struct client *client, const struct evsrc_event *event)
+{
+    if (client->done)
+        return;
+    if (!client->connected) {
+        /* A non-blocking connect reports completion as writability (or an error); SO_ERROR says which. */
+        if (!evsrc_event_is_writable(event) && !evsrc_event_is_error(event) &&
+            !evsrc_event_is_write_closed(event))
+            return;
+        int error = evsrc_tcp_stream_take_error(&client->stream);
+        if (error < 0) {
+            fail(demo, "connect", error);
+            return;
+        }
+        client->connected = true;
+        demo_log(demo, "[log] client %d: connected", client->id);
+    }
+    if (client_write(demo, client))
+        client_read(demo, client);
+}
+
+static void ticker_ready(struct demo *demo)
+{
+    uint64_t expirations;
+    /* Read on every event: an unread periodic timerfd reports no new edge. */
+    while (evsrc_timerfd_read(&demo->ticker, &expirations) == 0) {
+        demo->ticks += expirations;
+        printf("tick %llu: %zu of %zu bytes verified, %d of %d clients done\n", (unsigned long long)demo->ticks,
+               demo->bytes_verified, demo->bytes_total, demo->clients_done, demo->client_count);
+    }
+}
+
+static int setup_listener(struct demo *demo)
+{
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = 0, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int r = evsrc_tcp_listener_bind(&demo->listener, (const struct sockaddr *)&addr, sizeof addr);
+    if (r < 0)
+        return r;
+    demo->have_listener = true;
+    demo->listener_kind = LISTENER;
+    return evsrc_registry_register(demo->registry, &demo->listener.source, token_of(&demo->listener_kind),
+                                   EVSRC_READABLE);
+}
+
+static int setup_clients(struct demo *demo, size_t bytes_each)
+{
+    struct sockaddr_storage addr;
+    socklen_t addrlen = sizeof addr;
+    int r = evsrc_tcp_listener_local_addr(&demo->listener, &addr, &addrlen);
+    if (r < 0)
+        return r;
+    printf("evsrc-demo: echo server on 127.0.0.1:%u, %d clients x %zu bytes\n",
+           ntohs(((struct sockaddr_in *)&addr)->sin_port), demo->client_count, bytes_each);
+    for (int i = 0; i < demo->client_count; i++) {
+        struct client *client = &demo->clients[i];
+        *client = (struct client){.kind = CLIENT, .id = i, .total = bytes_each};
+        r = evsrc_tcp_stream_connect(&client->stream, (const struct sockaddr *)&addr, addrlen);
+        if (r < 0)
+            return r;
+        client->open = true;
+        r = evsrc_registry_register(demo->registry, &client->stream.source, token_of(&client->kind),
+                                    EVSRC_READABLE | EVSRC_WRITABLE);
+        if (r < 0)
+            return r;
+        demo->bytes_total += bytes_each;
+    }
+    return 0;
+}
+
+static int setup_timers_and_log(struct demo *demo, long deadline_seconds)
+{
+    int r = evsrc_pipe_new(&demo->log_tx, &demo->log_rx);
+    if (r < 0)
+        return r;
+    demo->have_log = true;
+    demo->log_kind = LOG_PIPE;
+    r = evsrc_registry_register(demo->registry, &demo->log_rx.source, token_of(&demo->log_kind), EVSRC_READABLE);
+    if (r < 0)
+        return r;
+
+    const struct timespec period = {0, 50 * 1000000L};
+    if ((r = evsrc_timerfd_new(&demo->ticker, CLOCK_MONOTONIC)) < 0)
+        return r;
+    demo->have_ticker = true;
+    if ((r = evsrc_timerfd_set(&demo->ticker, &period, &period, 0)) < 0)
+        return r;
+    demo->ticker_kind = TICKER;
+    r = evsrc_registry_register(demo->registry, &demo->ticker.source, token_of(&demo->ticker_kind),
+                                EVSRC_READABLE);
+    if (r < 0)
+        return r;
+
+    const struct timespec deadline = {deadline_seconds, 0};
+    if ((r = evsrc_timerfd_new(&demo->deadline, CLOCK_MONOTONIC)) < 0)
+        return r;
+    demo->have_deadline = true;
+    if ((r = evsrc_timerfd_set(&demo->deadline, &deadline, NULL, 0)) < 0)
+        return r;
+    demo->deadline_kind = DEADLINE;
+    return evsrc_registry_register(demo->registry, &demo->deadline.source, token_of(&demo->deadline_kind),
+                                   EVSRC_READABLE);
+}
+
+static void dispatch(struct demo *demo, const struct evsrc_event *event)
+{
+    enum kind *kind = (enum kind *)(uintptr_t)evsrc_event_token(event);
+    switch (*kind) {
+    case LISTENER:
+        accept_connections(demo);
+        break;
+    case SERVER_CONN:
+        server_conn_pump(demo, evsrc_container_of(kind, struct server_conn, kind));
+        break;
+    case CLIENT:
+        client_ready(demo, evsrc_container_of(kind, struct client, kind), event);
+        break;
+    case LOG_PIPE:
+        print_log_lines(demo);
+        break;
+    case TICKER:
+        ticker_ready(demo);
+        break;
+    case DEADLINE:
+        fprintf(stderr, "evsrc-demo: deadline reached with %zu of %zu bytes verified\n", demo->bytes_verified,
+                demo->bytes_total);
+        demo->failed = true;
+        break;
+    }
+}
+
+static int run(struct demo *demo)
+{
+    struct evsrc_events *events;
+    int r = evsrc_events_new(256, &events);
+    if (r < 0)
+        return r;
+    /* Done when every client is verified and the server has closed its side of each connection. */
+    while (!demo->failed && (demo->clients_done < demo->client_count || demo->open_server_conns > 0)) {
+        r = evsrc_poll_wait(demo->poll, events, NULL); /* the deadline timer bounds the wait */
+        if (r == -EINTR)
+            continue;
+        if (r < 0)
+            break;
+        for (size_t i = 0; i < evsrc_events_len(events) && !demo->failed; i++)
+            dispatch(demo, evsrc_events_get(events, i));
+        r = 0;
+    }
+    evsrc_events_free(events);
+    print_log_lines(demo); /* whatever the last round logged */
+    return r;
+}
+
+int main(int argc, char **argv)
+{
+    int clients = argc > 1 ? atoi(argv[1]) : 8;
+    long bytes_each = argc > 2 ? atol(argv[2]) : 16L << 20;
+    long deadline_seconds = argc > 3 ? atol(argv[3]) : 30;
+    if (clients < 1 || clients > 1000 || bytes_each < 1 || deadline_seconds < 1) {
+        fprintf(stderr, "usage: %s [clients (1-1000) [bytes-per-client [deadline-seconds]]]\n", argv[0]);
+        return 2;
+    }
+
+    struct demo demo = {.client_count = clients};
+    demo.clients = calloc((size_t)clients, sizeof *demo.clients);
+    int r = demo.clients ? evsrc_poll_new(&demo.poll) : -ENOMEM;
+    if (r < 0) {
+        fprintf(stderr, "evsrc-demo: setup: %s\n", strerror(-r));
+        return 1;
+    }
+    demo.registry = evsrc_poll_registry(demo.poll);
+    if ((r = setup_timers_and_log(&demo, deadline_seconds)) < 0 || (r = setup_listener(&demo)) < 0 ||
+        (r = setup_clients(&demo, (size_t)bytes_each)) < 0 || (r = run(&demo)) < 0)
+        fail(&demo, "evsrc", r);
+
+    printf("listener: accepted %d connections\n", demo.accepted);
+    printf("clients: %d of %d verified, %zu of %zu bytes echoed intact\n", demo.clients_done, demo.client_count,
+           demo.bytes_verified, demo.bytes_total);
+    printf("ticker: %llu ticks\n", (unsigned long long)demo.ticks);
+    printf("log pipe: %llu lines carried, %llu dropped\n", (unsigned long long)demo.log_lines,
+           (unsigned long long)demo.log_dropped);
+    printf("deadline: %s\n", demo.failed ? "missed or failed" : "not reached");
+
+    for (int i = 0; i < clients; i++)
+        if (demo.clients[i].open)
+            evsrc_tcp_stream_close(&demo.clients[i].stream);
+    if (demo.have_listener)
+        evsrc_tcp_listener_close(&demo.listener);
+    if (demo.have_log) {
+        evsrc_pipe_sender_close(&demo.log_tx);
+        evsrc_pipe_receiver_close(&demo.log_rx);
+    }
+    if (demo.have_ticker)
+        evsrc_timerfd_close(&demo.ticker);
+    if (demo.have_deadline)
+        evsrc_timerfd_close(&demo.deadline);
+    evsrc_poll_free(demo.poll);
+    free(demo.clients);
+    bool ok = !demo.failed && demo.clients_done == clients;
+    printf("evsrc-demo: %s\n", ok ? "ok" : "FAILED");
+    return ok ? 0 : 1;
+}
