@@ -34,6 +34,15 @@ static inline int *fd_source_fd(struct evsrc_source *source)
 void fd_source_init(struct evsrc_source *source, int fd);
 
 /*
+ * Leaves a source closed (fd -1, not registered). Constructors start with it,
+ * so a failed one leaves nothing a later close could mistake for its own fd.
+ */
+void fd_source_init_closed(struct evsrc_source *source);
+
+/* The fd of a source with the shared layout: -EINVAL for NULL, -EBADF when closed. */
+int fd_source_get_fd(const struct evsrc_source *source);
+
+/*
  * Closes the fd and clears the registration record (closing removes the fd
  * from its queue). -EINVAL for NULL, -EBADF if already closed, and no other
  * fd is ever touched. Returns 0 even when close(2) reports an error, since the

@@ -17,18 +17,12 @@ FD_SOURCE_CHECK_LAYOUT(struct evsrc_pipe_receiver);
 _Static_assert(sizeof(struct evsrc_pipe_sender) <= 32, "a sender stays small");
 _Static_assert(sizeof(struct evsrc_pipe_receiver) <= 32, "a receiver stays small");
 
-/* An end that failed to open is left closed, so a later _close cannot hit a stray fd. */
-static void set_closed(struct evsrc_source *source)
-{
-    fd_source_init(source, -1);
-}
-
 EVSRC_EXPORT int evsrc_pipe_new(struct evsrc_pipe_sender *sender, struct evsrc_pipe_receiver *receiver)
 {
     if (sender)
-        set_closed(&sender->source);
+        fd_source_init_closed(&sender->source);
     if (receiver)
-        set_closed(&receiver->source);
+        fd_source_init_closed(&receiver->source);
     if (!sender || !receiver)
         return -EINVAL;
     int fds[2];
@@ -58,7 +52,7 @@ static int check_pipe_end(int fd, int access)
 /* Adopts fd into a source only once nothing can fail, so a failure leaves fd untouched. */
 static int adopt_pipe_end(struct evsrc_source *source, int fd, int access)
 {
-    set_closed(source);
+    fd_source_init_closed(source);
     int r = check_pipe_end(fd, access);
     if (r < 0)
         return r;
@@ -153,16 +147,12 @@ EVSRC_EXPORT ssize_t evsrc_pipe_receiver_read(struct evsrc_pipe_receiver *receiv
 
 EVSRC_EXPORT int evsrc_pipe_sender_fd(const struct evsrc_pipe_sender *sender)
 {
-    if (!sender)
-        return -EINVAL;
-    return sender->fd < 0 ? -EBADF : sender->fd;
+    return fd_source_get_fd(sender ? &sender->source : NULL);
 }
 
 EVSRC_EXPORT int evsrc_pipe_receiver_fd(const struct evsrc_pipe_receiver *receiver)
 {
-    if (!receiver)
-        return -EINVAL;
-    return receiver->fd < 0 ? -EBADF : receiver->fd;
+    return fd_source_get_fd(receiver ? &receiver->source : NULL);
 }
 
 EVSRC_EXPORT int evsrc_pipe_sender_close(struct evsrc_pipe_sender *sender)

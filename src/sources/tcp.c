@@ -17,12 +17,6 @@ _Static_assert(sizeof(struct evsrc_tcp_stream) <= 32, "a stream stays small");
 /* mio's choice; the kernel silently caps it at net.core.somaxconn. */
 #define LISTEN_BACKLOG 1024
 
-/* A constructor that fails leaves its struct closed, so a later close cannot hit a stray fd. */
-static void set_closed(struct evsrc_source *source)
-{
-    fd_source_init(source, -1);
-}
-
 /* Closes fd without letting close(2) clobber the errno being reported. */
 static int close_and_fail(int fd, int error)
 {
@@ -51,19 +45,14 @@ static int new_socket(sa_family_t family)
     return fd < 0 ? -errno : fd;
 }
 
-/* The open fd of a struct: -EINVAL for NULL, -EBADF when closed. */
 static int listener_fd(const struct evsrc_tcp_listener *listener)
 {
-    if (!listener)
-        return -EINVAL;
-    return listener->fd < 0 ? -EBADF : listener->fd;
+    return fd_source_get_fd(listener ? &listener->source : NULL);
 }
 
 static int stream_fd(const struct evsrc_tcp_stream *stream)
 {
-    if (!stream)
-        return -EINVAL;
-    return stream->fd < 0 ? -EBADF : stream->fd;
+    return fd_source_get_fd(stream ? &stream->source : NULL);
 }
 
 /* The shared tail of the address getters; fd is a struct's checked fd or its error. */
@@ -102,7 +91,7 @@ EVSRC_EXPORT int evsrc_tcp_listener_bind(struct evsrc_tcp_listener *listener, co
 {
     if (!listener)
         return -EINVAL;
-    set_closed(&listener->source);
+    fd_source_init_closed(&listener->source);
     int r = check_address(addr, addrlen);
     if (r < 0)
         return r;
@@ -124,7 +113,7 @@ EVSRC_EXPORT int evsrc_tcp_listener_accept(struct evsrc_tcp_listener *listener, 
 {
     if (!stream)
         return -EINVAL;
-    set_closed(&stream->source);
+    fd_source_init_closed(&stream->source);
     if (!listener || (peer && !peerlen))
         return -EINVAL;
     int fd = listener_fd(listener);
@@ -154,7 +143,7 @@ EVSRC_EXPORT int evsrc_tcp_stream_connect(struct evsrc_tcp_stream *stream, const
 {
     if (!stream)
         return -EINVAL;
-    set_closed(&stream->source);
+    fd_source_init_closed(&stream->source);
     int r = check_address(addr, addrlen);
     if (r < 0)
         return r;
@@ -190,7 +179,7 @@ EVSRC_EXPORT int evsrc_tcp_stream_from_fd(struct evsrc_tcp_stream *stream, int f
 {
     if (!stream)
         return -EINVAL;
-    set_closed(&stream->source);
+    fd_source_init_closed(&stream->source);
     if (fd < 0)
         return -EBADF;
     int r = check_tcp_stream(fd);

@@ -11,12 +11,6 @@
 FD_SOURCE_CHECK_LAYOUT(struct evsrc_timerfd);
 _Static_assert(sizeof(struct evsrc_timerfd) <= 32, "a timer stays small");
 
-/* A timer that failed to open is left closed, so a later close cannot hit a stray fd. */
-static void set_closed(struct evsrc_timerfd *timer)
-{
-    fd_source_init(&timer->source, -1);
-}
-
 static bool clock_is_supported(clockid_t clock)
 {
     return clock == CLOCK_MONOTONIC || clock == CLOCK_REALTIME || clock == CLOCK_BOOTTIME;
@@ -26,7 +20,7 @@ EVSRC_EXPORT int evsrc_timerfd_new(struct evsrc_timerfd *timer, clockid_t clock)
 {
     if (!timer)
         return -EINVAL;
-    set_closed(timer);
+    fd_source_init_closed(&timer->source);
     if (!clock_is_supported(clock))
         return -EINVAL;
     int fd = timerfd_create(clock, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -40,7 +34,7 @@ EVSRC_EXPORT int evsrc_timerfd_from_fd(struct evsrc_timerfd *timer, int fd)
 {
     if (!timer)
         return -EINVAL;
-    set_closed(timer);
+    fd_source_init_closed(&timer->source);
     if (fd < 0)
         return -EBADF;
     /* Only a timerfd answers timerfd_gettime; any other fd is EINVAL. */
@@ -123,9 +117,7 @@ EVSRC_EXPORT int evsrc_timerfd_get(const struct evsrc_timerfd *timer, struct tim
 
 EVSRC_EXPORT int evsrc_timerfd_fd(const struct evsrc_timerfd *timer)
 {
-    if (!timer)
-        return -EINVAL;
-    return timer->fd < 0 ? -EBADF : timer->fd;
+    return fd_source_get_fd(timer ? &timer->source : NULL);
 }
 
 EVSRC_EXPORT int evsrc_timerfd_close(struct evsrc_timerfd *timer)
