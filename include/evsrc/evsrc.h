@@ -6,6 +6,13 @@
  * evsrc: a readiness event queue over Linux epoll, designed after Rust's mio.
  * This header includes every public header; include the ones you use or this
  * one, as you prefer.
+ *
+ * Conventions every header follows: a fallible call returns a non-negative
+ * value on success and -errno on failure, never aborts, prints or raises a
+ * signal. When a call has several things wrong with it, the argument errors
+ * (-EINVAL for a NULL pointer or a value out of range) are reported before
+ * the state errors (-EBADF for a closed source, -ENOENT, -EEXIST). Every fd
+ * the library creates is close-on-exec and non-blocking.
  */
 
 #include <evsrc/export.h>

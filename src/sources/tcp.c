@@ -59,10 +59,10 @@ static int stream_fd(const struct evsrc_tcp_stream *stream)
 static int get_address(int fd, struct sockaddr_storage *addr, socklen_t *addrlen,
                        int (*getter)(int, struct sockaddr *, socklen_t *))
 {
-    if (fd < 0)
-        return fd;
     if (!addr || !addrlen)
         return -EINVAL;
+    if (fd < 0)
+        return fd;
     return getter(fd, (struct sockaddr *)addr, addrlen) < 0 ? -errno : 0;
 }
 
@@ -209,10 +209,9 @@ EVSRC_EXPORT int evsrc_tcp_stream_take_error(struct evsrc_tcp_stream *stream)
  */
 static int io_fd(const struct evsrc_tcp_stream *stream, const void *buf, size_t len)
 {
-    int fd = stream_fd(stream);
-    if (fd < 0)
-        return fd;
-    return !buf && len > 0 ? -EINVAL : fd;
+    if (!buf && len > 0)
+        return -EINVAL;
+    return stream_fd(stream);
 }
 
 static ssize_t receive(struct evsrc_tcp_stream *stream, void *buf, size_t len, int flags)
@@ -251,15 +250,12 @@ EVSRC_EXPORT ssize_t evsrc_tcp_stream_write(struct evsrc_tcp_stream *stream, con
 /* As io_fd for a vector: a NULL base with a length is -EINVAL here too, as for read and write. */
 static int iov_fd(const struct evsrc_tcp_stream *stream, const struct iovec *iov, int iovcnt)
 {
-    int fd = stream_fd(stream);
-    if (fd < 0)
-        return fd;
     if (iovcnt < 0 || iovcnt > IOV_MAX || (!iov && iovcnt > 0))
         return -EINVAL;
     for (int i = 0; i < iovcnt; i++)
         if (!iov[i].iov_base && iov[i].iov_len > 0)
             return -EINVAL;
-    return fd;
+    return stream_fd(stream);
 }
 
 EVSRC_EXPORT ssize_t evsrc_tcp_stream_readv(struct evsrc_tcp_stream *stream, const struct iovec *iov,
@@ -290,11 +286,11 @@ EVSRC_EXPORT ssize_t evsrc_tcp_stream_writev(struct evsrc_tcp_stream *stream, co
 
 EVSRC_EXPORT int evsrc_tcp_stream_shutdown(struct evsrc_tcp_stream *stream, int how)
 {
+    if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR)
+        return -EINVAL;
     int fd = stream_fd(stream);
     if (fd < 0)
         return fd;
-    if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR)
-        return -EINVAL;
     return shutdown(fd, how) < 0 ? -errno : 0;
 }
 
