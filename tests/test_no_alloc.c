@@ -1,0 +1,289 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * No allocation on the hot paths: wait, register, reregister, deregister and
+ * the event accessors call malloc, calloc and realloc zero times over 10 000
+ * iterations each.
+ *
+ * This program defines malloc, calloc and realloc itself; the library's calls
+ * resolve to these definitions, which count while counting is on and forward
+ * to the C library's functions (found with dlsym(RTLD_NEXT); glibc's
+ * __libc_* entry points serve the few calls made while dlsym itself runs).
+ * A sanitizer runtime defines malloc too, so tests/meson.build builds this
+ * suite only without sanitizers.
+ */
+#include <dlfcn.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+#define ITERATIONS 10000
+
+extern void *__libc_malloc(size_t size);
+extern void *__libc_calloc(size_t count, size_t size);
+extern void *__libc_realloc(void *block, size_t size);
+
+static atomic_bool counting;
+static atomic_ulong allocations;
+
+typedef void *(*malloc_fn)(size_t);
+typedef void *(*calloc_fn)(size_t, size_t);
+typedef void *(*realloc_fn)(void *, size_t);
+
+static malloc_fn real_malloc;
+static calloc_fn real_calloc;
+static realloc_fn real_realloc;
+static atomic_bool resolving;
+
+/* Finds the next definitions (the C library's) once; dlsym may allocate meanwhile. */
+static void resolve(void)
+{
+    if (real_malloc || atomic_exchange(&resolving, true))
+        return;
+    void *m = dlsym(RTLD_NEXT, "malloc");
+    void *c = dlsym(RTLD_NEXT, "calloc");
+    void *r = dlsym(RTLD_NEXT, "realloc");
+    /* Object pointer to function pointer, as POSIX allows for dlsym results. */
+    memcpy(&real_calloc, &c, sizeof c);
+    memcpy(&real_realloc, &r, sizeof r);
+    memcpy(&real_malloc, &m, sizeof m);
+}
+
+static void count(void)
+{
+    if (atomic_load_explicit(&counting, memory_order_relaxed))
+        atomic_fetch_add_explicit(&allocations, 1, memory_order_relaxed);
+}
+
+void *malloc(size_t size)
+{
+    count();
+    resolve();
+    return real_malloc ? real_malloc(size) : __libc_malloc(size);
+}
+
+void *calloc(size_t n, size_t size)
+{
+    count();
+    resolve();
+    return real_calloc ? real_calloc(n, size) : __libc_calloc(n, size);
+}
+
+void *realloc(void *block, size_t size)
+{
+    count();
+    resolve();
+    return real_realloc ? real_realloc(block, size) : __libc_realloc(block, size);
+}
+
+static void counting_start(void)
+{
+    atomic_store(&allocations, 0);
+    atomic_store(&counting, true);
+}
+
+/* Stops counting (before any check assertion, which may allocate) and returns the count. */
+static unsigned long counting_stop(void)
+{
+    atomic_store(&counting, false);
+    return atomic_load(&allocations);
+}
+
+static struct evsrc_poll *poll_;
+static struct evsrc_events *events;
+static struct evsrc_registry *registry;
+
+static void setup(void)
+{
+    ck_assert_int_eq(evsrc_poll_new(&poll_), 0);
+    ck_assert_int_eq(evsrc_events_new(64, &events), 0);
+    registry = evsrc_poll_registry(poll_);
+}
+
+static void teardown(void)
+{
+    evsrc_events_free(events);
+    evsrc_poll_free(poll_);
+}
+
+static void *volatile kept;
+
+/* The counter must see the library's allocations, or every zero below proves nothing. */
+START_TEST(counter_sees_library_allocations)
+{
+    struct evsrc_events *more;
+    struct evsrc_registry *clone;
+    counting_start();
+    int r = evsrc_events_new(8, &more);
+    unsigned long after_events = counting_stop();
+    ck_assert_int_eq(r, 0);
+    ck_assert_uint_ge(after_events, 1);
+    evsrc_events_free(more);
+
+    counting_start();
+    r = evsrc_registry_try_clone(registry, &clone);
+    unsigned long after_clone = counting_stop();
+    ck_assert_int_eq(r, 0);
+    ck_assert_uint_ge(after_clone, 1);
+    evsrc_registry_free(clone);
+
+    /* Through a volatile pointer, so that the compiler cannot drop the pair. */
+    counting_start();
+    kept = calloc(1, 16);
+    kept = realloc(kept, 32);
+    unsigned long direct = counting_stop();
+    free(kept);
+    ck_assert_uint_eq(direct, 2);
+}
+END_TEST
+
+START_TEST(wait_does_not_allocate)
+{
+    int fds[2];
+    testutil_socketpair(fds);
+    ck_assert_int_eq(write(fds[1], "x", 1), 1);
+    /* Level-triggered and never drained: every wait returns one event. */
+    ck_assert_int_eq(evsrc_registry_register_fd(registry, fds[0], 1, EVSRC_READABLE | EVSRC_LEVEL), 0);
+    const struct timespec zero = {0, 0};
+    const struct timespec sub_ms = {0, 1000}; /* the epoll_pwait2 path */
+    const struct timespec whole_ms = {0, 1000000};
+
+    counting_start();
+    int got = 0;
+    for (int i = 0; i < ITERATIONS; i++) {
+        got += evsrc_poll_wait(poll_, events, NULL) == 1;
+        got += evsrc_poll_wait(poll_, events, &zero) == 1;
+        got += evsrc_poll_wait(poll_, events, &sub_ms) == 1;
+        got += evsrc_poll_wait(poll_, events, &whole_ms) == 1;
+    }
+    unsigned long n = counting_stop();
+    ck_assert_int_eq(got, 4 * ITERATIONS);
+    ck_assert_uint_eq(n, 0);
+
+    /* A wait that times out empty, and one that fails, do not allocate either. */
+    ck_assert_int_eq(evsrc_registry_deregister_fd(registry, fds[0]), 0);
+    const struct timespec bad = {0, -1};
+    counting_start();
+    for (int i = 0; i < ITERATIONS; i++) {
+        got += evsrc_poll_wait(poll_, events, &zero);
+        got += evsrc_poll_wait(poll_, events, &bad) == -EINVAL;
+    }
+    n = counting_stop();
+    ck_assert_int_eq(got, 5 * ITERATIONS);
+    ck_assert_uint_eq(n, 0);
+    close(fds[0]);
+    close(fds[1]);
+}
+END_TEST
+
+START_TEST(register_and_deregister_do_not_allocate)
+{
+    int fds[2];
+    testutil_socketpair(fds);
+    struct evsrc_source_fd source;
+    ck_assert_int_eq(evsrc_source_fd_init(&source, fds[0]), 0);
+
+    counting_start();
+    int failures = 0;
+    for (int i = 0; i < ITERATIONS; i++) {
+        failures += evsrc_registry_register(registry, &source.source, (evsrc_token)i, EVSRC_READABLE) != 0;
+        failures += evsrc_registry_deregister(registry, &source.source) != 0;
+        failures += evsrc_registry_register_fd(registry, fds[1], (evsrc_token)i, EVSRC_WRITABLE) != 0;
+        failures += evsrc_registry_deregister_fd(registry, fds[1]) != 0;
+    }
+    unsigned long n = counting_stop();
+    ck_assert_int_eq(failures, 0);
+    ck_assert_uint_eq(n, 0);
+    close(fds[0]);
+    close(fds[1]);
+}
+END_TEST
+
+START_TEST(reregister_does_not_allocate)
+{
+    int fds[2];
+    testutil_socketpair(fds);
+    struct evsrc_source_fd source;
+    ck_assert_int_eq(evsrc_source_fd_init(&source, fds[0]), 0);
+    ck_assert_int_eq(evsrc_registry_register(registry, &source.source, 1, EVSRC_READABLE), 0);
+    ck_assert_int_eq(evsrc_registry_register_fd(registry, fds[1], 2, EVSRC_READABLE), 0);
+    static const evsrc_interest interests[] = {
+        EVSRC_READABLE,
+        EVSRC_WRITABLE | EVSRC_LEVEL,
+        EVSRC_READABLE | EVSRC_WRITABLE | EVSRC_ONESHOT,
+        EVSRC_PRIORITY | EVSRC_LEVEL | EVSRC_ONESHOT,
+    };
+
+    counting_start();
+    int failures = 0;
+    for (int i = 0; i < ITERATIONS; i++) {
+        evsrc_interest interest = interests[i % 4];
+        failures += evsrc_registry_reregister(registry, &source.source, (evsrc_token)i, interest) != 0;
+        failures += evsrc_registry_reregister_fd(registry, fds[1], (evsrc_token)i, interest) != 0;
+    }
+    unsigned long n = counting_stop();
+    ck_assert_int_eq(failures, 0);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_int_eq(evsrc_registry_deregister(registry, &source.source), 0);
+    close(fds[0]);
+    close(fds[1]);
+}
+END_TEST
+
+START_TEST(event_accessors_do_not_allocate)
+{
+    int fds[2];
+    testutil_socketpair(fds);
+    ck_assert_int_eq(write(fds[1], "x", 1), 1);
+    ck_assert_int_eq(evsrc_registry_register_fd(registry, fds[0], 7, EVSRC_READABLE | EVSRC_WRITABLE), 0);
+    ck_assert_int_eq(evsrc_registry_register_fd(registry, fds[1], 8, EVSRC_WRITABLE), 0);
+    ck_assert_int_eq(testutil_wait_ms(poll_, events, TESTUTIL_EVENT_DEADLINE_MS), 2);
+
+    /* volatile: the results must be computed, not optimised away. */
+    volatile uint64_t sink = 0;
+    counting_start();
+    for (int i = 0; i < ITERATIONS; i++) {
+        size_t len = evsrc_events_len(events);
+        sink += evsrc_events_capacity(events);
+        for (size_t j = 0; j <= len; j++) {
+            const struct evsrc_event *event = evsrc_events_get(events, j); /* NULL at j == len */
+            sink += evsrc_event_token(event);
+            sink += evsrc_event_raw_flags(event);
+            sink += evsrc_event_is_readable(event);
+            sink += evsrc_event_is_writable(event);
+            sink += evsrc_event_is_error(event);
+            sink += evsrc_event_is_read_closed(event);
+            sink += evsrc_event_is_write_closed(event);
+            sink += evsrc_event_is_priority(event);
+        }
+    }
+    unsigned long n = counting_stop();
+    ck_assert_uint_eq(n, 0);
+    ck_assert_uint_gt(sink, 0);
+
+    counting_start();
+    for (int i = 0; i < ITERATIONS; i++)
+        evsrc_events_clear(events);
+    n = counting_stop();
+    ck_assert_uint_eq(n, 0);
+    ck_assert_uint_eq(evsrc_events_len(events), 0);
+    close(fds[0]);
+    close(fds[1]);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *suite = suite_create("no_alloc");
+    TCase *tc = tcase_create("no_alloc");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, counter_sees_library_allocations);
+    tcase_add_test(tc, wait_does_not_allocate);
+    tcase_add_test(tc, register_and_deregister_do_not_allocate);
+    tcase_add_test(tc, reregister_does_not_allocate);
+    tcase_add_test(tc, event_accessors_do_not_allocate);
+    suite_add_tcase(suite, tc);
+    return testutil_run(suite);
+}
