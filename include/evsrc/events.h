@@ -61,9 +61,9 @@ struct evsrc_event {
  * evsrc_events_free(). Not thread-safe: one thread uses a buffer at a time.
  */
 struct evsrc_events {
-    size_t len;                 /* private: events from the last wait */
-    size_t capacity;            /* private: the most one wait returns */
-    struct evsrc_event *items;  /* private: capacity slots, allocated with the buffer */
+    size_t len;      /* private: events from the last wait */
+    size_t capacity; /* private: the most one wait returns */
+    /* the `capacity` event slots follow in the same allocation */
 };
 
 /* The largest capacity evsrc_events_new() accepts (the kernel's limit on one wait). */
@@ -108,7 +108,7 @@ static inline const struct evsrc_event *evsrc_events_get(const struct evsrc_even
 {
     if (!events || index >= events->len)
         return NULL;
-    return &events->items[index];
+    return (const struct evsrc_event *)(const void *)(events + 1) + index;
 }
 
 /* The token the event's registration was made with (0 for a NULL event). */

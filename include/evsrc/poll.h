@@ -100,7 +100,9 @@ EVSRC_EXPORT struct evsrc_registry *evsrc_poll_registry(struct evsrc_poll *poll)
  * one poll, each with its own buffer, do not corrupt anything, but each
  * edge-triggered event goes to only one of them; that is not a supported way
  * to share work. Registration from other threads while one waits is safe.
- * Does not allocate.
+ * Does not allocate. It is not a pthread cancellation point (on x86-64 the
+ * unbounded wait is a raw system call): stop a waiting thread with a waker,
+ * not pthread_cancel().
  */
 EVSRC_EXPORT int evsrc_poll_wait(struct evsrc_poll *poll, struct evsrc_events *events,
                                  const struct timespec *timeout);

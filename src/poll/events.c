@@ -4,23 +4,19 @@
 #include <errno.h>
 #include <stdlib.h>
 
+/* The slots start right after the header (see evsrc_events_get), aligned on every target. */
+_Static_assert(sizeof(struct evsrc_events) % _Alignof(struct evsrc_event) == 0, "event slots are aligned");
+
 EVSRC_EXPORT int evsrc_events_new(size_t capacity, struct evsrc_events **out)
 {
     if (!out || capacity == 0 || capacity > EVSRC_EVENTS_CAPACITY_MAX)
         return -EINVAL;
-    /*
-     * One allocation: the header, then the slots the kernel writes into, the
-     * header rounded up so the slots are aligned (on 32-bit targets an 8-byte
-     * aligned event follows a 12-byte header).
-     */
-    size_t align = _Alignof(struct evsrc_event);
-    size_t header = (sizeof(struct evsrc_events) + align - 1) / align * align;
-    struct evsrc_events *events = malloc(header + capacity * sizeof(struct evsrc_event));
+    /* One allocation: the header, then the slots the kernel writes into. */
+    struct evsrc_events *events = malloc(sizeof *events + capacity * sizeof(struct evsrc_event));
     if (!events)
         return -ENOMEM;
     events->len = 0;
     events->capacity = capacity;
-    events->items = (struct evsrc_event *)(void *)((char *)events + header);
     *out = events;
     return 0;
 }

@@ -45,17 +45,58 @@ EVSRC_EXPORT struct evsrc_registry *evsrc_poll_registry(struct evsrc_poll *poll)
     return poll ? &poll->registry : NULL;
 }
 
-EVSRC_EXPORT int evsrc_poll_wait(struct evsrc_poll *poll, struct evsrc_events *events,
-                                 const struct timespec *timeout)
+static struct evsrc_event *events_slots(struct evsrc_events *events)
+{
+    return (struct evsrc_event *)(void *)(events + 1);
+}
+
+static int events_store(struct evsrc_events *events, int n)
+{
+    events->len = n > 0 ? (size_t)n : 0;
+    return n;
+}
+
+/*
+ * Every wait but the unbounded one: argument errors and timeouts. Out of
+ * line, so that evsrc_poll_wait's common case stays a few instructions
+ * around the system call (the instruction budget in docs/benchmarks.md).
+ */
+__attribute__((noinline)) static int poll_wait_bounded(struct evsrc_poll *poll, struct evsrc_events *events,
+                                                       const struct timespec *timeout)
 {
     if (!events)
         return -EINVAL;
-    if (!poll || (timeout && (timeout->tv_sec < 0 || timeout->tv_nsec < 0 || timeout->tv_nsec >= 1000000000L))) {
-        events->len = 0;
-        return -EINVAL;
-    }
+    if (!poll || (timeout && (timeout->tv_sec < 0 || timeout->tv_nsec < 0 || timeout->tv_nsec >= 1000000000L)))
+        return events_store(events, -EINVAL);
     /* evsrc_events_new() bounds capacity, so the cast cannot truncate. */
-    int n = selector_wait(poll->registry.selector, events->items, (int)events->capacity, timeout);
-    events->len = n > 0 ? (size_t)n : 0;
-    return n;
+    int capacity = (int)events->capacity;
+    if (!timeout)
+        return events_store(events,
+                            (int)selector_wait_forever(poll->registry.selector, events_slots(events), capacity));
+    return events_store(events, selector_wait(poll->registry.selector, events_slots(events), capacity, timeout));
+}
+
+/*
+ * The unbounded wait is the common case and the hot path (docs/benchmarks.md
+ * counts its instructions), so it is laid out for the compiler: one test and
+ * branch per argument (written apart, or GCC merges them into setcc
+ * arithmetic), the 64-bit result stored as it comes, and every other case out
+ * of line in poll_wait_bounded().
+ */
+EVSRC_EXPORT int evsrc_poll_wait(struct evsrc_poll *poll, struct evsrc_events *events,
+                                 const struct timespec *timeout)
+{
+    if (__builtin_expect(!events, 0))
+        return poll_wait_bounded(poll, events, timeout);
+    if (__builtin_expect(timeout != NULL, 0))
+        return poll_wait_bounded(poll, events, timeout);
+    if (__builtin_expect(!poll, 0))
+        return poll_wait_bounded(poll, events, timeout);
+    long n = selector_wait_forever(poll->registry.selector, events_slots(events), (int)events->capacity);
+    if (__builtin_expect(n < 0, 0)) {
+        events->len = 0;
+        return (int)n;
+    }
+    events->len = (size_t)n;
+    return (int)n;
 }

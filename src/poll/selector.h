@@ -14,6 +14,8 @@
  *   int  selector_add(int selector, int fd, evsrc_token, evsrc_interest);     0 or -errno
  *   int  selector_modify(int selector, int fd, evsrc_token, evsrc_interest);  0 or -errno
  *   int  selector_delete(int selector, int fd);                               0 or -errno
+ *   long selector_wait_forever(int selector, struct evsrc_event *buffer, int capacity);
+ *                                                   count or -errno, no timeout
  *   int  selector_wait(int selector, struct evsrc_event *buffer, int capacity,
  *                      const struct timespec *timeout);  count or -errno; timeout validated
  *
