@@ -107,47 +107,53 @@ build_and_run consumer "$here/consumer.c" "-DEXPECTED_VERSION=\"$version\""
 grep -qx "consumer: evsrc $version (headers $version): ok" "$tmp/consumer.out" ||
   fail "the pkg-config consumer did not report evsrc $version"
 
-# ---- 3. The tutorial's code and the example ----------------------------------------
-docs=$src/docs/custom-sources.md
+# ---- 3. The documentation's code and the example -----------------------------------
+# Every C block in these documents names its program (```c NAME.c); the blocks of one
+# name are joined in order and built and run like any consumer, except custom-source.c,
+# whose blocks must stand verbatim in examples/custom-source.c.
 example=$src/examples/custom-source.c
-[ -f "$docs" ] || fail "$docs is missing"
+docs=("$src/docs/custom-sources.md" "$src/docs/threads.md" "$src/README.md")
+for doc in "${docs[@]}"; do
+  [ -f "$doc" ] || fail "$doc is missing"
+done
 mkdir "$tmp/docs"
-python3 - "$docs" "$example" "$tmp/docs" <<'PY' || fail "the code blocks of docs/custom-sources.md do not match their programs"
+python3 - "$example" "$tmp/docs" "${docs[@]}" <<'PY' || fail "the documentation's code blocks do not match their programs"
 import os
 import sys
 
-docs, example, out = sys.argv[1:]
+example, out, *documents = sys.argv[1:]
 programs = {}
-block = None
-for number, line in enumerate(open(docs, encoding="utf-8"), 1):
-    if block is None:
-        if line.startswith("```c"):
-            words = line[3:].split()
-            if len(words) != 2:
-                sys.exit(f"{docs}:{number}: a C block must name its program: ```c NAME")
-            block = (words[1], number, [])
-    elif line.startswith("```"):
-        name, start, lines = block
-        programs.setdefault(name, []).append((start, "".join(lines)))
-        block = None
-    else:
-        block[2].append(line)
-if block is not None:
-    sys.exit(f"{docs}:{block[1]}: unterminated code block")
+for docs in documents:
+    block = None
+    for number, line in enumerate(open(docs, encoding="utf-8"), 1):
+        if block is None:
+            if line.startswith("```c") and not line.startswith("```cpp"):
+                words = line[3:].split()
+                if len(words) != 2:
+                    sys.exit(f"{docs}:{number}: a C block must name its program: ```c NAME")
+                block = (words[1], number, [])
+        elif line.startswith("```"):
+            name, start, lines = block
+            programs.setdefault(name, []).append((f"{docs}:{start}", "".join(lines)))
+            block = None
+        else:
+            block[2].append(line)
+    if block is not None:
+        sys.exit(f"{docs}:{block[1]}: unterminated code block")
 
 example_text = open(example, encoding="utf-8").read()
 for name, blocks in programs.items():
     if name == "custom-source.c":
         for start, text in blocks:
             if text not in example_text:
-                sys.exit(f"{docs}:{start}: this custom-source.c block is not verbatim in {example}")
+                sys.exit(f"{start}: this custom-source.c block is not verbatim in {example}")
         continue
     with open(os.path.join(out, name), "w", encoding="utf-8") as f:
         f.write("\n".join(text for _, text in blocks))
 PY
 for program in "$tmp"/docs/*.c; do
   [ -e "$program" ] || continue
-  build_and_run "docs-$(basename "$program" .c)" "$program"
+  build_and_run "docs-$(basename "$program" .c)" "$program" -pthread
 done
 build_and_run custom-source "$example"
 
