@@ -92,34 +92,21 @@ static int recorder_calls(const struct recorder *r)
     return r->register_calls + r->reregister_calls + r->deregister_calls;
 }
 
-/* ---- Shared fixture: a poll, a buffer, and a socketpair for a recorder ----- */
+/* ---- Per-test fixture: testutil's, and a socketpair for a recorder -------- */
 
-struct world {
-    int fds_before;
-    struct evsrc_poll *poll;
-    struct evsrc_registry *registry; /* the poll's own */
-    struct evsrc_events *events;
-    int pair[2]; /* pair[0] goes in the source; writing to pair[1] makes it readable */
-};
+static int pair[2]; /* pair[0] goes in the source; writing to pair[1] makes it readable */
 
-static void world_open(struct world *w)
+static void setup(void)
 {
-    w->fds_before = testutil_open_fds();
-    ck_assert_int_eq(evsrc_poll_new(&w->poll), 0);
-    w->registry = evsrc_poll_registry(w->poll);
-    ck_assert_ptr_nonnull(w->registry);
-    ck_assert_int_eq(evsrc_events_new(16, &w->events), 0);
-    testutil_socketpair(w->pair);
+    testutil_fixture_setup();
+    testutil_socketpair(pair);
 }
 
-/* Closes everything and checks that no fd was leaked. */
-static void world_close(struct world *w)
+/* Closes everything; testutil's teardown checks that no fd was leaked. */
+static void teardown(void)
 {
-    close(w->pair[0]);
-    close(w->pair[1]);
-    evsrc_events_free(w->events);
-    evsrc_poll_free(w->poll);
-    ck_assert_int_eq(testutil_open_fds(), w->fds_before);
+    testutil_close_pair(pair);
+    testutil_fixture_teardown();
 }
 
 static void send_byte(int fd)
@@ -137,182 +124,169 @@ static void drain(int fd)
 }
 
 /* Makes pair[0] readable and checks that `token` reports it, then drains. */
-static void expect_event(struct world *w, evsrc_token token)
+static void expect_event(evsrc_token token)
 {
-    send_byte(w->pair[1]);
-    ck_assert(testutil_wait_token(w->poll, w->events, token, NULL));
-    drain(w->pair[0]);
+    send_byte(pair[1]);
+    testutil_expect_event(token);
+    drain(pair[0]);
 }
 
 /* Makes pair[0] readable and checks, for a short while, that `token` stays silent. */
-static void expect_silence(struct world *w, evsrc_token token)
+static void expect_silence(evsrc_token token)
 {
-    send_byte(w->pair[1]);
-    ck_assert_int_ge(testutil_wait_ms(w->poll, w->events, TESTUTIL_QUIET_MS), 0);
-    ck_assert(!testutil_events_have(w->events, token));
-    drain(w->pair[0]);
+    send_byte(pair[1]);
+    testutil_expect_quiet(token);
+    drain(pair[0]);
+}
+
+/* Registers `source` with the poll under `token`, sees it report, and deregisters it: each step must work. */
+static void expect_registration_works(struct evsrc_source *source, evsrc_token token)
+{
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, source, token, EVSRC_READABLE), 0);
+    expect_event(token);
+    ck_assert_int_eq(evsrc_registry_deregister(testutil_fx.registry, source), 0);
 }
 
 /* ---- Ops get their arguments; their results come back unchanged ---------- */
 
 START_TEST(ops_receive_their_arguments)
 {
-    struct world w;
-    world_open(&w);
     struct recorder r;
-    recorder_init(&r, w.pair[0]);
+    recorder_init(&r, pair[0]);
 
-    ck_assert_int_eq(evsrc_registry_register(w.registry, &r.source, 0x1234, EVSRC_READABLE | EVSRC_LEVEL), 0);
+    ck_assert_int_eq(
+        evsrc_registry_register(testutil_fx.registry, &r.source, 0x1234, EVSRC_READABLE | EVSRC_LEVEL), 0);
     ck_assert_int_eq(r.register_calls, 1);
     ck_assert_ptr_eq(r.last_source, &r.source);
-    ck_assert_ptr_eq(r.last_registry, w.registry);
+    ck_assert_ptr_eq(r.last_registry, testutil_fx.registry);
     ck_assert_uint_eq(r.last_token, 0x1234);
     ck_assert_uint_eq(r.last_interests, EVSRC_READABLE | EVSRC_LEVEL);
-    expect_event(&w, 0x1234);
+    expect_event(0x1234);
 
-    ck_assert_int_eq(evsrc_registry_reregister(w.registry, &r.source, UINT64_MAX,
+    ck_assert_int_eq(evsrc_registry_reregister(testutil_fx.registry, &r.source, UINT64_MAX,
                                                EVSRC_READABLE | EVSRC_WRITABLE | EVSRC_ONESHOT),
                      0);
     ck_assert_int_eq(r.reregister_calls, 1);
     ck_assert_ptr_eq(r.last_source, &r.source);
-    ck_assert_ptr_eq(r.last_registry, w.registry);
+    ck_assert_ptr_eq(r.last_registry, testutil_fx.registry);
     ck_assert_uint_eq(r.last_token, UINT64_MAX);
     ck_assert_uint_eq(r.last_interests, EVSRC_READABLE | EVSRC_WRITABLE | EVSRC_ONESHOT);
-    ck_assert(testutil_wait_token(w.poll, w.events, UINT64_MAX, NULL));
+    testutil_expect_event(UINT64_MAX);
 
-    ck_assert_int_eq(evsrc_registry_deregister(w.registry, &r.source), 0);
+    ck_assert_int_eq(evsrc_registry_deregister(testutil_fx.registry, &r.source), 0);
     ck_assert_int_eq(r.deregister_calls, 1);
     ck_assert_ptr_eq(r.last_source, &r.source);
-    ck_assert_ptr_eq(r.last_registry, w.registry);
+    ck_assert_ptr_eq(r.last_registry, testutil_fx.registry);
     ck_assert_int_eq(r.register_calls + r.reregister_calls, 2);
-    world_close(&w);
 }
 END_TEST
 
 START_TEST(ops_receive_the_handle_they_were_called_through)
 {
-    struct world w;
-    world_open(&w);
     struct evsrc_registry *clone;
-    ck_assert_int_eq(evsrc_registry_try_clone(w.registry, &clone), 0);
+    ck_assert_int_eq(evsrc_registry_try_clone(testutil_fx.registry, &clone), 0);
     struct recorder r;
-    recorder_init(&r, w.pair[0]);
+    recorder_init(&r, pair[0]);
 
     ck_assert_int_eq(evsrc_registry_register(clone, &r.source, 5, EVSRC_READABLE), 0);
     ck_assert_ptr_eq(r.last_registry, clone);
-    expect_event(&w, 5);
-    ck_assert_int_eq(evsrc_registry_reregister(w.registry, &r.source, 6, EVSRC_READABLE), 0);
-    ck_assert_ptr_eq(r.last_registry, w.registry);
-    expect_event(&w, 6);
+    expect_event(5);
+    ck_assert_int_eq(evsrc_registry_reregister(testutil_fx.registry, &r.source, 6, EVSRC_READABLE), 0);
+    ck_assert_ptr_eq(r.last_registry, testutil_fx.registry);
+    expect_event(6);
     ck_assert_int_eq(evsrc_registry_deregister(clone, &r.source), 0);
     ck_assert_ptr_eq(r.last_registry, clone);
-    expect_silence(&w, 6);
+    expect_silence(6);
 
     evsrc_registry_free(clone);
-    world_close(&w);
 }
 END_TEST
 
 START_TEST(op_success_value_reaches_caller)
 {
-    struct world w;
-    world_open(&w);
     struct recorder r;
     recorder_init(&r, -1);
 
     r.register_result = 7;
-    ck_assert_int_eq(evsrc_registry_register(w.registry, &r.source, 1, EVSRC_READABLE), 7);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &r.source, 1, EVSRC_READABLE), 7);
     r.reregister_result = 8;
     /* A positive result is success: the source is registered. */
-    ck_assert_int_eq(evsrc_registry_reregister(w.registry, &r.source, 1, EVSRC_READABLE), 8);
+    ck_assert_int_eq(evsrc_registry_reregister(testutil_fx.registry, &r.source, 1, EVSRC_READABLE), 8);
     r.deregister_result = 9;
-    ck_assert_int_eq(evsrc_registry_deregister(w.registry, &r.source), 9);
-    ck_assert_int_eq(evsrc_registry_deregister(w.registry, &r.source), -ENOENT);
+    ck_assert_int_eq(evsrc_registry_deregister(testutil_fx.registry, &r.source), 9);
+    ck_assert_int_eq(evsrc_registry_deregister(testutil_fx.registry, &r.source), -ENOENT);
     ck_assert_int_eq(recorder_calls(&r), 3);
-    world_close(&w);
 }
 END_TEST
 
 START_TEST(register_error_reaches_caller_and_leaves_source_unregistered)
 {
-    struct world w;
-    world_open(&w);
     struct recorder r;
-    recorder_init(&r, w.pair[0]);
+    recorder_init(&r, pair[0]);
 
     r.register_result = -ENOTSUP;
-    ck_assert_int_eq(evsrc_registry_register(w.registry, &r.source, 1, EVSRC_READABLE), -ENOTSUP);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &r.source, 1, EVSRC_READABLE), -ENOTSUP);
     ck_assert_int_eq(r.register_calls, 1);
     /* Not marked: reregister and deregister find nothing, without calling their ops. */
-    ck_assert_int_eq(evsrc_registry_reregister(w.registry, &r.source, 1, EVSRC_READABLE), -ENOENT);
-    ck_assert_int_eq(evsrc_registry_deregister(w.registry, &r.source), -ENOENT);
+    ck_assert_int_eq(evsrc_registry_reregister(testutil_fx.registry, &r.source, 1, EVSRC_READABLE), -ENOENT);
+    ck_assert_int_eq(evsrc_registry_deregister(testutil_fx.registry, &r.source), -ENOENT);
     ck_assert_int_eq(r.reregister_calls + r.deregister_calls, 0);
 
     /* A second register calls the op again, and this time it works. */
     r.register_result = 0;
-    ck_assert_int_eq(evsrc_registry_register(w.registry, &r.source, 2, EVSRC_READABLE), 0);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &r.source, 2, EVSRC_READABLE), 0);
     ck_assert_int_eq(r.register_calls, 2);
-    expect_event(&w, 2);
-    ck_assert_int_eq(evsrc_registry_deregister(w.registry, &r.source), 0);
-    world_close(&w);
+    expect_event(2);
+    ck_assert_int_eq(evsrc_registry_deregister(testutil_fx.registry, &r.source), 0);
 }
 END_TEST
 
 START_TEST(register_error_from_the_kernel_reaches_caller)
 {
-    struct world w;
-    world_open(&w);
     int file = memfd_create("evsrc-test", MFD_CLOEXEC);
     ck_assert_int_ge(file, 0);
     struct recorder r;
     recorder_init(&r, file);
 
     /* epoll cannot watch a regular file; the op passes the kernel's answer on. */
-    ck_assert_int_eq(evsrc_registry_register(w.registry, &r.source, 1, EVSRC_READABLE), -EPERM);
-    ck_assert_int_eq(evsrc_registry_deregister(w.registry, &r.source), -ENOENT);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &r.source, 1, EVSRC_READABLE), -EPERM);
+    ck_assert_int_eq(evsrc_registry_deregister(testutil_fx.registry, &r.source), -ENOENT);
 
     close(file);
-    world_close(&w);
 }
 END_TEST
 
 START_TEST(reregister_error_reaches_caller_and_keeps_registration)
 {
-    struct world w;
-    world_open(&w);
     struct recorder r;
-    recorder_init(&r, w.pair[0]);
+    recorder_init(&r, pair[0]);
 
-    ck_assert_int_eq(evsrc_registry_register(w.registry, &r.source, 1, EVSRC_READABLE), 0);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &r.source, 1, EVSRC_READABLE), 0);
     r.reregister_result = -ENOTSUP;
-    ck_assert_int_eq(evsrc_registry_reregister(w.registry, &r.source, 2, EVSRC_READABLE), -ENOTSUP);
+    ck_assert_int_eq(evsrc_registry_reregister(testutil_fx.registry, &r.source, 2, EVSRC_READABLE), -ENOTSUP);
     ck_assert_int_eq(r.reregister_calls, 1);
     /* Still registered, with its old token. */
-    expect_event(&w, 1);
-    ck_assert_int_eq(evsrc_registry_register(w.registry, &r.source, 1, EVSRC_READABLE), -EEXIST);
-    ck_assert_int_eq(evsrc_registry_deregister(w.registry, &r.source), 0);
-    world_close(&w);
+    expect_event(1);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &r.source, 1, EVSRC_READABLE), -EEXIST);
+    ck_assert_int_eq(evsrc_registry_deregister(testutil_fx.registry, &r.source), 0);
 }
 END_TEST
 
 START_TEST(deregister_clears_record_whatever_the_op_returns)
 {
-    struct world w;
-    world_open(&w);
     struct recorder r;
     recorder_init(&r, -1);
 
-    ck_assert_int_eq(evsrc_registry_register(w.registry, &r.source, 1, EVSRC_READABLE), 0);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &r.source, 1, EVSRC_READABLE), 0);
     r.deregister_result = -EIO;
-    ck_assert_int_eq(evsrc_registry_deregister(w.registry, &r.source), -EIO);
+    ck_assert_int_eq(evsrc_registry_deregister(testutil_fx.registry, &r.source), -EIO);
     ck_assert_int_eq(r.deregister_calls, 1);
     /* No longer marked: a second deregister finds nothing, a register works. */
-    ck_assert_int_eq(evsrc_registry_deregister(w.registry, &r.source), -ENOENT);
-    ck_assert_int_eq(evsrc_registry_reregister(w.registry, &r.source, 1, EVSRC_READABLE), -ENOENT);
+    ck_assert_int_eq(evsrc_registry_deregister(testutil_fx.registry, &r.source), -ENOENT);
+    ck_assert_int_eq(evsrc_registry_reregister(testutil_fx.registry, &r.source, 1, EVSRC_READABLE), -ENOENT);
     ck_assert_int_eq(r.deregister_calls + r.reregister_calls, 1);
-    ck_assert_int_eq(evsrc_registry_register(w.registry, &r.source, 1, EVSRC_READABLE), 0);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &r.source, 1, EVSRC_READABLE), 0);
     ck_assert_int_eq(r.register_calls, 2);
-    world_close(&w);
 }
 END_TEST
 
@@ -364,71 +338,63 @@ static const struct event_source_ops composite_ops = {
 
 START_TEST(composite_fds_report_under_one_token)
 {
-    struct world w;
-    world_open(&w);
     int pipe_fds[2];
     testutil_pipe(pipe_fds);
-    struct composite c = {w.pair[0], pipe_fds[0], 0, EVSRC_SOURCE_INIT(&composite_ops)};
+    struct composite c = {pair[0], pipe_fds[0], 0, EVSRC_SOURCE_INIT(&composite_ops)};
 
-    ck_assert_int_eq(evsrc_registry_register(w.registry, &c.source, 42, EVSRC_READABLE), 0);
-    expect_event(&w, 42); /* the socket */
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &c.source, 42, EVSRC_READABLE), 0);
+    expect_event(42); /* the socket */
     send_byte(pipe_fds[1]);
-    ck_assert(testutil_wait_token(w.poll, w.events, 42, NULL));
+    testutil_expect_event(42);
     drain(pipe_fds[0]);
 
     /* Both at once: every event of the wait carries the one token. */
-    send_byte(w.pair[1]);
+    send_byte(pair[1]);
     send_byte(pipe_fds[1]);
-    ck_assert(testutil_wait_token(w.poll, w.events, 42, NULL));
-    for (size_t i = 0; i < evsrc_events_len(w.events); i++)
-        ck_assert_uint_eq(evsrc_event_token(evsrc_events_get(w.events, i)), 42);
-    drain(w.pair[0]);
+    testutil_expect_event(42);
+    for (size_t i = 0; i < evsrc_events_len(testutil_fx.events); i++)
+        ck_assert_uint_eq(evsrc_event_token(evsrc_events_get(testutil_fx.events, i)), 42);
+    drain(pair[0]);
     drain(pipe_fds[0]);
 
-    ck_assert_int_eq(evsrc_registry_reregister(w.registry, &c.source, 43, EVSRC_READABLE), 0);
+    ck_assert_int_eq(evsrc_registry_reregister(testutil_fx.registry, &c.source, 43, EVSRC_READABLE), 0);
     send_byte(pipe_fds[1]);
-    ck_assert(testutil_wait_token(w.poll, w.events, 43, NULL));
+    testutil_expect_event(43);
     drain(pipe_fds[0]);
-    expect_event(&w, 43);
+    expect_event(43);
 
-    ck_assert_int_eq(evsrc_registry_deregister(w.registry, &c.source), 0);
+    ck_assert_int_eq(evsrc_registry_deregister(testutil_fx.registry, &c.source), 0);
     send_byte(pipe_fds[1]);
-    expect_silence(&w, 43);
+    expect_silence(43);
 
-    close(pipe_fds[0]);
-    close(pipe_fds[1]);
-    world_close(&w);
+    testutil_close_pair(pipe_fds);
 }
 END_TEST
 
 START_TEST(composite_register_failing_half_way_undoes_its_first_fd)
 {
-    struct world w;
-    world_open(&w);
     int file = memfd_create("evsrc-test", MFD_CLOEXEC);
     ck_assert_int_ge(file, 0);
     /* The socket registers; the regular file, second, cannot. */
-    struct composite c = {w.pair[0], file, 0, EVSRC_SOURCE_INIT(&composite_ops)};
+    struct composite c = {pair[0], file, 0, EVSRC_SOURCE_INIT(&composite_ops)};
 
-    ck_assert_int_eq(evsrc_registry_register(w.registry, &c.source, 42, EVSRC_READABLE), -EPERM);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &c.source, 42, EVSRC_READABLE), -EPERM);
     /* The socket is out of the queue again, and the source is not marked. */
-    ck_assert_int_eq(evsrc_registry_deregister_fd(w.registry, w.pair[0]), -ENOENT);
-    expect_silence(&w, 42);
-    ck_assert_int_eq(evsrc_registry_deregister(w.registry, &c.source), -ENOENT);
+    ck_assert_int_eq(evsrc_registry_deregister_fd(testutil_fx.registry, pair[0]), -ENOENT);
+    expect_silence(42);
+    ck_assert_int_eq(evsrc_registry_deregister(testutil_fx.registry, &c.source), -ENOENT);
 
     /* With a pollable second fd the same struct registers (the socket is not left in the queue). */
     int pipe_fds[2];
     testutil_pipe(pipe_fds);
     c.pipe_read = pipe_fds[0];
-    ck_assert_int_eq(evsrc_registry_register(w.registry, &c.source, 42, EVSRC_READABLE), 0);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &c.source, 42, EVSRC_READABLE), 0);
     ck_assert_int_eq(c.register_calls, 2);
-    expect_event(&w, 42);
-    ck_assert_int_eq(evsrc_registry_deregister(w.registry, &c.source), 0);
+    expect_event(42);
+    ck_assert_int_eq(evsrc_registry_deregister(testutil_fx.registry, &c.source), 0);
 
-    close(pipe_fds[0]);
-    close(pipe_fds[1]);
+    testutil_close_pair(pipe_fds);
     close(file);
-    world_close(&w);
 }
 END_TEST
 
@@ -471,41 +437,35 @@ static const struct event_source_ops nested_ops = {nested_register, nested_rereg
 
 START_TEST(composite_of_builtin_sources_registers_its_parts_through_the_registry)
 {
-    struct world w;
-    world_open(&w);
     int pipe_fds[2];
     testutil_pipe(pipe_fds);
     struct nested n;
-    ck_assert_int_eq(evsrc_source_fd_init(&n.a, w.pair[0]), 0);
+    ck_assert_int_eq(evsrc_source_fd_init(&n.a, pair[0]), 0);
     ck_assert_int_eq(evsrc_source_fd_init(&n.b, pipe_fds[0]), 0);
     ck_assert_int_eq(evsrc_source_init(&n.source, &nested_ops), 0);
 
-    ck_assert_int_eq(evsrc_registry_register(w.registry, &n.source, 9, EVSRC_READABLE), 0);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &n.source, 9, EVSRC_READABLE), 0);
     /* Each part carries its own record: registering one alone is caught. */
-    ck_assert_int_eq(evsrc_registry_register(w.registry, &n.a.source, 1, EVSRC_READABLE), -EEXIST);
-    expect_event(&w, 9);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &n.a.source, 1, EVSRC_READABLE), -EEXIST);
+    expect_event(9);
     send_byte(pipe_fds[1]);
-    ck_assert(testutil_wait_token(w.poll, w.events, 9, NULL));
+    testutil_expect_event(9);
     drain(pipe_fds[0]);
 
     /* Deregistering the composite deregisters (and unmarks) its parts. */
-    ck_assert_int_eq(evsrc_registry_deregister(w.registry, &n.source), 0);
-    ck_assert_int_eq(evsrc_registry_deregister(w.registry, &n.a.source), -ENOENT);
-    expect_silence(&w, 9);
+    ck_assert_int_eq(evsrc_registry_deregister(testutil_fx.registry, &n.source), 0);
+    ck_assert_int_eq(evsrc_registry_deregister(testutil_fx.registry, &n.a.source), -ENOENT);
+    expect_silence(9);
 
     /* With part b taken, the composite fails half-way and undoes part a, record included. */
-    ck_assert_int_eq(evsrc_registry_register(w.registry, &n.b.source, 1, EVSRC_READABLE), 0);
-    ck_assert_int_eq(evsrc_registry_register(w.registry, &n.source, 9, EVSRC_READABLE), -EEXIST);
-    ck_assert_int_eq(evsrc_registry_deregister(w.registry, &n.a.source), -ENOENT);
-    ck_assert_int_eq(evsrc_registry_deregister(w.registry, &n.source), -ENOENT);
-    ck_assert_int_eq(evsrc_registry_deregister(w.registry, &n.b.source), 0);
-    ck_assert_int_eq(evsrc_registry_register(w.registry, &n.source, 10, EVSRC_READABLE), 0);
-    expect_event(&w, 10);
-    ck_assert_int_eq(evsrc_registry_deregister(w.registry, &n.source), 0);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &n.b.source, 1, EVSRC_READABLE), 0);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &n.source, 9, EVSRC_READABLE), -EEXIST);
+    ck_assert_int_eq(evsrc_registry_deregister(testutil_fx.registry, &n.a.source), -ENOENT);
+    ck_assert_int_eq(evsrc_registry_deregister(testutil_fx.registry, &n.source), -ENOENT);
+    ck_assert_int_eq(evsrc_registry_deregister(testutil_fx.registry, &n.b.source), 0);
+    expect_registration_works(&n.source, 10);
 
-    close(pipe_fds[0]);
-    close(pipe_fds[1]);
-    world_close(&w);
+    testutil_close_pair(pipe_fds);
 }
 END_TEST
 
@@ -513,60 +473,52 @@ END_TEST
 
 START_TEST(register_twice_with_one_queue_is_eexist)
 {
-    struct world w;
-    world_open(&w);
     struct recorder r;
-    recorder_init(&r, w.pair[0]);
+    recorder_init(&r, pair[0]);
     struct evsrc_registry *clone;
-    ck_assert_int_eq(evsrc_registry_try_clone(w.registry, &clone), 0);
+    ck_assert_int_eq(evsrc_registry_try_clone(testutil_fx.registry, &clone), 0);
 
-    ck_assert_int_eq(evsrc_registry_register(w.registry, &r.source, 1, EVSRC_READABLE), 0);
-    ck_assert_int_eq(evsrc_registry_register(w.registry, &r.source, 2, EVSRC_WRITABLE), -EEXIST);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &r.source, 1, EVSRC_READABLE), 0);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &r.source, 2, EVSRC_WRITABLE), -EEXIST);
     ck_assert_int_eq(evsrc_registry_register(clone, &r.source, 2, EVSRC_WRITABLE), -EEXIST);
     ck_assert_int_eq(recorder_calls(&r), 1);
     /* The first registration is untouched. */
-    expect_event(&w, 1);
-    ck_assert_int_eq(evsrc_registry_deregister(w.registry, &r.source), 0);
+    expect_event(1);
+    ck_assert_int_eq(evsrc_registry_deregister(testutil_fx.registry, &r.source), 0);
 
     evsrc_registry_free(clone);
-    world_close(&w);
 }
 END_TEST
 
 START_TEST(register_with_another_live_queue_is_eexist)
 {
-    struct world w;
-    world_open(&w);
     struct evsrc_poll *other;
     ck_assert_int_eq(evsrc_poll_new(&other), 0);
     struct recorder r;
-    recorder_init(&r, w.pair[0]);
+    recorder_init(&r, pair[0]);
 
-    ck_assert_int_eq(evsrc_registry_register(w.registry, &r.source, 1, EVSRC_READABLE), 0);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &r.source, 1, EVSRC_READABLE), 0);
     ck_assert_int_eq(evsrc_registry_register(evsrc_poll_registry(other), &r.source, 2, EVSRC_READABLE),
                      -EEXIST);
     ck_assert_int_eq(recorder_calls(&r), 1);
-    expect_event(&w, 1);
-    ck_assert_int_eq(testutil_wait_ms(other, w.events, 0), 0);
+    expect_event(1);
+    ck_assert_int_eq(testutil_wait_ms(other, testutil_fx.events, 0), 0);
 
-    ck_assert_int_eq(evsrc_registry_deregister(w.registry, &r.source), 0);
+    ck_assert_int_eq(evsrc_registry_deregister(testutil_fx.registry, &r.source), 0);
     evsrc_poll_free(other);
-    world_close(&w);
 }
 END_TEST
 
 START_TEST(reregister_and_deregister_through_another_queue_are_enoent)
 {
-    struct world w;
-    world_open(&w);
     struct evsrc_poll *other;
     ck_assert_int_eq(evsrc_poll_new(&other), 0);
     struct evsrc_registry *other_clone;
     ck_assert_int_eq(evsrc_registry_try_clone(evsrc_poll_registry(other), &other_clone), 0);
     struct recorder r;
-    recorder_init(&r, w.pair[0]);
+    recorder_init(&r, pair[0]);
 
-    ck_assert_int_eq(evsrc_registry_register(w.registry, &r.source, 1, EVSRC_READABLE), 0);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &r.source, 1, EVSRC_READABLE), 0);
     struct evsrc_registry *wrong[] = {evsrc_poll_registry(other), other_clone};
     for (size_t i = 0; i < 2; i++) {
         ck_assert_int_eq(evsrc_registry_reregister(wrong[i], &r.source, 2, EVSRC_READABLE), -ENOENT);
@@ -574,86 +526,72 @@ START_TEST(reregister_and_deregister_through_another_queue_are_enoent)
     }
     ck_assert_int_eq(recorder_calls(&r), 1);
     /* Still registered with its queue, under its old token. */
-    expect_event(&w, 1);
-    ck_assert_int_eq(evsrc_registry_reregister(w.registry, &r.source, 3, EVSRC_READABLE), 0);
-    expect_event(&w, 3);
-    ck_assert_int_eq(evsrc_registry_deregister(w.registry, &r.source), 0);
+    expect_event(1);
+    ck_assert_int_eq(evsrc_registry_reregister(testutil_fx.registry, &r.source, 3, EVSRC_READABLE), 0);
+    expect_event(3);
+    ck_assert_int_eq(evsrc_registry_deregister(testutil_fx.registry, &r.source), 0);
 
     evsrc_registry_free(other_clone);
     evsrc_poll_free(other);
-    world_close(&w);
 }
 END_TEST
 
 START_TEST(reregister_and_deregister_of_unregistered_source_are_enoent)
 {
-    struct world w;
-    world_open(&w);
     struct recorder r;
-    recorder_init(&r, w.pair[0]);
+    recorder_init(&r, pair[0]);
 
-    ck_assert_int_eq(evsrc_registry_reregister(w.registry, &r.source, 1, EVSRC_READABLE), -ENOENT);
-    ck_assert_int_eq(evsrc_registry_deregister(w.registry, &r.source), -ENOENT);
+    ck_assert_int_eq(evsrc_registry_reregister(testutil_fx.registry, &r.source, 1, EVSRC_READABLE), -ENOENT);
+    ck_assert_int_eq(evsrc_registry_deregister(testutil_fx.registry, &r.source), -ENOENT);
     ck_assert_int_eq(recorder_calls(&r), 0);
 
-    ck_assert_int_eq(evsrc_registry_register(w.registry, &r.source, 1, EVSRC_READABLE), 0);
-    ck_assert_int_eq(evsrc_registry_deregister(w.registry, &r.source), 0);
-    ck_assert_int_eq(evsrc_registry_deregister(w.registry, &r.source), -ENOENT);
-    ck_assert_int_eq(evsrc_registry_reregister(w.registry, &r.source, 1, EVSRC_READABLE), -ENOENT);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &r.source, 1, EVSRC_READABLE), 0);
+    ck_assert_int_eq(evsrc_registry_deregister(testutil_fx.registry, &r.source), 0);
+    ck_assert_int_eq(evsrc_registry_deregister(testutil_fx.registry, &r.source), -ENOENT);
+    ck_assert_int_eq(evsrc_registry_reregister(testutil_fx.registry, &r.source, 1, EVSRC_READABLE), -ENOENT);
     ck_assert_int_eq(recorder_calls(&r), 2);
-    expect_silence(&w, 1);
-    world_close(&w);
+    expect_silence(1);
 }
 END_TEST
 
 START_TEST(null_arguments_are_einval)
 {
-    struct world w;
-    world_open(&w);
     struct recorder r;
-    recorder_init(&r, w.pair[0]);
+    recorder_init(&r, pair[0]);
 
     ck_assert_int_eq(evsrc_registry_register(NULL, &r.source, 1, EVSRC_READABLE), -EINVAL);
-    ck_assert_int_eq(evsrc_registry_register(w.registry, NULL, 1, EVSRC_READABLE), -EINVAL);
-    ck_assert_int_eq(evsrc_registry_reregister(w.registry, NULL, 1, EVSRC_READABLE), -EINVAL);
-    ck_assert_int_eq(evsrc_registry_deregister(w.registry, NULL), -EINVAL);
-    ck_assert_int_eq(evsrc_registry_register(w.registry, &r.source, 1, EVSRC_READABLE), 0);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, NULL, 1, EVSRC_READABLE), -EINVAL);
+    ck_assert_int_eq(evsrc_registry_reregister(testutil_fx.registry, NULL, 1, EVSRC_READABLE), -EINVAL);
+    ck_assert_int_eq(evsrc_registry_deregister(testutil_fx.registry, NULL), -EINVAL);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &r.source, 1, EVSRC_READABLE), 0);
     ck_assert_int_eq(evsrc_registry_reregister(NULL, &r.source, 1, EVSRC_READABLE), -EINVAL);
     ck_assert_int_eq(evsrc_registry_deregister(NULL, &r.source), -EINVAL);
     ck_assert_int_eq(recorder_calls(&r), 1);
-    expect_event(&w, 1);
-    ck_assert_int_eq(evsrc_registry_deregister(w.registry, &r.source), 0);
+    expect_event(1);
+    ck_assert_int_eq(evsrc_registry_deregister(testutil_fx.registry, &r.source), 0);
 
     ck_assert_int_eq(evsrc_source_init(NULL, &recorder_ops), -EINVAL);
     ck_assert_int_eq(evsrc_source_init(&r.source, NULL), -EINVAL);
-    world_close(&w);
 }
 END_TEST
 
 START_TEST(null_ops_are_einval)
 {
-    struct world w;
-    world_open(&w);
     struct evsrc_source bare = EVSRC_SOURCE_INIT(NULL);
 
-    ck_assert_int_eq(evsrc_registry_register(w.registry, &bare, 1, EVSRC_READABLE), -EINVAL);
-    ck_assert_int_eq(evsrc_registry_reregister(w.registry, &bare, 1, EVSRC_READABLE), -EINVAL);
-    ck_assert_int_eq(evsrc_registry_deregister(w.registry, &bare), -EINVAL);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &bare, 1, EVSRC_READABLE), -EINVAL);
+    ck_assert_int_eq(evsrc_registry_reregister(testutil_fx.registry, &bare, 1, EVSRC_READABLE), -EINVAL);
+    ck_assert_int_eq(evsrc_registry_deregister(testutil_fx.registry, &bare), -EINVAL);
 
     /* The poll is still usable. */
     struct recorder r;
-    recorder_init(&r, w.pair[0]);
-    ck_assert_int_eq(evsrc_registry_register(w.registry, &r.source, 1, EVSRC_READABLE), 0);
-    expect_event(&w, 1);
-    ck_assert_int_eq(evsrc_registry_deregister(w.registry, &r.source), 0);
-    world_close(&w);
+    recorder_init(&r, pair[0]);
+    expect_registration_works(&r.source, 1);
 }
 END_TEST
 
 START_TEST(ops_with_a_null_member_are_einval)
 {
-    struct world w;
-    world_open(&w);
     const struct event_source_ops partial[] = {
         {NULL, recorder_reregister, recorder_deregister},
         {recorder_register, NULL, recorder_deregister},
@@ -661,15 +599,14 @@ START_TEST(ops_with_a_null_member_are_einval)
     };
     for (size_t i = 0; i < sizeof partial / sizeof partial[0]; i++) {
         struct recorder r;
-        recorder_init(&r, w.pair[0]);
+        recorder_init(&r, pair[0]);
         ck_assert_int_eq(evsrc_source_init(&r.source, &partial[i]), 0);
-        ck_assert_int_eq(evsrc_registry_register(w.registry, &r.source, 1, EVSRC_READABLE), -EINVAL);
-        ck_assert_int_eq(evsrc_registry_reregister(w.registry, &r.source, 1, EVSRC_READABLE), -EINVAL);
-        ck_assert_int_eq(evsrc_registry_deregister(w.registry, &r.source), -EINVAL);
+        ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &r.source, 1, EVSRC_READABLE), -EINVAL);
+        ck_assert_int_eq(evsrc_registry_reregister(testutil_fx.registry, &r.source, 1, EVSRC_READABLE), -EINVAL);
+        ck_assert_int_eq(evsrc_registry_deregister(testutil_fx.registry, &r.source), -EINVAL);
         ck_assert_int_eq(recorder_calls(&r), 0);
-        expect_silence(&w, 1);
+        expect_silence(1);
     }
-    world_close(&w);
 }
 END_TEST
 
@@ -688,23 +625,20 @@ static const evsrc_interest invalid_interests[] = {
 
 START_TEST(invalid_interests_are_einval_without_calling_the_op)
 {
-    struct world w;
-    world_open(&w);
     struct recorder r;
-    recorder_init(&r, w.pair[0]);
+    recorder_init(&r, pair[0]);
     evsrc_interest bad = invalid_interests[_i];
 
-    ck_assert_int_eq(evsrc_registry_register(w.registry, &r.source, 1, bad), -EINVAL);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &r.source, 1, bad), -EINVAL);
     ck_assert_int_eq(recorder_calls(&r), 0);
-    ck_assert_int_eq(evsrc_registry_deregister(w.registry, &r.source), -ENOENT);
+    ck_assert_int_eq(evsrc_registry_deregister(testutil_fx.registry, &r.source), -ENOENT);
 
-    ck_assert_int_eq(evsrc_registry_register(w.registry, &r.source, 1, EVSRC_READABLE), 0);
-    ck_assert_int_eq(evsrc_registry_reregister(w.registry, &r.source, 2, bad), -EINVAL);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &r.source, 1, EVSRC_READABLE), 0);
+    ck_assert_int_eq(evsrc_registry_reregister(testutil_fx.registry, &r.source, 2, bad), -EINVAL);
     ck_assert_int_eq(r.reregister_calls, 0);
     /* The registration is as it was. */
-    expect_event(&w, 1);
-    ck_assert_int_eq(evsrc_registry_deregister(w.registry, &r.source), 0);
-    world_close(&w);
+    expect_event(1);
+    ck_assert_int_eq(evsrc_registry_deregister(testutil_fx.registry, &r.source), 0);
 }
 END_TEST
 
@@ -737,15 +671,12 @@ static int noop_deregister(struct evsrc_source *source, struct evsrc_registry *r
 
 START_TEST(source_is_claimed_before_its_register_op_runs)
 {
-    struct world w;
-    world_open(&w);
     static const struct event_source_ops ops = {reentrant_register, noop_reregister, noop_deregister};
     struct evsrc_source s = EVSRC_SOURCE_INIT(&ops);
 
-    ck_assert_int_eq(evsrc_registry_register(w.registry, &s, 1, EVSRC_READABLE), 0);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &s, 1, EVSRC_READABLE), 0);
     ck_assert_int_eq(reentrant_result, -EEXIST);
-    ck_assert_int_eq(evsrc_registry_deregister(w.registry, &s), 0);
-    world_close(&w);
+    ck_assert_int_eq(evsrc_registry_deregister(testutil_fx.registry, &s), 0);
 }
 END_TEST
 
@@ -753,14 +684,12 @@ END_TEST
 
 START_TEST(clone_and_poll_registry_are_one_owner)
 {
-    struct world w;
-    world_open(&w);
     struct evsrc_registry *clone, *clone_of_clone;
-    ck_assert_int_eq(evsrc_registry_try_clone(w.registry, &clone), 0);
+    ck_assert_int_eq(evsrc_registry_try_clone(testutil_fx.registry, &clone), 0);
     ck_assert_int_eq(evsrc_registry_try_clone(clone, &clone_of_clone), 0);
-    struct evsrc_registry *handles[] = {w.registry, clone, clone_of_clone};
+    struct evsrc_registry *handles[] = {testutil_fx.registry, clone, clone_of_clone};
     struct recorder r;
-    recorder_init(&r, w.pair[0]);
+    recorder_init(&r, pair[0]);
 
     /* Register through any handle, reregister and deregister through any other. */
     for (size_t a = 0; a < 3; a++) {
@@ -769,7 +698,7 @@ START_TEST(clone_and_poll_registry_are_one_owner)
             ck_assert_int_eq(evsrc_registry_register(handles[a], &r.source, token, EVSRC_READABLE), 0);
             ck_assert_int_eq(evsrc_registry_register(handles[b], &r.source, token, EVSRC_READABLE), -EEXIST);
             ck_assert_int_eq(evsrc_registry_reregister(handles[b], &r.source, token + 100, EVSRC_READABLE), 0);
-            expect_event(&w, token + 100);
+            expect_event(token + 100);
             ck_assert_int_eq(evsrc_registry_deregister(handles[b], &r.source), 0);
             ck_assert_int_eq(evsrc_registry_deregister(handles[a], &r.source), -ENOENT);
         }
@@ -780,7 +709,6 @@ START_TEST(clone_and_poll_registry_are_one_owner)
 
     evsrc_registry_free(clone_of_clone);
     evsrc_registry_free(clone);
-    world_close(&w);
 }
 END_TEST
 
@@ -801,36 +729,31 @@ static void *register_in_thread(void *arg)
 
 START_TEST(source_registered_in_one_thread_is_deregistered_through_a_clone_in_another)
 {
-    struct world w;
-    world_open(&w);
     struct recorder r;
-    recorder_init(&r, w.pair[0]);
+    recorder_init(&r, pair[0]);
     struct register_job job = {NULL, &r.source, 77, 1};
     /* The thread gets its own clone, and frees it once it has registered. */
-    ck_assert_int_eq(evsrc_registry_try_clone(w.registry, &job.registry), 0);
+    ck_assert_int_eq(evsrc_registry_try_clone(testutil_fx.registry, &job.registry), 0);
     pthread_t thread;
     ck_assert_int_eq(pthread_create(&thread, NULL, register_in_thread, &job), 0);
     ck_assert_int_eq(pthread_join(thread, NULL), 0);
     ck_assert_int_eq(job.result, 0);
 
-    expect_event(&w, 77);
+    expect_event(77);
     struct evsrc_registry *clone;
-    ck_assert_int_eq(evsrc_registry_try_clone(w.registry, &clone), 0);
+    ck_assert_int_eq(evsrc_registry_try_clone(testutil_fx.registry, &clone), 0);
     ck_assert_int_eq(evsrc_registry_deregister(clone, &r.source), 0);
-    expect_silence(&w, 77);
-    ck_assert_int_eq(evsrc_registry_deregister(w.registry, &r.source), -ENOENT);
+    expect_silence(77);
+    ck_assert_int_eq(evsrc_registry_deregister(testutil_fx.registry, &r.source), -ENOENT);
 
     evsrc_registry_free(clone);
-    world_close(&w);
 }
 END_TEST
 
 START_TEST(stale_record_of_a_freed_poll_is_replaced_on_register)
 {
-    struct world w;
-    world_open(&w);
     struct recorder r;
-    recorder_init(&r, w.pair[0]);
+    recorder_init(&r, pair[0]);
     struct evsrc_poll *first;
     ck_assert_int_eq(evsrc_poll_new(&first), 0);
 
@@ -838,57 +761,49 @@ START_TEST(stale_record_of_a_freed_poll_is_replaced_on_register)
     evsrc_poll_free(first); /* the source is still marked as registered with it */
 
     /* Not registered with this queue: nothing to reregister or deregister. */
-    ck_assert_int_eq(evsrc_registry_reregister(w.registry, &r.source, 2, EVSRC_READABLE), -ENOENT);
-    ck_assert_int_eq(evsrc_registry_deregister(w.registry, &r.source), -ENOENT);
+    ck_assert_int_eq(evsrc_registry_reregister(testutil_fx.registry, &r.source, 2, EVSRC_READABLE), -ENOENT);
+    ck_assert_int_eq(evsrc_registry_deregister(testutil_fx.registry, &r.source), -ENOENT);
     ck_assert_int_eq(recorder_calls(&r), 1);
 
-    ck_assert_int_eq(evsrc_registry_register(w.registry, &r.source, 2, EVSRC_READABLE), 0);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &r.source, 2, EVSRC_READABLE), 0);
     ck_assert_int_eq(r.register_calls, 2);
-    expect_event(&w, 2);
-    ck_assert_int_eq(evsrc_registry_register(w.registry, &r.source, 2, EVSRC_READABLE), -EEXIST);
-    ck_assert_int_eq(evsrc_registry_deregister(w.registry, &r.source), 0);
-    world_close(&w);
+    expect_event(2);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &r.source, 2, EVSRC_READABLE), -EEXIST);
+    ck_assert_int_eq(evsrc_registry_deregister(testutil_fx.registry, &r.source), 0);
 }
 END_TEST
 
 START_TEST(record_of_a_live_queue_is_kept)
 {
-    struct world w;
-    world_open(&w);
     struct recorder r;
-    recorder_init(&r, w.pair[0]);
+    recorder_init(&r, pair[0]);
     struct evsrc_poll *first;
     ck_assert_int_eq(evsrc_poll_new(&first), 0);
     struct evsrc_registry *first_clone;
     ck_assert_int_eq(evsrc_registry_try_clone(evsrc_poll_registry(first), &first_clone), 0);
 
     ck_assert_int_eq(evsrc_registry_register(evsrc_poll_registry(first), &r.source, 1, EVSRC_READABLE), 0);
-    ck_assert_int_eq(evsrc_registry_register(w.registry, &r.source, 2, EVSRC_READABLE), -EEXIST);
-    ck_assert_int_eq(evsrc_registry_deregister(w.registry, &r.source), -ENOENT);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &r.source, 2, EVSRC_READABLE), -EEXIST);
+    ck_assert_int_eq(evsrc_registry_deregister(testutil_fx.registry, &r.source), -ENOENT);
 
     /* The poll is gone but its clone keeps the queue, and the registration, alive. */
     evsrc_poll_free(first);
-    ck_assert_int_eq(evsrc_registry_register(w.registry, &r.source, 2, EVSRC_READABLE), -EEXIST);
-    ck_assert_int_eq(evsrc_registry_reregister(w.registry, &r.source, 2, EVSRC_READABLE), -ENOENT);
-    ck_assert_int_eq(evsrc_registry_deregister(w.registry, &r.source), -ENOENT);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &r.source, 2, EVSRC_READABLE), -EEXIST);
+    ck_assert_int_eq(evsrc_registry_reregister(testutil_fx.registry, &r.source, 2, EVSRC_READABLE), -ENOENT);
+    ck_assert_int_eq(evsrc_registry_deregister(testutil_fx.registry, &r.source), -ENOENT);
     ck_assert_int_eq(recorder_calls(&r), 1);
 
     ck_assert_int_eq(evsrc_registry_deregister(first_clone, &r.source), 0);
-    ck_assert_int_eq(evsrc_registry_register(w.registry, &r.source, 2, EVSRC_READABLE), 0);
-    expect_event(&w, 2);
-    ck_assert_int_eq(evsrc_registry_deregister(w.registry, &r.source), 0);
+    expect_registration_works(&r.source, 2);
 
     evsrc_registry_free(first_clone);
-    world_close(&w);
 }
 END_TEST
 
 START_TEST(last_clone_freed_makes_the_record_stale)
 {
-    struct world w;
-    world_open(&w);
     struct recorder r;
-    recorder_init(&r, w.pair[0]);
+    recorder_init(&r, pair[0]);
     struct evsrc_poll *first;
     ck_assert_int_eq(evsrc_poll_new(&first), 0);
     struct evsrc_registry *first_clone;
@@ -897,24 +812,17 @@ START_TEST(last_clone_freed_makes_the_record_stale)
     ck_assert_int_eq(evsrc_registry_register(first_clone, &r.source, 1, EVSRC_READABLE), 0);
     evsrc_poll_free(first);
     evsrc_registry_free(first_clone);
-    ck_assert_int_eq(evsrc_registry_register(w.registry, &r.source, 2, EVSRC_READABLE), 0);
-    expect_event(&w, 2);
-    ck_assert_int_eq(evsrc_registry_deregister(w.registry, &r.source), 0);
-    world_close(&w);
+    expect_registration_works(&r.source, 2);
 }
 END_TEST
 
 START_TEST(source_init_resets_a_struct)
 {
-    struct world w;
-    world_open(&w);
     struct recorder r;
     /* Garbage where the record lives: evsrc_source_init makes the struct usable. */
     memset(&r, 0xA5, sizeof r);
-    recorder_init(&r, w.pair[0]);
-    ck_assert_int_eq(evsrc_registry_register(w.registry, &r.source, 1, EVSRC_READABLE), 0);
-    expect_event(&w, 1);
-    ck_assert_int_eq(evsrc_registry_deregister(w.registry, &r.source), 0);
+    recorder_init(&r, pair[0]);
+    expect_registration_works(&r.source, 1);
 
     /* Reusing the memory of a source whose queue is gone. */
     struct evsrc_poll *first;
@@ -923,11 +831,8 @@ START_TEST(source_init_resets_a_struct)
     evsrc_poll_free(first);
     ck_assert_int_eq(evsrc_source_init(&r.source, &recorder_ops), 0);
     ck_assert_ptr_eq(r.source.ops, &recorder_ops);
-    ck_assert_int_eq(evsrc_registry_deregister(w.registry, &r.source), -ENOENT);
-    ck_assert_int_eq(evsrc_registry_register(w.registry, &r.source, 4, EVSRC_READABLE), 0);
-    expect_event(&w, 4);
-    ck_assert_int_eq(evsrc_registry_deregister(w.registry, &r.source), 0);
-    world_close(&w);
+    ck_assert_int_eq(evsrc_registry_deregister(testutil_fx.registry, &r.source), -ENOENT);
+    expect_registration_works(&r.source, 4);
 }
 END_TEST
 
@@ -1057,53 +962,41 @@ static void settle_register(struct race *race, int winner)
 
 START_TEST(racing_registers_through_one_queue_have_one_winner)
 {
-    struct world w;
-    world_open(&w);
     static struct race race;
-    race.registries[0] = w.registry;
-    ck_assert_int_eq(evsrc_registry_try_clone(w.registry, &race.registries[1]), 0);
+    race.registries[0] = testutil_fx.registry;
+    ck_assert_int_eq(evsrc_registry_try_clone(testutil_fx.registry, &race.registries[1]), 0);
     race.loser_error = -EEXIST;
 
     run_race(&race, prepare_fresh_source, settle_register);
 
     evsrc_registry_free(race.registries[1]);
-    world_close(&w);
 }
 END_TEST
 
-START_TEST(racing_registers_through_two_queues_have_one_winner)
+/* Races registers through this test's queue and another one, the source set up by `prepare` each round. */
+static void race_registers_through_two_queues(void (*prepare)(struct race *))
 {
-    struct world w;
-    world_open(&w);
     struct evsrc_poll *other;
     ck_assert_int_eq(evsrc_poll_new(&other), 0);
     static struct race race;
-    race.registries[0] = w.registry;
+    race.registries[0] = testutil_fx.registry;
     race.registries[1] = evsrc_poll_registry(other);
     race.loser_error = -EEXIST;
 
-    run_race(&race, prepare_fresh_source, settle_register);
+    run_race(&race, prepare, settle_register);
 
     evsrc_poll_free(other);
-    world_close(&w);
+}
+
+START_TEST(racing_registers_through_two_queues_have_one_winner)
+{
+    race_registers_through_two_queues(prepare_fresh_source);
 }
 END_TEST
 
 START_TEST(racing_registers_over_a_stale_record_have_one_winner)
 {
-    struct world w;
-    world_open(&w);
-    struct evsrc_poll *other;
-    ck_assert_int_eq(evsrc_poll_new(&other), 0);
-    static struct race race;
-    race.registries[0] = w.registry;
-    race.registries[1] = evsrc_poll_registry(other);
-    race.loser_error = -EEXIST;
-
-    run_race(&race, prepare_stale_source, settle_register);
-
-    evsrc_poll_free(other);
-    world_close(&w);
+    race_registers_through_two_queues(prepare_stale_source);
 }
 END_TEST
 
@@ -1123,18 +1016,15 @@ static void settle_deregister(struct race *race, int winner)
 
 START_TEST(racing_deregisters_have_one_winner)
 {
-    struct world w;
-    world_open(&w);
     static struct race race;
-    race.registries[0] = w.registry;
-    ck_assert_int_eq(evsrc_registry_try_clone(w.registry, &race.registries[1]), 0);
+    race.registries[0] = testutil_fx.registry;
+    ck_assert_int_eq(evsrc_registry_try_clone(testutil_fx.registry, &race.registries[1]), 0);
     race.deregister = true;
     race.loser_error = -ENOENT;
 
     run_race(&race, prepare_registered_source, settle_deregister);
 
     evsrc_registry_free(race.registries[1]);
-    world_close(&w);
 }
 END_TEST
 
@@ -1144,6 +1034,7 @@ int main(void)
 
     TCase *ops = tcase_create("ops");
     tcase_set_timeout(ops, 60);
+    tcase_add_checked_fixture(ops, setup, teardown);
     tcase_add_test(ops, ops_receive_their_arguments);
     tcase_add_test(ops, ops_receive_the_handle_they_were_called_through);
     tcase_add_test(ops, op_success_value_reaches_caller);
@@ -1155,6 +1046,7 @@ int main(void)
 
     TCase *composite = tcase_create("composite");
     tcase_set_timeout(composite, 60);
+    tcase_add_checked_fixture(composite, setup, teardown);
     tcase_add_test(composite, composite_fds_report_under_one_token);
     tcase_add_test(composite, composite_register_failing_half_way_undoes_its_first_fd);
     tcase_add_test(composite, composite_of_builtin_sources_registers_its_parts_through_the_registry);
@@ -1162,6 +1054,7 @@ int main(void)
 
     TCase *misuse = tcase_create("misuse");
     tcase_set_timeout(misuse, 60);
+    tcase_add_checked_fixture(misuse, setup, teardown);
     tcase_add_test(misuse, register_twice_with_one_queue_is_eexist);
     tcase_add_test(misuse, register_with_another_live_queue_is_eexist);
     tcase_add_test(misuse, reregister_and_deregister_through_another_queue_are_enoent);
@@ -1176,6 +1069,7 @@ int main(void)
 
     TCase *owners = tcase_create("owners");
     tcase_set_timeout(owners, 60);
+    tcase_add_checked_fixture(owners, setup, teardown);
     tcase_add_test(owners, clone_and_poll_registry_are_one_owner);
     tcase_add_test(owners, source_registered_in_one_thread_is_deregistered_through_a_clone_in_another);
     tcase_add_test(owners, stale_record_of_a_freed_poll_is_replaced_on_register);
@@ -1186,6 +1080,7 @@ int main(void)
 
     TCase *races = tcase_create("races");
     tcase_set_timeout(races, 60);
+    tcase_add_checked_fixture(races, setup, teardown);
     tcase_add_test(races, racing_registers_through_one_queue_have_one_winner);
     tcase_add_test(races, racing_registers_through_two_queues_have_one_winner);
     tcase_add_test(races, racing_registers_over_a_stale_record_have_one_winner);

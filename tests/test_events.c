@@ -66,26 +66,21 @@ END_TEST
 
 START_TEST(get_past_len_is_null_and_clear_empties)
 {
-    struct evsrc_poll *poll;
-    struct evsrc_events *events;
+    struct testutil_fixture f = testutil_fixture_new(8);
     int fds[2];
-    ck_assert_int_eq(evsrc_poll_new(&poll), 0);
-    ck_assert_int_eq(evsrc_events_new(8, &events), 0);
     testutil_pipe(fds);
-    ck_assert_int_eq(evsrc_registry_register_fd(evsrc_poll_registry(poll), fds[0], 5, EVSRC_READABLE), 0);
+    ck_assert_int_eq(evsrc_registry_register_fd(f.registry, fds[0], 5, EVSRC_READABLE), 0);
     ck_assert_int_eq(write(fds[1], "x", 1), 1);
-    ck_assert(testutil_wait_token(poll, events, 5, NULL));
-    ck_assert_uint_eq(evsrc_events_len(events), 1);
-    ck_assert_ptr_nonnull(evsrc_events_get(events, 0));
-    ck_assert_ptr_null(evsrc_events_get(events, 1));
-    ck_assert_ptr_null(evsrc_events_get(events, SIZE_MAX));
-    evsrc_events_clear(events);
-    ck_assert_uint_eq(evsrc_events_len(events), 0);
-    ck_assert_ptr_null(evsrc_events_get(events, 0));
-    close(fds[0]);
-    close(fds[1]);
-    evsrc_events_free(events);
-    evsrc_poll_free(poll);
+    ck_assert(testutil_wait_token(f.poll, f.events, 5, NULL));
+    ck_assert_uint_eq(evsrc_events_len(f.events), 1);
+    ck_assert_ptr_nonnull(evsrc_events_get(f.events, 0));
+    ck_assert_ptr_null(evsrc_events_get(f.events, 1));
+    ck_assert_ptr_null(evsrc_events_get(f.events, SIZE_MAX));
+    evsrc_events_clear(f.events);
+    ck_assert_uint_eq(evsrc_events_len(f.events), 0);
+    ck_assert_ptr_null(evsrc_events_get(f.events, 0));
+    testutil_close_pair(fds);
+    testutil_fixture_free(&f);
 }
 END_TEST
 
@@ -141,57 +136,50 @@ END_TEST
 /* The same mapping, from events the kernel really reports. */
 START_TEST(real_events_map_as_documented)
 {
-    struct evsrc_poll *poll;
-    struct evsrc_events *events;
-    struct evsrc_registry *registry;
-    ck_assert_int_eq(evsrc_poll_new(&poll), 0);
-    ck_assert_int_eq(evsrc_events_new(8, &events), 0);
-    registry = evsrc_poll_registry(poll);
-
+    struct testutil_fixture f = testutil_fixture_new(8);
     int sp[2];
     testutil_socketpair(sp);
-    ck_assert_int_eq(evsrc_registry_register_fd(registry, sp[0], 1, EVSRC_READABLE | EVSRC_WRITABLE), 0);
-    ck_assert(testutil_wait_token(poll, events, 1, NULL));
-    const struct evsrc_event *event = evsrc_events_get(events, 0);
+    ck_assert_int_eq(evsrc_registry_register_fd(f.registry, sp[0], 1, EVSRC_READABLE | EVSRC_WRITABLE), 0);
+    ck_assert(testutil_wait_token(f.poll, f.events, 1, NULL));
+    const struct evsrc_event *event = evsrc_events_get(f.events, 0);
     ck_assert(evsrc_event_is_writable(event));
     ck_assert(!evsrc_event_is_readable(event));
     ck_assert(!evsrc_event_is_read_closed(event));
     ck_assert_int_eq(shutdown(sp[1], SHUT_WR), 0);
-    ck_assert(testutil_wait_token(poll, events, 1, NULL));
-    event = evsrc_events_get(events, 0);
+    ck_assert(testutil_wait_token(f.poll, f.events, 1, NULL));
+    event = evsrc_events_get(f.events, 0);
     ck_assert(evsrc_event_is_readable(event));
     ck_assert(evsrc_event_is_read_closed(event));
     ck_assert(!evsrc_event_is_write_closed(event));
     close(sp[1]);
-    ck_assert(testutil_wait_token(poll, events, 1, NULL));
-    event = evsrc_events_get(events, 0);
+    ck_assert(testutil_wait_token(f.poll, f.events, 1, NULL));
+    event = evsrc_events_get(f.events, 0);
     ck_assert(evsrc_event_is_read_closed(event));
     ck_assert(evsrc_event_is_write_closed(event));
     close(sp[0]);
 
     int p[2];
     testutil_pipe(p);
-    ck_assert_int_eq(evsrc_registry_register_fd(registry, p[0], 2, EVSRC_READABLE), 0);
-    ck_assert_int_eq(evsrc_registry_register_fd(registry, p[1], 3, EVSRC_WRITABLE), 0);
-    ck_assert(testutil_wait_token(poll, events, 3, NULL));
+    ck_assert_int_eq(evsrc_registry_register_fd(f.registry, p[0], 2, EVSRC_READABLE), 0);
+    ck_assert_int_eq(evsrc_registry_register_fd(f.registry, p[1], 3, EVSRC_WRITABLE), 0);
+    ck_assert(testutil_wait_token(f.poll, f.events, 3, NULL));
     close(p[1]);
     uint32_t flags = 0;
-    ck_assert(testutil_wait_token(poll, events, 2, &flags));
+    ck_assert(testutil_wait_token(f.poll, f.events, 2, &flags));
     ck_assert(flags & EVSRC_EVENT_FLAG_HUP);
     close(p[0]);
 
     testutil_pipe(p);
-    ck_assert_int_eq(evsrc_registry_register_fd(registry, p[1], 4, EVSRC_WRITABLE), 0);
-    ck_assert(testutil_wait_token(poll, events, 4, NULL));
+    ck_assert_int_eq(evsrc_registry_register_fd(f.registry, p[1], 4, EVSRC_WRITABLE), 0);
+    ck_assert(testutil_wait_token(f.poll, f.events, 4, NULL));
     close(p[0]);
-    ck_assert(testutil_wait_token(poll, events, 4, NULL));
-    event = evsrc_events_get(events, 0);
+    ck_assert(testutil_wait_token(f.poll, f.events, 4, NULL));
+    event = evsrc_events_get(f.events, 0);
     ck_assert(evsrc_event_is_write_closed(event));
     ck_assert(evsrc_event_is_error(event));
     close(p[1]);
 
-    evsrc_events_free(events);
-    evsrc_poll_free(poll);
+    testutil_fixture_free(&f);
 }
 END_TEST
 

@@ -16,32 +16,11 @@
 
 #include "testutil.h"
 
-/* Every test runs with a fresh poll and must leave the fd count as it found it. */
-static struct evsrc_poll *queue;
-static struct evsrc_registry *registry;
-static struct evsrc_events *events;
-static int fds_at_start;
-
-static void setup(void)
-{
-    fds_at_start = testutil_open_fds();
-    ck_assert_int_eq(evsrc_poll_new(&queue), 0);
-    ck_assert_int_eq(evsrc_events_new(16, &events), 0);
-    registry = evsrc_poll_registry(queue);
-}
-
-static void teardown(void)
-{
-    evsrc_events_free(events);
-    evsrc_poll_free(queue);
-    ck_assert_int_eq(testutil_open_fds(), fds_at_start);
-}
-
 /* The first event for `token` in the last wait (after testutil_wait_token found one). */
 static const struct evsrc_event *event_for(evsrc_token token)
 {
-    for (size_t i = 0; i < evsrc_events_len(events); i++) {
-        const struct evsrc_event *event = evsrc_events_get(events, i);
+    for (size_t i = 0; i < evsrc_events_len(testutil_fx.events); i++) {
+        const struct evsrc_event *event = evsrc_events_get(testutil_fx.events, i);
         if (evsrc_event_token(event) == token)
             return event;
     }
@@ -51,18 +30,8 @@ static const struct evsrc_event *event_for(evsrc_token token)
 
 static const struct evsrc_event *wait_event(evsrc_token token)
 {
-    ck_assert_msg(testutil_wait_token(queue, events, token, NULL), "no event for token %llu",
-                  (unsigned long long)token);
+    testutil_expect_event(token);
     return event_for(token);
-}
-
-/* A short wait shows that nothing is reported for `token`. */
-static void assert_quiet(evsrc_token token)
-{
-    int n = testutil_wait_ms(queue, events, TESTUTIL_QUIET_MS);
-    ck_assert_int_ge(n, 0);
-    ck_assert_msg(!testutil_events_have(events, token), "unexpected event for token %llu",
-                  (unsigned long long)token);
 }
 
 static void drain(struct evsrc_pipe_receiver *receiver)
@@ -85,11 +54,6 @@ static void fill(struct evsrc_pipe_sender *sender)
     while ((n = evsrc_pipe_sender_write(sender, "x", 1)) > 0) {
     }
     ck_assert_int_eq(n, -EAGAIN);
-}
-
-static bool fd_is_open(int fd)
-{
-    return fcntl(fd, F_GETFD) >= 0;
 }
 
 static int fd_flags(int fd)
@@ -155,20 +119,6 @@ static void broken_pipe(struct evsrc_pipe_sender *sender)
     ck_assert_int_eq(evsrc_pipe_receiver_close(&receiver), 0);
 }
 
-/* Lowers the soft fd limit so that no new fd fits; returns the limits to restore. */
-static struct rlimit exhaust_fds(void)
-{
-    struct rlimit old;
-    ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &old), 0);
-    /* open() takes the lowest free number: every number below it is in use. */
-    int lowest_free = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    ck_assert_int_ge(lowest_free, 0);
-    close(lowest_free);
-    const struct rlimit low = {(rlim_t)lowest_free, old.rlim_max};
-    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
-    return old;
-}
-
 START_TEST(new_makes_nonblocking_cloexec_ends)
 {
     ck_assert_uint_le(sizeof(struct evsrc_pipe_sender), 32);
@@ -194,8 +144,8 @@ START_TEST(new_makes_nonblocking_cloexec_ends)
     ck_assert_int_eq(evsrc_pipe_sender_write(&sender, buf, 0), 0);
     ck_assert_int_eq(evsrc_pipe_receiver_read(&receiver, buf, 0), 0);
     close_both(&sender, &receiver);
-    ck_assert(!fd_is_open(ends[0]));
-    ck_assert(!fd_is_open(ends[1]));
+    ck_assert(!testutil_fd_is_open(ends[0]));
+    ck_assert(!testutil_fd_is_open(ends[1]));
 }
 END_TEST
 
@@ -204,8 +154,8 @@ START_TEST(readable_is_edge_triggered)
     struct evsrc_pipe_sender sender;
     struct evsrc_pipe_receiver receiver;
     ck_assert_int_eq(evsrc_pipe_new(&sender, &receiver), 0);
-    ck_assert_int_eq(evsrc_registry_register(registry, &receiver.source, 1, EVSRC_READABLE), 0);
-    assert_quiet(1);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &receiver.source, 1, EVSRC_READABLE), 0);
+    testutil_expect_quiet(1);
 
     ck_assert_int_eq(evsrc_pipe_sender_write(&sender, "abc", 3), 3);
     const struct evsrc_event *event = wait_event(1);
@@ -215,10 +165,10 @@ START_TEST(readable_is_edge_triggered)
     /* A partial read owes no new event, and neither does draining. */
     char buf[8];
     ck_assert_int_eq(evsrc_pipe_receiver_read(&receiver, buf, 1), 1);
-    assert_quiet(1);
+    testutil_expect_quiet(1);
     ck_assert_int_eq(evsrc_pipe_receiver_read(&receiver, buf, sizeof buf), 2);
     ck_assert_int_eq(evsrc_pipe_receiver_read(&receiver, buf, sizeof buf), -EAGAIN);
-    assert_quiet(1);
+    testutil_expect_quiet(1);
 
     /* New data after draining is a new edge. */
     ck_assert_int_eq(evsrc_pipe_sender_write(&sender, "d", 1), 1);
@@ -233,7 +183,7 @@ START_TEST(level_reports_while_data_remains)
     struct evsrc_pipe_receiver receiver;
     ck_assert_int_eq(evsrc_pipe_new(&sender, &receiver), 0);
     ck_assert_int_eq(
-        evsrc_registry_register(registry, &receiver.source, 2, EVSRC_READABLE | EVSRC_LEVEL), 0);
+        evsrc_registry_register(testutil_fx.registry, &receiver.source, 2, EVSRC_READABLE | EVSRC_LEVEL), 0);
     ck_assert_int_eq(evsrc_pipe_sender_write(&sender, "ab", 2), 2);
     ck_assert(evsrc_event_is_readable(wait_event(2)));
     ck_assert(evsrc_event_is_readable(wait_event(2)));
@@ -241,7 +191,7 @@ START_TEST(level_reports_while_data_remains)
     ck_assert_int_eq(evsrc_pipe_receiver_read(&receiver, &c, 1), 1);
     ck_assert(evsrc_event_is_readable(wait_event(2)));
     ck_assert_int_eq(evsrc_pipe_receiver_read(&receiver, &c, 1), 1);
-    assert_quiet(2);
+    testutil_expect_quiet(2);
     close_both(&sender, &receiver);
 }
 END_TEST
@@ -251,13 +201,13 @@ START_TEST(writable_again_only_after_drain)
     struct evsrc_pipe_sender sender;
     struct evsrc_pipe_receiver receiver;
     ck_assert_int_eq(evsrc_pipe_new(&sender, &receiver), 0);
-    ck_assert_int_eq(evsrc_registry_register(registry, &sender.source, 3, EVSRC_WRITABLE), 0);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &sender.source, 3, EVSRC_WRITABLE), 0);
     const struct evsrc_event *event = wait_event(3);
     ck_assert(evsrc_event_is_writable(event));
     ck_assert(!evsrc_event_is_write_closed(event));
 
     fill(&sender);
-    assert_quiet(3);
+    testutil_expect_quiet(3);
 
     drain(&receiver);
     ck_assert(evsrc_event_is_writable(wait_event(3)));
@@ -271,7 +221,7 @@ START_TEST(closing_sender_gives_read_closed)
     struct evsrc_pipe_sender sender;
     struct evsrc_pipe_receiver receiver;
     ck_assert_int_eq(evsrc_pipe_new(&sender, &receiver), 0);
-    ck_assert_int_eq(evsrc_registry_register(registry, &receiver.source, 4, EVSRC_READABLE), 0);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &receiver.source, 4, EVSRC_READABLE), 0);
     ck_assert_int_eq(evsrc_pipe_sender_write(&sender, "x", 1), 1);
     ck_assert(!evsrc_event_is_read_closed(wait_event(4)));
 
@@ -297,7 +247,7 @@ START_TEST(closing_receiver_gives_write_closed_and_epipe)
     struct evsrc_pipe_sender sender;
     struct evsrc_pipe_receiver receiver;
     ck_assert_int_eq(evsrc_pipe_new(&sender, &receiver), 0);
-    ck_assert_int_eq(evsrc_registry_register(registry, &sender.source, 5, EVSRC_WRITABLE), 0);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &sender.source, 5, EVSRC_WRITABLE), 0);
     ck_assert(!evsrc_event_is_write_closed(wait_event(5)));
 
     ck_assert_int_eq(evsrc_pipe_receiver_close(&receiver), 0);
@@ -396,16 +346,16 @@ START_TEST(deregistered_ends_report_nothing)
     struct evsrc_pipe_sender sender;
     struct evsrc_pipe_receiver receiver;
     ck_assert_int_eq(evsrc_pipe_new(&sender, &receiver), 0);
-    ck_assert_int_eq(evsrc_registry_register(registry, &receiver.source, 6, EVSRC_READABLE), 0);
-    ck_assert_int_eq(evsrc_registry_register(registry, &sender.source, 7, EVSRC_WRITABLE), 0);
-    ck_assert_int_eq(evsrc_registry_deregister(registry, &receiver.source), 0);
-    ck_assert_int_eq(evsrc_registry_deregister(registry, &sender.source), 0);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &receiver.source, 6, EVSRC_READABLE), 0);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &sender.source, 7, EVSRC_WRITABLE), 0);
+    ck_assert_int_eq(evsrc_registry_deregister(testutil_fx.registry, &receiver.source), 0);
+    ck_assert_int_eq(evsrc_registry_deregister(testutil_fx.registry, &sender.source), 0);
 
     ck_assert_int_eq(evsrc_pipe_sender_write(&sender, "x", 1), 1);
-    ck_assert_int_eq(testutil_wait_ms(queue, events, TESTUTIL_QUIET_MS), 0);
+    testutil_expect_no_events();
     ck_assert_int_eq(evsrc_pipe_sender_close(&sender), 0);
-    ck_assert_int_eq(testutil_wait_ms(queue, events, TESTUTIL_QUIET_MS), 0);
-    ck_assert_int_eq(evsrc_registry_deregister(registry, &receiver.source), -ENOENT);
+    testutil_expect_no_events();
+    ck_assert_int_eq(evsrc_registry_deregister(testutil_fx.registry, &receiver.source), -ENOENT);
     ck_assert_int_eq(evsrc_pipe_receiver_close(&receiver), 0);
 }
 END_TEST
@@ -417,10 +367,10 @@ static void expect_tokens(const evsrc_token tokens[PIPES], const bool want[PIPES
 {
     bool seen[PIPES] = {false};
     for (int round = 0; round < TESTUTIL_EVENT_DEADLINE_MS / 100; round++) {
-        int n = testutil_wait_ms(queue, events, 100);
+        int n = testutil_wait_ms(testutil_fx.poll, testutil_fx.events, 100);
         ck_assert_int_ge(n, 0);
         for (size_t i = 0; i < (size_t)n; i++) {
-            evsrc_token token = evsrc_event_token(evsrc_events_get(events, i));
+            evsrc_token token = evsrc_event_token(evsrc_events_get(testutil_fx.events, i));
             int index = -1;
             for (int k = 0; k < PIPES; k++)
                 if (tokens[k] == token)
@@ -441,8 +391,8 @@ START_TEST(each_source_reports_its_own_token)
     struct evsrc_pipe_receiver receivers[PIPES];
     for (int i = 0; i < PIPES; i++) {
         ck_assert_int_eq(evsrc_pipe_new(&senders[i], &receivers[i]), 0);
-        ck_assert_int_eq(evsrc_registry_register(registry, &receivers[i].source, tokens[i], EVSRC_READABLE),
-                         0);
+        ck_assert_int_eq(
+            evsrc_registry_register(testutil_fx.registry, &receivers[i].source, tokens[i], EVSRC_READABLE), 0);
     }
     ck_assert_int_eq(evsrc_pipe_sender_write(&senders[0], "a", 1), 1);
     ck_assert_int_eq(evsrc_pipe_sender_write(&senders[2], "c", 1), 1);
@@ -464,7 +414,7 @@ START_TEST(out_of_fds_is_emfile)
     struct evsrc_pipe_receiver receiver;
     memset(&sender, 0xff, sizeof sender);
     memset(&receiver, 0xff, sizeof receiver);
-    struct rlimit old = exhaust_fds();
+    struct rlimit old = testutil_exhaust_fds();
     int r = evsrc_pipe_new(&sender, &receiver);
     ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
     ck_assert_int_eq(r, -EMFILE);
@@ -496,7 +446,7 @@ START_TEST(null_arguments_are_einval)
     int fds[2] = {evsrc_pipe_receiver_fd(&receiver), evsrc_pipe_sender_fd(&sender)};
     ck_assert_int_eq(evsrc_pipe_sender_from_fd(NULL, fds[1]), -EINVAL);
     ck_assert_int_eq(evsrc_pipe_receiver_from_fd(NULL, fds[0]), -EINVAL);
-    ck_assert(fd_is_open(fds[0]) && fd_is_open(fds[1]));
+    ck_assert(testutil_fd_is_open(fds[0]) && testutil_fd_is_open(fds[1]));
     close_both(&sender, &receiver);
 }
 END_TEST
@@ -506,7 +456,7 @@ START_TEST(closed_ends_are_ebadf)
     struct evsrc_pipe_sender sender;
     struct evsrc_pipe_receiver receiver;
     ck_assert_int_eq(evsrc_pipe_new(&sender, &receiver), 0);
-    ck_assert_int_eq(evsrc_registry_register(registry, &receiver.source, 8, EVSRC_READABLE), 0);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &receiver.source, 8, EVSRC_READABLE), 0);
     close_both(&sender, &receiver);
 
     char c = 0;
@@ -515,12 +465,12 @@ START_TEST(closed_ends_are_ebadf)
     ck_assert_int_eq(evsrc_pipe_sender_fd(&sender), -EBADF);
     ck_assert_int_eq(evsrc_pipe_receiver_fd(&receiver), -EBADF);
     /* Closing cleared the registration, so registering again reaches the closed fd. */
-    ck_assert_int_eq(evsrc_registry_register(registry, &receiver.source, 8, EVSRC_READABLE), -EBADF);
-    ck_assert_int_eq(evsrc_registry_register(registry, &sender.source, 9, EVSRC_WRITABLE), -EBADF);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &receiver.source, 8, EVSRC_READABLE), -EBADF);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &sender.source, 9, EVSRC_WRITABLE), -EBADF);
 
     /* A closed end can be opened again. */
     ck_assert_int_eq(evsrc_pipe_new(&sender, &receiver), 0);
-    ck_assert_int_eq(evsrc_registry_register(registry, &receiver.source, 8, EVSRC_READABLE), 0);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &receiver.source, 8, EVSRC_READABLE), 0);
     close_both(&sender, &receiver);
 }
 END_TEST
@@ -541,7 +491,7 @@ START_TEST(double_close_touches_no_other_fd)
     ck_assert_int_eq(dup3(spare, receiver_fd, O_CLOEXEC), receiver_fd);
     ck_assert_int_eq(evsrc_pipe_sender_close(&sender), -EBADF);
     ck_assert_int_eq(evsrc_pipe_receiver_close(&receiver), -EBADF);
-    ck_assert(fd_is_open(sender_fd) && fd_is_open(receiver_fd));
+    ck_assert(testutil_fd_is_open(sender_fd) && testutil_fd_is_open(receiver_fd));
     close(sender_fd);
     close(receiver_fd);
     close(spare);
@@ -570,7 +520,7 @@ START_TEST(failed_setup_leaves_end_closed)
     ck_assert_int_eq(evsrc_pipe_receiver_from_fd(&receiver, -1), -EBADF);
     ck_assert_int_eq(evsrc_pipe_receiver_close(&receiver), -EBADF);
 
-    ck_assert(fd_is_open(spare));
+    ck_assert(testutil_fd_is_open(spare));
     close(spare);
 }
 END_TEST
@@ -582,8 +532,8 @@ START_TEST(constructors_need_no_zeroed_struct)
     memset(&sender, 0xff, sizeof sender);
     memset(&receiver, 0xff, sizeof receiver);
     ck_assert_int_eq(evsrc_pipe_new(&sender, &receiver), 0);
-    ck_assert_int_eq(evsrc_registry_register(registry, &sender.source, 10, EVSRC_WRITABLE), 0);
-    ck_assert_int_eq(evsrc_registry_register(registry, &receiver.source, 11, EVSRC_READABLE), 0);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &sender.source, 10, EVSRC_WRITABLE), 0);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &receiver.source, 11, EVSRC_READABLE), 0);
     ck_assert(evsrc_event_is_writable(wait_event(10)));
     close_both(&sender, &receiver);
 
@@ -593,7 +543,7 @@ START_TEST(constructors_need_no_zeroed_struct)
     memset(&receiver, 0xff, sizeof receiver);
     ck_assert_int_eq(evsrc_pipe_sender_from_fd(&sender, fds[1]), 0);
     ck_assert_int_eq(evsrc_pipe_receiver_from_fd(&receiver, fds[0]), 0);
-    ck_assert_int_eq(evsrc_registry_register(registry, &receiver.source, 12, EVSRC_READABLE), 0);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &receiver.source, 12, EVSRC_READABLE), 0);
     ck_assert_int_eq(evsrc_pipe_sender_write(&sender, "x", 1), 1);
     ck_assert(evsrc_event_is_readable(wait_event(12)));
     close_both(&sender, &receiver);
@@ -621,8 +571,8 @@ START_TEST(from_fd_adopts_and_owns_pipe_ends)
     ck_assert_int_eq(evsrc_pipe_receiver_read(&receiver, &c, 1), -EAGAIN);
     fill(&sender);
     close_both(&sender, &receiver);
-    ck_assert(!fd_is_open(fds[0]));
-    ck_assert(!fd_is_open(fds[1]));
+    ck_assert(!testutil_fd_is_open(fds[0]));
+    ck_assert(!testutil_fd_is_open(fds[1]));
 }
 END_TEST
 
@@ -644,7 +594,7 @@ START_TEST(from_fd_adopts_named_fifo)
     struct evsrc_pipe_receiver receiver;
     ck_assert_int_eq(evsrc_pipe_sender_from_fd(&sender, write_fd), 0);
     ck_assert_int_eq(evsrc_pipe_receiver_from_fd(&receiver, read_fd), 0);
-    ck_assert_int_eq(evsrc_registry_register(registry, &receiver.source, 13, EVSRC_READABLE), 0);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &receiver.source, 13, EVSRC_READABLE), 0);
     ck_assert_int_eq(evsrc_pipe_sender_write(&sender, "f", 1), 1);
     ck_assert(evsrc_event_is_readable(wait_event(13)));
     char c;
@@ -664,7 +614,7 @@ static void assert_refused(int fd, int expected_error)
     ck_assert_int_eq(evsrc_pipe_receiver_from_fd(&receiver, fd), expected_error);
     ck_assert_int_eq(evsrc_pipe_sender_close(&sender), -EBADF);
     ck_assert_int_eq(evsrc_pipe_receiver_close(&receiver), -EBADF);
-    ck_assert(fd_is_open(fd));
+    ck_assert(testutil_fd_is_open(fd));
     ck_assert_int_eq(fd_flags(fd), flags);
 }
 
@@ -682,8 +632,7 @@ START_TEST(from_fd_refuses_other_files)
     ck_assert_int_ge(null_device, 0);
     assert_refused(null_device, -EINVAL);
 
-    close(pair[0]);
-    close(pair[1]);
+    testutil_close_pair(pair);
     close(file);
     close(null_device);
 }
@@ -709,10 +658,9 @@ START_TEST(from_fd_refuses_wrong_direction)
     ck_assert_int_ge(both, 0);
     assert_refused(both, -EINVAL);
 
-    ck_assert(fd_is_open(fds[0]) && fd_is_open(fds[1]));
+    ck_assert(testutil_fd_is_open(fds[0]) && testutil_fd_is_open(fds[1]));
     close(both);
-    close(fds[0]);
-    close(fds[1]);
+    testutil_close_pair(fds);
 }
 END_TEST
 
@@ -725,8 +673,7 @@ START_TEST(from_fd_refuses_bad_fds)
 
     int fds[2];
     ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0);
-    close(fds[0]);
-    close(fds[1]);
+    testutil_close_pair(fds);
     ck_assert_int_eq(evsrc_pipe_sender_from_fd(&sender, fds[1]), -EBADF);
     ck_assert_int_eq(evsrc_pipe_receiver_from_fd(&receiver, fds[0]), -EBADF);
     ck_assert_int_eq(evsrc_pipe_sender_close(&sender), -EBADF);
@@ -737,9 +684,7 @@ END_TEST
 int main(void)
 {
     Suite *suite = suite_create("pipe");
-    TCase *tc = tcase_create("pipe");
-    tcase_set_timeout(tc, 60);
-    tcase_add_checked_fixture(tc, setup, teardown);
+    TCase *tc = testutil_add_tcase(suite, "pipe");
     tcase_add_test(tc, new_makes_nonblocking_cloexec_ends);
     tcase_add_test(tc, readable_is_edge_triggered);
     tcase_add_test(tc, level_reports_while_data_remains);
@@ -761,6 +706,5 @@ int main(void)
     tcase_add_test(tc, from_fd_refuses_wrong_direction);
     tcase_add_test(tc, from_fd_refuses_bad_fds);
     tcase_add_test(tc, out_of_fds_is_emfile);
-    suite_add_tcase(suite, tc);
     return testutil_run(suite);
 }

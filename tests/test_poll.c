@@ -10,28 +10,6 @@
 
 #include "testutil.h"
 
-struct fixture {
-    struct evsrc_poll *poll;
-    struct evsrc_events *events;
-    struct evsrc_registry *registry;
-};
-
-static struct fixture fixture_new(size_t capacity)
-{
-    struct fixture f;
-    ck_assert_int_eq(evsrc_poll_new(&f.poll), 0);
-    ck_assert_int_eq(evsrc_events_new(capacity, &f.events), 0);
-    f.registry = evsrc_poll_registry(f.poll);
-    ck_assert_ptr_nonnull(f.registry);
-    return f;
-}
-
-static void fixture_free(struct fixture *f)
-{
-    evsrc_events_free(f->events);
-    evsrc_poll_free(f->poll);
-}
-
 START_TEST(new_and_free)
 {
     int before = testutil_open_fds();
@@ -72,7 +50,7 @@ END_TEST
 
 START_TEST(wait_rejects_bad_arguments)
 {
-    struct fixture f = fixture_new(4);
+    struct testutil_fixture f = testutil_fixture_new(4);
     struct timespec zero = {0, 0};
     ck_assert_int_eq(evsrc_poll_wait(NULL, f.events, &zero), -EINVAL);
     ck_assert_int_eq(evsrc_poll_wait(f.poll, NULL, &zero), -EINVAL);
@@ -80,14 +58,14 @@ START_TEST(wait_rejects_bad_arguments)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         ck_assert_int_eq(evsrc_poll_wait(f.poll, f.events, &bad[i]), -EINVAL);
     ck_assert_uint_eq(evsrc_events_len(f.events), 0);
-    fixture_free(&f);
+    testutil_fixture_free(&f);
 }
 END_TEST
 
 /* Every failed wait leaves the buffer empty, whatever it held before. */
 START_TEST(failed_wait_empties_the_buffer)
 {
-    struct fixture f = fixture_new(4);
+    struct testutil_fixture f = testutil_fixture_new(4);
     int p[2];
     testutil_pipe(p);
     ck_assert_int_eq(evsrc_registry_register_fd(f.registry, p[0], 1, EVSRC_READABLE | EVSRC_LEVEL), 0);
@@ -99,28 +77,27 @@ START_TEST(failed_wait_empties_the_buffer)
     ck_assert(testutil_wait_token(f.poll, f.events, 1, NULL));
     ck_assert_int_eq(evsrc_poll_wait(f.poll, f.events, &bad), -EINVAL);
     ck_assert_uint_eq(evsrc_events_len(f.events), 0);
-    close(p[0]);
-    close(p[1]);
-    fixture_free(&f);
+    testutil_close_pair(p);
+    testutil_fixture_free(&f);
 }
 END_TEST
 
 START_TEST(timeouts_return_zero_when_nothing_is_ready)
 {
-    struct fixture f = fixture_new(4);
+    struct testutil_fixture f = testutil_fixture_new(4);
     /* Zero, sub-millisecond, odd nanoseconds, whole milliseconds, and the largest valid nanoseconds. */
     const struct timespec timeouts[] = {{0, 0}, {0, 1}, {0, 1000}, {0, 1500000}, {0, 20000000}, {0, 999999999}};
     for (size_t i = 0; i < sizeof timeouts / sizeof timeouts[0]; i++)
         ck_assert_int_eq(evsrc_poll_wait(f.poll, f.events, &timeouts[i]), 0);
     ck_assert_uint_eq(evsrc_events_len(f.events), 0);
-    fixture_free(&f);
+    testutil_fixture_free(&f);
 }
 END_TEST
 
 /* A huge timeout is valid: the pipe is ready, so it returns at once. */
 START_TEST(huge_timeouts_are_valid)
 {
-    struct fixture f = fixture_new(4);
+    struct testutil_fixture f = testutil_fixture_new(4);
     int p[2];
     testutil_pipe(p);
     ck_assert_int_eq(write(p[1], "x", 1), 1);
@@ -128,31 +105,29 @@ START_TEST(huge_timeouts_are_valid)
     const struct timespec timeouts[] = {{INT32_MAX, 0}, {INT32_MAX, 999999999}, {(time_t)1 << 40, 1}};
     for (size_t i = 0; i < sizeof timeouts / sizeof timeouts[0]; i++)
         ck_assert_int_eq(evsrc_poll_wait(f.poll, f.events, &timeouts[i]), 1);
-    close(p[0]);
-    close(p[1]);
-    fixture_free(&f);
+    testutil_close_pair(p);
+    testutil_fixture_free(&f);
 }
 END_TEST
 
 START_TEST(null_timeout_waits_until_ready)
 {
-    struct fixture f = fixture_new(4);
+    struct testutil_fixture f = testutil_fixture_new(4);
     int p[2];
     testutil_pipe(p);
     ck_assert_int_eq(evsrc_registry_register_fd(f.registry, p[0], 77, EVSRC_READABLE), 0);
     ck_assert_int_eq(write(p[1], "x", 1), 1);
     ck_assert_int_eq(evsrc_poll_wait(f.poll, f.events, NULL), 1);
     ck_assert_uint_eq(evsrc_event_token(evsrc_events_get(f.events, 0)), 77);
-    close(p[0]);
-    close(p[1]);
-    fixture_free(&f);
+    testutil_close_pair(p);
+    testutil_fixture_free(&f);
 }
 END_TEST
 
 /* Edge-triggered by default: one event per change, none while data merely remains. */
 START_TEST(edge_triggered_until_drained)
 {
-    struct fixture f = fixture_new(4);
+    struct testutil_fixture f = testutil_fixture_new(4);
     int p[2];
     char buf[16];
     testutil_pipe(p);
@@ -164,16 +139,15 @@ START_TEST(edge_triggered_until_drained)
     ck_assert_int_eq(read(p[0], buf, sizeof buf), 2);
     ck_assert_int_eq(write(p[1], "d", 1), 1); /* new data: a new edge */
     ck_assert(testutil_wait_token(f.poll, f.events, 1, NULL));
-    close(p[0]);
-    close(p[1]);
-    fixture_free(&f);
+    testutil_close_pair(p);
+    testutil_fixture_free(&f);
 }
 END_TEST
 
 /* More ready fds than slots: each wait returns at most capacity, and the rest come next. */
 START_TEST(small_buffer_returns_the_rest_next_time)
 {
-    struct fixture f = fixture_new(2);
+    struct testutil_fixture f = testutil_fixture_new(2);
     int p[5][2];
     for (int i = 0; i < 5; i++) {
         testutil_pipe(p[i]);
@@ -197,10 +171,9 @@ START_TEST(small_buffer_returns_the_rest_next_time)
     }
     ck_assert_int_eq(total, 5);
     for (int i = 0; i < 5; i++) {
-        close(p[i][0]);
-        close(p[i][1]);
+        testutil_close_pair(p[i]);
     }
-    fixture_free(&f);
+    testutil_fixture_free(&f);
 }
 END_TEST
 
@@ -235,7 +208,7 @@ START_TEST(signal_gives_eintr_and_loses_nothing)
     sigemptyset(&action.sa_mask);
     ck_assert_int_eq(sigaction(SIGUSR1, &action, NULL), 0);
 
-    struct fixture f = fixture_new(4);
+    struct testutil_fixture f = testutil_fixture_new(4);
     struct signaller s = {.target = pthread_self(), .stop = false};
     pthread_t thread;
     ck_assert_int_eq(pthread_create(&thread, NULL, send_signals, &s), 0);
@@ -257,31 +230,29 @@ START_TEST(signal_gives_eintr_and_loses_nothing)
     atomic_store(&s.stop, true);
     pthread_join(thread, NULL);
     ck_assert_int_gt(atomic_load(&signals_seen), 0);
-    close(p[0]);
-    close(p[1]);
-    fixture_free(&f);
+    testutil_close_pair(p);
+    testutil_fixture_free(&f);
 }
 END_TEST
 
 /* The poll's registrations end with it; the fds stay open and usable. */
 START_TEST(free_leaves_sources_open)
 {
-    struct fixture f = fixture_new(4);
+    struct testutil_fixture f = testutil_fixture_new(4);
     int p[2];
     testutil_pipe(p);
     ck_assert_int_eq(evsrc_registry_register_fd(f.registry, p[0], 1, EVSRC_READABLE), 0);
-    fixture_free(&f);
+    testutil_fixture_free(&f);
     ck_assert_int_eq(write(p[1], "x", 1), 1);
     char c;
     ck_assert_int_eq(read(p[0], &c, 1), 1);
     /* And a new poll can take the fd. */
-    f = fixture_new(4);
+    f = testutil_fixture_new(4);
     ck_assert_int_eq(evsrc_registry_register_fd(f.registry, p[0], 2, EVSRC_READABLE), 0);
     ck_assert_int_eq(write(p[1], "y", 1), 1);
     ck_assert(testutil_wait_token(f.poll, f.events, 2, NULL));
-    close(p[0]);
-    close(p[1]);
-    fixture_free(&f);
+    testutil_close_pair(p);
+    testutil_fixture_free(&f);
 }
 END_TEST
 

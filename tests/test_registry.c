@@ -8,27 +8,6 @@
 
 #include "testutil.h"
 
-struct fixture {
-    struct evsrc_poll *poll;
-    struct evsrc_events *events;
-    struct evsrc_registry *registry;
-};
-
-static struct fixture f;
-
-static void setup(void)
-{
-    ck_assert_int_eq(evsrc_poll_new(&f.poll), 0);
-    ck_assert_int_eq(evsrc_events_new(16, &f.events), 0);
-    f.registry = evsrc_poll_registry(f.poll);
-}
-
-static void teardown(void)
-{
-    evsrc_events_free(f.events);
-    evsrc_poll_free(f.poll);
-}
-
 static const evsrc_interest invalid_interests[] = {
     0, EVSRC_LEVEL, EVSRC_ONESHOT, EVSRC_LEVEL | EVSRC_ONESHOT, 0x8, EVSRC_READABLE | 0x8,
     EVSRC_READABLE | 0x80000000u, 0xffffffffu,
@@ -42,13 +21,12 @@ START_TEST(fd_calls_reject_bad_arguments)
     ck_assert_int_eq(evsrc_registry_reregister_fd(NULL, p[0], 1, EVSRC_READABLE), -EINVAL);
     ck_assert_int_eq(evsrc_registry_deregister_fd(NULL, p[0]), -EINVAL);
     for (size_t i = 0; i < sizeof invalid_interests / sizeof invalid_interests[0]; i++) {
-        ck_assert_int_eq(evsrc_registry_register_fd(f.registry, p[0], 1, invalid_interests[i]), -EINVAL);
-        ck_assert_int_eq(evsrc_registry_reregister_fd(f.registry, p[0], 1, invalid_interests[i]), -EINVAL);
+        ck_assert_int_eq(evsrc_registry_register_fd(testutil_fx.registry, p[0], 1, invalid_interests[i]), -EINVAL);
+        ck_assert_int_eq(evsrc_registry_reregister_fd(testutil_fx.registry, p[0], 1, invalid_interests[i]), -EINVAL);
     }
     /* Nothing was registered by the rejected calls. */
-    ck_assert_int_eq(evsrc_registry_deregister_fd(f.registry, p[0]), -ENOENT);
-    close(p[0]);
-    close(p[1]);
+    ck_assert_int_eq(evsrc_registry_deregister_fd(testutil_fx.registry, p[0]), -ENOENT);
+    testutil_close_pair(p);
 }
 END_TEST
 
@@ -56,13 +34,12 @@ START_TEST(bad_fds_are_ebadf)
 {
     int p[2];
     testutil_pipe(p);
-    close(p[0]);
-    close(p[1]);
+    testutil_close_pair(p);
     const int bad[] = {-1, -100, p[0], 1 << 28};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        ck_assert_int_eq(evsrc_registry_register_fd(f.registry, bad[i], 1, EVSRC_READABLE), -EBADF);
-        ck_assert_int_eq(evsrc_registry_reregister_fd(f.registry, bad[i], 1, EVSRC_READABLE), -EBADF);
-        ck_assert_int_eq(evsrc_registry_deregister_fd(f.registry, bad[i]), -EBADF);
+        ck_assert_int_eq(evsrc_registry_register_fd(testutil_fx.registry, bad[i], 1, EVSRC_READABLE), -EBADF);
+        ck_assert_int_eq(evsrc_registry_reregister_fd(testutil_fx.registry, bad[i], 1, EVSRC_READABLE), -EBADF);
+        ck_assert_int_eq(evsrc_registry_deregister_fd(testutil_fx.registry, bad[i]), -EBADF);
     }
 }
 END_TEST
@@ -71,22 +48,21 @@ START_TEST(registration_state_errors)
 {
     int p[2];
     testutil_pipe(p);
-    ck_assert_int_eq(evsrc_registry_reregister_fd(f.registry, p[0], 1, EVSRC_READABLE), -ENOENT);
-    ck_assert_int_eq(evsrc_registry_deregister_fd(f.registry, p[0]), -ENOENT);
-    ck_assert_int_eq(evsrc_registry_register_fd(f.registry, p[0], 1, EVSRC_READABLE), 0);
-    ck_assert_int_eq(evsrc_registry_register_fd(f.registry, p[0], 2, EVSRC_WRITABLE), -EEXIST);
-    ck_assert_int_eq(evsrc_registry_reregister_fd(f.registry, p[0], 2, EVSRC_READABLE), 0);
-    ck_assert_int_eq(evsrc_registry_deregister_fd(f.registry, p[0]), 0);
-    ck_assert_int_eq(evsrc_registry_deregister_fd(f.registry, p[0]), -ENOENT);
+    ck_assert_int_eq(evsrc_registry_reregister_fd(testutil_fx.registry, p[0], 1, EVSRC_READABLE), -ENOENT);
+    ck_assert_int_eq(evsrc_registry_deregister_fd(testutil_fx.registry, p[0]), -ENOENT);
+    ck_assert_int_eq(evsrc_registry_register_fd(testutil_fx.registry, p[0], 1, EVSRC_READABLE), 0);
+    ck_assert_int_eq(evsrc_registry_register_fd(testutil_fx.registry, p[0], 2, EVSRC_WRITABLE), -EEXIST);
+    ck_assert_int_eq(evsrc_registry_reregister_fd(testutil_fx.registry, p[0], 2, EVSRC_READABLE), 0);
+    ck_assert_int_eq(evsrc_registry_deregister_fd(testutil_fx.registry, p[0]), 0);
+    ck_assert_int_eq(evsrc_registry_deregister_fd(testutil_fx.registry, p[0]), -ENOENT);
     /* A registration in one queue is none of another's business. */
     struct evsrc_poll *other;
     ck_assert_int_eq(evsrc_poll_new(&other), 0);
     ck_assert_int_eq(evsrc_registry_register_fd(evsrc_poll_registry(other), p[0], 1, EVSRC_READABLE), 0);
-    ck_assert_int_eq(evsrc_registry_deregister_fd(f.registry, p[0]), -ENOENT);
-    ck_assert_int_eq(evsrc_registry_register_fd(f.registry, p[0], 1, EVSRC_READABLE), 0);
+    ck_assert_int_eq(evsrc_registry_deregister_fd(testutil_fx.registry, p[0]), -ENOENT);
+    ck_assert_int_eq(evsrc_registry_register_fd(testutil_fx.registry, p[0], 1, EVSRC_READABLE), 0);
     evsrc_poll_free(other);
-    close(p[0]);
-    close(p[1]);
+    testutil_close_pair(p);
 }
 END_TEST
 
@@ -96,7 +72,7 @@ START_TEST(regular_files_are_eperm)
     int fd = mkstemp(path);
     ck_assert_int_ge(fd, 0);
     unlink(path);
-    ck_assert_int_eq(evsrc_registry_register_fd(f.registry, fd, 1, EVSRC_READABLE), -EPERM);
+    ck_assert_int_eq(evsrc_registry_register_fd(testutil_fx.registry, fd, 1, EVSRC_READABLE), -EPERM);
     close(fd);
 }
 END_TEST
@@ -108,15 +84,14 @@ START_TEST(tokens_come_back_as_given)
     int p[4][2];
     for (int i = 0; i < 4; i++) {
         testutil_pipe(p[i]);
-        ck_assert_int_eq(evsrc_registry_register_fd(f.registry, p[i][0], tokens[i], EVSRC_READABLE), 0);
+        ck_assert_int_eq(evsrc_registry_register_fd(testutil_fx.registry, p[i][0], tokens[i], EVSRC_READABLE), 0);
         ck_assert_int_eq(write(p[i][1], "x", 1), 1);
     }
     for (int i = 0; i < 4; i++)
-        ck_assert(testutil_events_have(f.events, tokens[i]) ||
-                  testutil_wait_token(f.poll, f.events, tokens[i], NULL));
+        ck_assert(testutil_events_have(testutil_fx.events, tokens[i]) ||
+                  testutil_wait_token(testutil_fx.poll, testutil_fx.events, tokens[i], NULL));
     for (int i = 0; i < 4; i++) {
-        close(p[i][0]);
-        close(p[i][1]);
+        testutil_close_pair(p[i]);
     }
 }
 END_TEST
@@ -125,19 +100,17 @@ START_TEST(reregister_changes_token_and_interests)
 {
     int sp[2];
     testutil_socketpair(sp);
-    ck_assert_int_eq(evsrc_registry_register_fd(f.registry, sp[0], 1, EVSRC_READABLE), 0);
+    ck_assert_int_eq(evsrc_registry_register_fd(testutil_fx.registry, sp[0], 1, EVSRC_READABLE), 0);
     ck_assert_int_eq(write(sp[1], "x", 1), 1);
-    uint32_t flags;
-    ck_assert(testutil_wait_token(f.poll, f.events, 1, &flags));
+    uint32_t flags = testutil_expect_event(1);
     ck_assert(!(flags & EVSRC_EVENT_FLAG_OUT));
     /* Now writable under a new token; reregistering reports readiness already present. */
-    ck_assert_int_eq(evsrc_registry_reregister_fd(f.registry, sp[0], 2, EVSRC_WRITABLE), 0);
-    ck_assert(testutil_wait_token(f.poll, f.events, 2, &flags));
+    ck_assert_int_eq(evsrc_registry_reregister_fd(testutil_fx.registry, sp[0], 2, EVSRC_WRITABLE), 0);
+    flags = testutil_expect_event(2);
     ck_assert(flags & EVSRC_EVENT_FLAG_OUT);
     ck_assert(!(flags & EVSRC_EVENT_FLAG_IN));
-    ck_assert(!testutil_events_have(f.events, 1));
-    close(sp[0]);
-    close(sp[1]);
+    ck_assert(!testutil_events_have(testutil_fx.events, 1));
+    testutil_close_pair(sp);
 }
 END_TEST
 
@@ -145,12 +118,11 @@ START_TEST(deregistered_fd_reports_nothing)
 {
     int p[2];
     testutil_pipe(p);
-    ck_assert_int_eq(evsrc_registry_register_fd(f.registry, p[0], 1, EVSRC_READABLE), 0);
-    ck_assert_int_eq(evsrc_registry_deregister_fd(f.registry, p[0]), 0);
+    ck_assert_int_eq(evsrc_registry_register_fd(testutil_fx.registry, p[0], 1, EVSRC_READABLE), 0);
+    ck_assert_int_eq(evsrc_registry_deregister_fd(testutil_fx.registry, p[0]), 0);
     ck_assert_int_eq(write(p[1], "x", 1), 1);
-    ck_assert_int_eq(testutil_wait_ms(f.poll, f.events, TESTUTIL_QUIET_MS), 0);
-    close(p[0]);
-    close(p[1]);
+    testutil_expect_no_events();
+    testutil_close_pair(p);
 }
 END_TEST
 
@@ -158,15 +130,14 @@ START_TEST(level_mode_reports_while_ready)
 {
     int p[2];
     testutil_pipe(p);
-    ck_assert_int_eq(evsrc_registry_register_fd(f.registry, p[0], 1, EVSRC_READABLE | EVSRC_LEVEL), 0);
+    ck_assert_int_eq(evsrc_registry_register_fd(testutil_fx.registry, p[0], 1, EVSRC_READABLE | EVSRC_LEVEL), 0);
     ck_assert_int_eq(write(p[1], "ab", 2), 2);
     for (int i = 0; i < 3; i++)
-        ck_assert(testutil_wait_token(f.poll, f.events, 1, NULL));
+        testutil_expect_event(1);
     char buf[4];
     ck_assert_int_eq(read(p[0], buf, sizeof buf), 2);
-    ck_assert_int_eq(testutil_wait_ms(f.poll, f.events, TESTUTIL_QUIET_MS), 0);
-    close(p[0]);
-    close(p[1]);
+    testutil_expect_no_events();
+    testutil_close_pair(p);
 }
 END_TEST
 
@@ -175,18 +146,17 @@ START_TEST(oneshot_reports_once_until_rearmed)
     int p[2];
     char c;
     testutil_pipe(p);
-    ck_assert_int_eq(evsrc_registry_register_fd(f.registry, p[0], 1, EVSRC_READABLE | EVSRC_ONESHOT), 0);
+    ck_assert_int_eq(evsrc_registry_register_fd(testutil_fx.registry, p[0], 1, EVSRC_READABLE | EVSRC_ONESHOT), 0);
     ck_assert_int_eq(write(p[1], "a", 1), 1);
-    ck_assert(testutil_wait_token(f.poll, f.events, 1, NULL));
+    testutil_expect_event(1);
     ck_assert_int_eq(read(p[0], &c, 1), 1);
     ck_assert_int_eq(write(p[1], "b", 1), 1);
-    ck_assert_int_eq(testutil_wait_ms(f.poll, f.events, TESTUTIL_QUIET_MS), 0);
+    testutil_expect_no_events();
     /* Still registered: a second register is -EEXIST; reregister rearms. */
-    ck_assert_int_eq(evsrc_registry_register_fd(f.registry, p[0], 1, EVSRC_READABLE), -EEXIST);
-    ck_assert_int_eq(evsrc_registry_reregister_fd(f.registry, p[0], 2, EVSRC_READABLE | EVSRC_ONESHOT), 0);
-    ck_assert(testutil_wait_token(f.poll, f.events, 2, NULL));
-    close(p[0]);
-    close(p[1]);
+    ck_assert_int_eq(evsrc_registry_register_fd(testutil_fx.registry, p[0], 1, EVSRC_READABLE), -EEXIST);
+    ck_assert_int_eq(evsrc_registry_reregister_fd(testutil_fx.registry, p[0], 2, EVSRC_READABLE | EVSRC_ONESHOT), 0);
+    testutil_expect_event(2);
+    testutil_close_pair(p);
 }
 END_TEST
 
@@ -195,12 +165,11 @@ START_TEST(level_oneshot_reports_once)
     int p[2];
     testutil_pipe(p);
     ck_assert_int_eq(
-        evsrc_registry_register_fd(f.registry, p[0], 1, EVSRC_READABLE | EVSRC_LEVEL | EVSRC_ONESHOT), 0);
+        evsrc_registry_register_fd(testutil_fx.registry, p[0], 1, EVSRC_READABLE | EVSRC_LEVEL | EVSRC_ONESHOT), 0);
     ck_assert_int_eq(write(p[1], "a", 1), 1);
-    ck_assert(testutil_wait_token(f.poll, f.events, 1, NULL));
-    ck_assert_int_eq(testutil_wait_ms(f.poll, f.events, TESTUTIL_QUIET_MS), 0);
-    close(p[0]);
-    close(p[1]);
+    testutil_expect_event(1);
+    testutil_expect_no_events();
+    testutil_close_pair(p);
 }
 END_TEST
 
@@ -218,12 +187,10 @@ START_TEST(priority_reports_urgent_data)
     ck_assert_int_eq(connect(client, (struct sockaddr *)&addr, sizeof addr), 0);
     int server = accept4(listener, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
     ck_assert_int_ge(server, 0);
-    ck_assert_int_eq(evsrc_registry_register_fd(f.registry, server, 8, EVSRC_PRIORITY), 0);
+    ck_assert_int_eq(evsrc_registry_register_fd(testutil_fx.registry, server, 8, EVSRC_PRIORITY), 0);
     ck_assert_int_eq(send(client, "!", 1, MSG_OOB), 1);
-    uint32_t flags;
-    ck_assert(testutil_wait_token(f.poll, f.events, 8, &flags));
-    ck_assert(flags & EVSRC_EVENT_FLAG_PRI);
-    ck_assert(evsrc_event_is_priority(evsrc_events_get(f.events, 0)));
+    ck_assert(testutil_expect_event(8) & EVSRC_EVENT_FLAG_PRI);
+    ck_assert(evsrc_event_is_priority(evsrc_events_get(testutil_fx.events, 0)));
     close(server);
     close(client);
     close(listener);
@@ -237,28 +204,26 @@ START_TEST(many_kinds_of_fd_in_one_queue)
     int sp[2], p[2];
     testutil_socketpair(sp);
     testutil_pipe(p);
-    ck_assert_int_eq(evsrc_registry_register_fd(f.registry, efd, 10, EVSRC_READABLE), 0);
-    ck_assert_int_eq(evsrc_registry_register_fd(f.registry, sp[0], 20, EVSRC_READABLE), 0);
-    ck_assert_int_eq(evsrc_registry_register_fd(f.registry, p[0], 30, EVSRC_READABLE), 0);
+    ck_assert_int_eq(evsrc_registry_register_fd(testutil_fx.registry, efd, 10, EVSRC_READABLE), 0);
+    ck_assert_int_eq(evsrc_registry_register_fd(testutil_fx.registry, sp[0], 20, EVSRC_READABLE), 0);
+    ck_assert_int_eq(evsrc_registry_register_fd(testutil_fx.registry, p[0], 30, EVSRC_READABLE), 0);
     uint64_t one = 1;
     ck_assert_int_eq(write(efd, &one, sizeof one), (ssize_t)sizeof one);
     ck_assert_int_eq(write(sp[1], "x", 1), 1);
     ck_assert_int_eq(write(p[1], "x", 1), 1);
     bool seen[3] = {false, false, false};
     for (int round = 0; round < 100 && !(seen[0] && seen[1] && seen[2]); round++) {
-        ck_assert_int_ge(testutil_wait_ms(f.poll, f.events, 100), 0);
-        for (size_t i = 0; i < evsrc_events_len(f.events); i++) {
-            evsrc_token token = evsrc_event_token(evsrc_events_get(f.events, i));
+        ck_assert_int_ge(testutil_wait_ms(testutil_fx.poll, testutil_fx.events, 100), 0);
+        for (size_t i = 0; i < evsrc_events_len(testutil_fx.events); i++) {
+            evsrc_token token = evsrc_event_token(evsrc_events_get(testutil_fx.events, i));
             ck_assert(token == 10 || token == 20 || token == 30);
             seen[token / 10 - 1] = true;
         }
     }
     ck_assert(seen[0] && seen[1] && seen[2]);
     close(efd);
-    close(sp[0]);
-    close(sp[1]);
-    close(p[0]);
-    close(p[1]);
+    testutil_close_pair(sp);
+    testutil_close_pair(p);
 }
 END_TEST
 
@@ -268,10 +233,10 @@ START_TEST(closed_fd_leaves_the_queue)
     int p[2];
     testutil_pipe(p);
     /* Level-triggered and always writable: it would report on every wait while in the queue. */
-    ck_assert_int_eq(evsrc_registry_register_fd(f.registry, p[1], 1, EVSRC_WRITABLE | EVSRC_LEVEL), 0);
-    ck_assert(testutil_wait_token(f.poll, f.events, 1, NULL));
+    ck_assert_int_eq(evsrc_registry_register_fd(testutil_fx.registry, p[1], 1, EVSRC_WRITABLE | EVSRC_LEVEL), 0);
+    testutil_expect_event(1);
     close(p[1]);
-    ck_assert_int_eq(testutil_wait_ms(f.poll, f.events, TESTUTIL_QUIET_MS), 0);
+    testutil_expect_no_events();
     close(p[0]);
 }
 END_TEST
@@ -281,24 +246,23 @@ START_TEST(clone_is_the_same_queue)
     int before = testutil_open_fds();
     struct evsrc_registry *clone = NULL;
     ck_assert_int_eq(evsrc_registry_try_clone(NULL, &clone), -EINVAL);
-    ck_assert_int_eq(evsrc_registry_try_clone(f.registry, NULL), -EINVAL);
-    ck_assert_int_eq(evsrc_registry_try_clone(f.registry, &clone), 0);
+    ck_assert_int_eq(evsrc_registry_try_clone(testutil_fx.registry, NULL), -EINVAL);
+    ck_assert_int_eq(evsrc_registry_try_clone(testutil_fx.registry, &clone), 0);
     ck_assert_ptr_nonnull(clone);
     ck_assert_int_eq(testutil_open_fds(), before + 1);
     int p[2];
     testutil_pipe(p);
     ck_assert_int_eq(evsrc_registry_register_fd(clone, p[0], 5, EVSRC_READABLE), 0);
     /* The fd is in the queue, whichever handle asks. */
-    ck_assert_int_eq(evsrc_registry_register_fd(f.registry, p[0], 5, EVSRC_READABLE), -EEXIST);
+    ck_assert_int_eq(evsrc_registry_register_fd(testutil_fx.registry, p[0], 5, EVSRC_READABLE), -EEXIST);
     ck_assert_int_eq(write(p[1], "x", 1), 1);
-    ck_assert(testutil_wait_token(f.poll, f.events, 5, NULL));
-    ck_assert_int_eq(evsrc_registry_deregister_fd(f.registry, p[0]), 0);
+    testutil_expect_event(5);
+    ck_assert_int_eq(evsrc_registry_deregister_fd(testutil_fx.registry, p[0]), 0);
     evsrc_registry_free(clone);
     evsrc_registry_free(NULL);
-    evsrc_registry_free(f.registry); /* borrowed: a no-op */
-    ck_assert_int_eq(evsrc_registry_register_fd(f.registry, p[0], 6, EVSRC_READABLE), 0);
-    close(p[0]);
-    close(p[1]);
+    evsrc_registry_free(testutil_fx.registry); /* borrowed: a no-op */
+    ck_assert_int_eq(evsrc_registry_register_fd(testutil_fx.registry, p[0], 6, EVSRC_READABLE), 0);
+    testutil_close_pair(p);
     ck_assert_int_eq(testutil_open_fds(), before);
 }
 END_TEST
@@ -306,9 +270,7 @@ END_TEST
 int main(void)
 {
     Suite *suite = suite_create("registry");
-    TCase *tc = tcase_create("registry");
-    tcase_set_timeout(tc, 60);
-    tcase_add_checked_fixture(tc, setup, teardown);
+    TCase *tc = testutil_add_tcase(suite, "registry");
     tcase_add_test(tc, fd_calls_reject_bad_arguments);
     tcase_add_test(tc, bad_fds_are_ebadf);
     tcase_add_test(tc, registration_state_errors);
@@ -323,6 +285,5 @@ int main(void)
     tcase_add_test(tc, many_kinds_of_fd_in_one_queue);
     tcase_add_test(tc, closed_fd_leaves_the_queue);
     tcase_add_test(tc, clone_is_the_same_queue);
-    suite_add_tcase(suite, tc);
     return testutil_run(suite);
 }

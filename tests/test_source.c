@@ -4,25 +4,19 @@
 
 #include "testutil.h"
 
-static struct evsrc_poll *poll_a;
-static struct evsrc_events *events;
-static struct evsrc_registry *registry_a;
+/* testutil's fixture is queue A; p is a pipe for the sources. */
 static int p[2];
 
 static void setup(void)
 {
-    ck_assert_int_eq(evsrc_poll_new(&poll_a), 0);
-    ck_assert_int_eq(evsrc_events_new(8, &events), 0);
-    registry_a = evsrc_poll_registry(poll_a);
+    testutil_fixture_setup();
     testutil_pipe(p);
 }
 
 static void teardown(void)
 {
-    close(p[0]);
-    close(p[1]);
-    evsrc_events_free(events);
-    evsrc_poll_free(poll_a);
+    testutil_close_pair(p);
+    testutil_fixture_teardown();
 }
 
 START_TEST(source_fd_init_checks_arguments)
@@ -41,14 +35,14 @@ START_TEST(source_fd_reports_under_its_token)
 {
     struct evsrc_source_fd s;
     ck_assert_int_eq(evsrc_source_fd_init(&s, p[0]), 0);
-    ck_assert_int_eq(evsrc_registry_register(registry_a, &s.source, 42, EVSRC_READABLE), 0);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &s.source, 42, EVSRC_READABLE), 0);
     ck_assert_int_eq(write(p[1], "x", 1), 1);
-    ck_assert(testutil_wait_token(poll_a, events, 42, NULL));
-    ck_assert_int_eq(evsrc_registry_reregister(registry_a, &s.source, 43, EVSRC_READABLE), 0);
-    ck_assert(testutil_wait_token(poll_a, events, 43, NULL)); /* data still there: reported anew */
-    ck_assert_int_eq(evsrc_registry_deregister(registry_a, &s.source), 0);
+    testutil_expect_event(42);
+    ck_assert_int_eq(evsrc_registry_reregister(testutil_fx.registry, &s.source, 43, EVSRC_READABLE), 0);
+    testutil_expect_event(43); /* data still there: reported anew */
+    ck_assert_int_eq(evsrc_registry_deregister(testutil_fx.registry, &s.source), 0);
     ck_assert_int_eq(write(p[1], "y", 1), 1);
-    ck_assert_int_eq(testutil_wait_ms(poll_a, events, TESTUTIL_QUIET_MS), 0);
+    testutil_expect_no_events();
     /* It does not own the fd: still open after all that. */
     ck_assert_int_eq(write(p[1], "z", 1), 1);
 }
@@ -59,16 +53,16 @@ START_TEST(registry_rejects_bad_sources)
     struct evsrc_source_fd s;
     ck_assert_int_eq(evsrc_source_fd_init(&s, p[0]), 0);
     ck_assert_int_eq(evsrc_registry_register(NULL, &s.source, 1, EVSRC_READABLE), -EINVAL);
-    ck_assert_int_eq(evsrc_registry_register(registry_a, NULL, 1, EVSRC_READABLE), -EINVAL);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, NULL, 1, EVSRC_READABLE), -EINVAL);
     ck_assert_int_eq(evsrc_registry_reregister(NULL, &s.source, 1, EVSRC_READABLE), -EINVAL);
-    ck_assert_int_eq(evsrc_registry_reregister(registry_a, NULL, 1, EVSRC_READABLE), -EINVAL);
+    ck_assert_int_eq(evsrc_registry_reregister(testutil_fx.registry, NULL, 1, EVSRC_READABLE), -EINVAL);
     ck_assert_int_eq(evsrc_registry_deregister(NULL, &s.source), -EINVAL);
-    ck_assert_int_eq(evsrc_registry_deregister(registry_a, NULL), -EINVAL);
-    ck_assert_int_eq(evsrc_registry_register(registry_a, &s.source, 1, 0), -EINVAL);
-    ck_assert_int_eq(evsrc_registry_register(registry_a, &s.source, 1, EVSRC_LEVEL), -EINVAL);
+    ck_assert_int_eq(evsrc_registry_deregister(testutil_fx.registry, NULL), -EINVAL);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &s.source, 1, 0), -EINVAL);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &s.source, 1, EVSRC_LEVEL), -EINVAL);
 
     struct evsrc_source no_ops = EVSRC_SOURCE_INIT(NULL);
-    ck_assert_int_eq(evsrc_registry_register(registry_a, &no_ops, 1, EVSRC_READABLE), -EINVAL);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &no_ops, 1, EVSRC_READABLE), -EINVAL);
     const struct event_source_ops *full = s.source.ops;
     struct event_source_ops partial[3] = {*full, *full, *full};
     partial[0].register_source = NULL;
@@ -77,14 +71,14 @@ START_TEST(registry_rejects_bad_sources)
     for (int i = 0; i < 3; i++) {
         struct evsrc_source_fd bad = s;
         bad.source.ops = &partial[i];
-        ck_assert_int_eq(evsrc_registry_register(registry_a, &bad.source, 1, EVSRC_READABLE), -EINVAL);
-        ck_assert_int_eq(evsrc_registry_reregister(registry_a, &bad.source, 1, EVSRC_READABLE), -EINVAL);
-        ck_assert_int_eq(evsrc_registry_deregister(registry_a, &bad.source), -EINVAL);
+        ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &bad.source, 1, EVSRC_READABLE), -EINVAL);
+        ck_assert_int_eq(evsrc_registry_reregister(testutil_fx.registry, &bad.source, 1, EVSRC_READABLE), -EINVAL);
+        ck_assert_int_eq(evsrc_registry_deregister(testutil_fx.registry, &bad.source), -EINVAL);
     }
     ck_assert_int_eq(evsrc_source_init(NULL, full), -EINVAL);
     ck_assert_int_eq(evsrc_source_init(&no_ops, NULL), -EINVAL);
     /* None of that registered anything. */
-    ck_assert_int_eq(evsrc_registry_register(registry_a, &s.source, 1, EVSRC_READABLE), 0);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &s.source, 1, EVSRC_READABLE), 0);
 }
 END_TEST
 
@@ -92,13 +86,13 @@ START_TEST(double_register_and_unregistered_calls)
 {
     struct evsrc_source_fd s;
     ck_assert_int_eq(evsrc_source_fd_init(&s, p[0]), 0);
-    ck_assert_int_eq(evsrc_registry_reregister(registry_a, &s.source, 1, EVSRC_READABLE), -ENOENT);
-    ck_assert_int_eq(evsrc_registry_deregister(registry_a, &s.source), -ENOENT);
-    ck_assert_int_eq(evsrc_registry_register(registry_a, &s.source, 1, EVSRC_READABLE), 0);
-    ck_assert_int_eq(evsrc_registry_register(registry_a, &s.source, 1, EVSRC_READABLE), -EEXIST);
-    ck_assert_int_eq(evsrc_registry_deregister(registry_a, &s.source), 0);
-    ck_assert_int_eq(evsrc_registry_deregister(registry_a, &s.source), -ENOENT);
-    ck_assert_int_eq(evsrc_registry_register(registry_a, &s.source, 1, EVSRC_READABLE), 0);
+    ck_assert_int_eq(evsrc_registry_reregister(testutil_fx.registry, &s.source, 1, EVSRC_READABLE), -ENOENT);
+    ck_assert_int_eq(evsrc_registry_deregister(testutil_fx.registry, &s.source), -ENOENT);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &s.source, 1, EVSRC_READABLE), 0);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &s.source, 1, EVSRC_READABLE), -EEXIST);
+    ck_assert_int_eq(evsrc_registry_deregister(testutil_fx.registry, &s.source), 0);
+    ck_assert_int_eq(evsrc_registry_deregister(testutil_fx.registry, &s.source), -ENOENT);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &s.source, 1, EVSRC_READABLE), 0);
 }
 END_TEST
 
@@ -109,15 +103,15 @@ START_TEST(another_queue_is_caught)
     struct evsrc_registry *registry_b = evsrc_poll_registry(poll_b);
     struct evsrc_source_fd s;
     ck_assert_int_eq(evsrc_source_fd_init(&s, p[0]), 0);
-    ck_assert_int_eq(evsrc_registry_register(registry_a, &s.source, 1, EVSRC_READABLE), 0);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &s.source, 1, EVSRC_READABLE), 0);
     /* The kernel would accept these (another epoll instance); the record catches them. */
     ck_assert_int_eq(evsrc_registry_register(registry_b, &s.source, 1, EVSRC_READABLE), -EEXIST);
     ck_assert_int_eq(evsrc_registry_reregister(registry_b, &s.source, 1, EVSRC_READABLE), -ENOENT);
     ck_assert_int_eq(evsrc_registry_deregister(registry_b, &s.source), -ENOENT);
     /* And the registration with A is intact. */
     ck_assert_int_eq(write(p[1], "x", 1), 1);
-    ck_assert(testutil_wait_token(poll_a, events, 1, NULL));
-    ck_assert_int_eq(evsrc_registry_deregister(registry_a, &s.source), 0);
+    testutil_expect_event(1);
+    ck_assert_int_eq(evsrc_registry_deregister(testutil_fx.registry, &s.source), 0);
     ck_assert_int_eq(evsrc_registry_register(registry_b, &s.source, 1, EVSRC_READABLE), 0);
     evsrc_poll_free(poll_b);
 }
@@ -126,13 +120,13 @@ END_TEST
 START_TEST(clones_are_the_same_owner)
 {
     struct evsrc_registry *clone;
-    ck_assert_int_eq(evsrc_registry_try_clone(registry_a, &clone), 0);
+    ck_assert_int_eq(evsrc_registry_try_clone(testutil_fx.registry, &clone), 0);
     struct evsrc_source_fd s;
     ck_assert_int_eq(evsrc_source_fd_init(&s, p[0]), 0);
     ck_assert_int_eq(evsrc_registry_register(clone, &s.source, 1, EVSRC_READABLE), 0);
-    ck_assert_int_eq(evsrc_registry_register(registry_a, &s.source, 1, EVSRC_READABLE), -EEXIST);
-    ck_assert_int_eq(evsrc_registry_reregister(registry_a, &s.source, 2, EVSRC_READABLE), 0);
-    ck_assert_int_eq(evsrc_registry_deregister(registry_a, &s.source), 0);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &s.source, 1, EVSRC_READABLE), -EEXIST);
+    ck_assert_int_eq(evsrc_registry_reregister(testutil_fx.registry, &s.source, 2, EVSRC_READABLE), 0);
+    ck_assert_int_eq(evsrc_registry_deregister(testutil_fx.registry, &s.source), 0);
     ck_assert_int_eq(evsrc_registry_deregister(clone, &s.source), -ENOENT);
     evsrc_registry_free(clone);
 }
@@ -150,13 +144,13 @@ START_TEST(stale_record_of_a_dead_queue_is_replaced)
     ck_assert_int_eq(evsrc_registry_register(evsrc_poll_registry(poll_b), &s.source, 1, EVSRC_READABLE), 0);
     evsrc_poll_free(poll_b);
     /* The clone keeps queue B alive: still registered there. */
-    ck_assert_int_eq(evsrc_registry_register(registry_a, &s.source, 2, EVSRC_READABLE), -EEXIST);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &s.source, 2, EVSRC_READABLE), -EEXIST);
     evsrc_registry_free(clone);
     /* Queue B is gone now. */
-    ck_assert_int_eq(evsrc_registry_deregister(registry_a, &s.source), -ENOENT);
-    ck_assert_int_eq(evsrc_registry_register(registry_a, &s.source, 2, EVSRC_READABLE), 0);
+    ck_assert_int_eq(evsrc_registry_deregister(testutil_fx.registry, &s.source), -ENOENT);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &s.source, 2, EVSRC_READABLE), 0);
     ck_assert_int_eq(write(p[1], "x", 1), 1);
-    ck_assert(testutil_wait_token(poll_a, events, 2, NULL));
+    testutil_expect_event(2);
 }
 END_TEST
 
@@ -165,12 +159,12 @@ START_TEST(failed_register_leaves_source_unregistered)
 {
     struct evsrc_source_fd s;
     ck_assert_int_eq(evsrc_source_fd_init(&s, p[0]), 0);
-    ck_assert_int_eq(evsrc_registry_register_fd(registry_a, p[0], 1, EVSRC_READABLE), 0);
+    ck_assert_int_eq(evsrc_registry_register_fd(testutil_fx.registry, p[0], 1, EVSRC_READABLE), 0);
     /* The fd is already in the queue (behind the source's back): the op fails with the kernel's -EEXIST. */
-    ck_assert_int_eq(evsrc_registry_register(registry_a, &s.source, 1, EVSRC_READABLE), -EEXIST);
-    ck_assert_int_eq(evsrc_registry_deregister(registry_a, &s.source), -ENOENT);
-    ck_assert_int_eq(evsrc_registry_deregister_fd(registry_a, p[0]), 0);
-    ck_assert_int_eq(evsrc_registry_register(registry_a, &s.source, 1, EVSRC_READABLE), 0);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &s.source, 1, EVSRC_READABLE), -EEXIST);
+    ck_assert_int_eq(evsrc_registry_deregister(testutil_fx.registry, &s.source), -ENOENT);
+    ck_assert_int_eq(evsrc_registry_deregister_fd(testutil_fx.registry, p[0]), 0);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &s.source, 1, EVSRC_READABLE), 0);
 }
 END_TEST
 
@@ -181,12 +175,11 @@ START_TEST(deregister_clears_record_whatever_the_op_says)
     testutil_pipe(q);
     struct evsrc_source_fd s;
     ck_assert_int_eq(evsrc_source_fd_init(&s, q[0]), 0);
-    ck_assert_int_eq(evsrc_registry_register(registry_a, &s.source, 1, EVSRC_READABLE), 0);
-    close(q[0]);
-    close(q[1]);
-    ck_assert_int_eq(evsrc_registry_deregister(registry_a, &s.source), -EBADF);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &s.source, 1, EVSRC_READABLE), 0);
+    testutil_close_pair(q);
+    ck_assert_int_eq(evsrc_registry_deregister(testutil_fx.registry, &s.source), -EBADF);
     ck_assert_int_eq(evsrc_source_fd_init(&s, p[0]), 0);
-    ck_assert_int_eq(evsrc_registry_register(registry_a, &s.source, 1, EVSRC_READABLE), 0);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &s.source, 1, EVSRC_READABLE), 0);
 }
 END_TEST
 

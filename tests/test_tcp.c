@@ -16,29 +16,6 @@
 
 /* ---- Helpers ----------------------------------------------------------- */
 
-/* Every test starts and ends with these, and checks the fd count is back where it began. */
-struct fixture {
-    int fds_before;
-    struct evsrc_poll *poll;
-    struct evsrc_registry *registry;
-    struct evsrc_events *events;
-};
-
-static void fixture_open(struct fixture *f)
-{
-    f->fds_before = testutil_open_fds();
-    ck_assert_int_eq(evsrc_poll_new(&f->poll), 0);
-    f->registry = evsrc_poll_registry(f->poll);
-    ck_assert_int_eq(evsrc_events_new(64, &f->events), 0);
-}
-
-static void fixture_close(struct fixture *f)
-{
-    evsrc_events_free(f->events);
-    evsrc_poll_free(f->poll);
-    ck_assert_int_eq(testutil_open_fds(), f->fds_before);
-}
-
 static struct sockaddr_in loopback4(uint16_t port)
 {
     struct sockaddr_in addr;
@@ -47,12 +24,6 @@ static struct sockaddr_in loopback4(uint16_t port)
     addr.sin_port = htons(port);
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     return addr;
-}
-
-static void listen_loopback(struct evsrc_tcp_listener *listener)
-{
-    struct sockaddr_in addr = loopback4(0);
-    ck_assert_int_eq(evsrc_tcp_listener_bind(listener, (const struct sockaddr *)&addr, sizeof addr), 0);
 }
 
 static struct sockaddr_storage listener_addr(const struct evsrc_tcp_listener *listener, socklen_t *len)
@@ -70,33 +41,10 @@ static void connect_to(struct evsrc_tcp_stream *stream, const struct evsrc_tcp_l
     ck_assert_int_eq(evsrc_tcp_stream_connect(stream, (const struct sockaddr *)&addr, len), 0);
 }
 
-/* Blocks (bounded) until fd reports `what`: setup only, not the behaviour under test. */
-static void await_fd(int fd, short what)
-{
-    struct pollfd p = {.fd = fd, .events = what};
-    int n;
-    do
-        n = poll(&p, 1, TESTUTIL_EVENT_DEADLINE_MS);
-    while (n < 0 && errno == EINTR);
-    ck_assert_int_eq(n, 1);
-}
-
 static void accept_one(struct evsrc_tcp_listener *listener, struct evsrc_tcp_stream *stream)
 {
-    await_fd(evsrc_tcp_listener_fd(listener), POLLIN);
+    testutil_await_fd(evsrc_tcp_listener_fd(listener), POLLIN);
     ck_assert_int_eq(evsrc_tcp_listener_accept(listener, stream, NULL, NULL), 0);
-}
-
-/* A connected loopback pair: `client` connected, `server` accepted. The listener is closed again. */
-static void tcp_pair(struct evsrc_tcp_stream *client, struct evsrc_tcp_stream *server)
-{
-    struct evsrc_tcp_listener listener;
-    listen_loopback(&listener);
-    connect_to(client, &listener);
-    accept_one(&listener, server);
-    await_fd(evsrc_tcp_stream_fd(client), POLLOUT);
-    ck_assert_int_eq(evsrc_tcp_stream_take_error(client), 0);
-    ck_assert_int_eq(evsrc_tcp_listener_close(&listener), 0);
 }
 
 static void write_all(struct evsrc_tcp_stream *stream, const char *text)
@@ -117,32 +65,27 @@ static size_t drain(struct evsrc_tcp_stream *stream)
     return total;
 }
 
-/* Waits the quiet time and asserts no event named `token` arrived. */
-static void assert_quiet(struct fixture *f, evsrc_token token)
-{
-    ck_assert_int_ge(testutil_wait_ms(f->poll, f->events, TESTUTIL_QUIET_MS), 0);
-    ck_assert(!testutil_events_have(f->events, token));
-}
-
-static uint32_t wait_flags(struct fixture *f, evsrc_token token)
-{
-    uint32_t flags = 0;
-    ck_assert(testutil_wait_token(f->poll, f->events, token, &flags));
-    return flags;
-}
-
-/* An event's flags, for the accessors in events.h. */
-static struct evsrc_event as_event(uint32_t flags)
+/* Waits for `token` (failing the test if it does not come) and returns its flags as an event, for the accessors. */
+static struct evsrc_event wait_event(evsrc_token token)
 {
     struct evsrc_event event;
     memset(&event, 0, sizeof event);
-    event.flags = flags;
+    event.flags = testutil_expect_event(token);
     return event;
 }
 
-static bool fd_is_open(int fd)
+/* A connected pair (see testutil_tcp_pair) whose `server` end is registered under `token`. */
+static void registered_pair(struct evsrc_tcp_stream *client, struct evsrc_tcp_stream *server, evsrc_token token,
+                            evsrc_interest interests)
 {
-    return fcntl(fd, F_GETFD) >= 0;
+    testutil_tcp_pair(client, server);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &server->source, token, interests), 0);
+}
+
+static void close_streams(struct evsrc_tcp_stream *first, struct evsrc_tcp_stream *second)
+{
+    ck_assert_int_eq(evsrc_tcp_stream_close(first), 0);
+    ck_assert_int_eq(evsrc_tcp_stream_close(second), 0);
 }
 
 static uint16_t port_of(const struct sockaddr_storage *addr)
@@ -156,72 +99,60 @@ static uint16_t port_of(const struct sockaddr_storage *addr)
 
 START_TEST(readable_is_edge_triggered)
 {
-    struct fixture f;
-    fixture_open(&f);
     struct evsrc_tcp_stream client, server;
-    tcp_pair(&client, &server);
-    ck_assert_int_eq(evsrc_registry_register(f.registry, &server.source, 7, EVSRC_READABLE), 0);
-    assert_quiet(&f, 7);
+    registered_pair(&client, &server, 7, EVSRC_READABLE);
+    testutil_expect_quiet(7);
 
     write_all(&client, "hello");
-    struct evsrc_event event = as_event(wait_flags(&f, 7));
+    struct evsrc_event event = wait_event(7);
     ck_assert(evsrc_event_is_readable(&event));
 
     /* A partial read does not earn another event: the edge was already reported. */
     char buf[2];
     ck_assert_int_eq(evsrc_tcp_stream_read(&server, buf, sizeof buf), 2);
-    assert_quiet(&f, 7);
+    testutil_expect_quiet(7);
     ck_assert_uint_eq(drain(&server), 3);
-    assert_quiet(&f, 7);
+    testutil_expect_quiet(7);
 
     /* New data after draining is a new edge. */
     write_all(&client, "again");
-    event = as_event(wait_flags(&f, 7));
+    event = wait_event(7);
     ck_assert(evsrc_event_is_readable(&event));
     ck_assert_uint_eq(drain(&server), 5);
 
-    ck_assert_int_eq(evsrc_tcp_stream_close(&client), 0);
-    ck_assert_int_eq(evsrc_tcp_stream_close(&server), 0);
-    fixture_close(&f);
+    close_streams(&client, &server);
 }
 END_TEST
 
 START_TEST(level_triggered_reports_while_data_remains)
 {
-    struct fixture f;
-    fixture_open(&f);
     struct evsrc_tcp_stream client, server;
-    tcp_pair(&client, &server);
-    ck_assert_int_eq(evsrc_registry_register(f.registry, &server.source, 3, EVSRC_READABLE | EVSRC_LEVEL), 0);
+    registered_pair(&client, &server, 3, EVSRC_READABLE | EVSRC_LEVEL);
     write_all(&client, "abcdef");
 
     char byte;
     for (int i = 0; i < 3; i++) {
-        struct evsrc_event event = as_event(wait_flags(&f, 3));
+        struct evsrc_event event = wait_event(3);
         ck_assert(evsrc_event_is_readable(&event));
         ck_assert_int_eq(evsrc_tcp_stream_read(&server, &byte, 1), 1);
         ck_assert_int_eq(byte, 'a' + i);
     }
     ck_assert_uint_eq(drain(&server), 3);
-    assert_quiet(&f, 3);
+    testutil_expect_quiet(3);
 
-    ck_assert_int_eq(evsrc_tcp_stream_close(&client), 0);
-    ck_assert_int_eq(evsrc_tcp_stream_close(&server), 0);
-    fixture_close(&f);
+    close_streams(&client, &server);
 }
 END_TEST
 
 START_TEST(writable_after_connect)
 {
-    struct fixture f;
-    fixture_open(&f);
     struct evsrc_tcp_listener listener;
-    listen_loopback(&listener);
+    testutil_listen_loopback(&listener, NULL);
     struct evsrc_tcp_stream client;
     connect_to(&client, &listener);
-    ck_assert_int_eq(evsrc_registry_register(f.registry, &client.source, 11, EVSRC_WRITABLE), 0);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &client.source, 11, EVSRC_WRITABLE), 0);
 
-    struct evsrc_event event = as_event(wait_flags(&f, 11));
+    struct evsrc_event event = wait_event(11);
     ck_assert(evsrc_event_is_writable(&event));
     ck_assert(!evsrc_event_is_error(&event));
     ck_assert_int_eq(evsrc_tcp_stream_take_error(&client), 0);
@@ -237,20 +168,16 @@ START_TEST(writable_after_connect)
     struct evsrc_tcp_stream server;
     accept_one(&listener, &server);
 
-    ck_assert_int_eq(evsrc_tcp_stream_close(&server), 0);
-    ck_assert_int_eq(evsrc_tcp_stream_close(&client), 0);
+    close_streams(&server, &client);
     ck_assert_int_eq(evsrc_tcp_listener_close(&listener), 0);
-    fixture_close(&f);
 }
 END_TEST
 
 START_TEST(refused_connect_reports_econnrefused)
 {
-    struct fixture f;
-    fixture_open(&f);
     /* A port that was free a moment ago and has no listener now. */
     struct evsrc_tcp_listener listener;
-    listen_loopback(&listener);
+    testutil_listen_loopback(&listener, NULL);
     socklen_t len;
     struct sockaddr_storage addr = listener_addr(&listener, &len);
     ck_assert_int_eq(evsrc_tcp_listener_close(&listener), 0);
@@ -260,12 +187,11 @@ START_TEST(refused_connect_reports_econnrefused)
     if (r == -ECONNREFUSED) {
         /* Linux reports it through the event, but refusing at once is allowed too. */
         ck_assert_int_eq(evsrc_tcp_stream_close(&client), -EBADF);
-        fixture_close(&f);
         return;
     }
     ck_assert_int_eq(r, 0);
-    ck_assert_int_eq(evsrc_registry_register(f.registry, &client.source, 12, EVSRC_WRITABLE), 0);
-    struct evsrc_event event = as_event(wait_flags(&f, 12));
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &client.source, 12, EVSRC_WRITABLE), 0);
+    struct evsrc_event event = wait_event(12);
     ck_assert(evsrc_event_is_error(&event) || evsrc_event_is_write_closed(&event));
     ck_assert_int_eq(evsrc_tcp_stream_take_error(&client), -ECONNREFUSED);
     /* take_error clears what it returns. */
@@ -275,24 +201,20 @@ START_TEST(refused_connect_reports_econnrefused)
     ck_assert_int_eq(evsrc_tcp_stream_peer_addr(&client, &peer, &peerlen), -ENOTCONN);
 
     ck_assert_int_eq(evsrc_tcp_stream_close(&client), 0);
-    fixture_close(&f);
 }
 END_TEST
 
 START_TEST(peer_shutdown_write_is_read_closed)
 {
-    struct fixture f;
-    fixture_open(&f);
     struct evsrc_tcp_stream client, server;
-    tcp_pair(&client, &server);
-    ck_assert_int_eq(evsrc_registry_register(f.registry, &server.source, 4, EVSRC_READABLE), 0);
+    registered_pair(&client, &server, 4, EVSRC_READABLE);
 
     write_all(&client, "last");
     ck_assert_int_eq(evsrc_tcp_stream_shutdown(&client, SHUT_WR), 0);
-    struct evsrc_event event = as_event(wait_flags(&f, 4));
+    struct evsrc_event event = wait_event(4);
     /* The data and the FIN may come as one event or two. */
     if (!evsrc_event_is_read_closed(&event))
-        event = as_event(wait_flags(&f, 4));
+        event = wait_event(4);
     ck_assert(evsrc_event_is_read_closed(&event));
 
     char buf[16];
@@ -301,59 +223,50 @@ START_TEST(peer_shutdown_write_is_read_closed)
     ck_assert_int_eq(evsrc_tcp_stream_read(&server, buf, sizeof buf), 0);
     /* Only the client's write side is shut: the server can still answer. */
     write_all(&server, "bye");
-    await_fd(evsrc_tcp_stream_fd(&client), POLLIN);
+    testutil_await_fd(evsrc_tcp_stream_fd(&client), POLLIN);
     ck_assert_int_eq(evsrc_tcp_stream_read(&client, buf, sizeof buf), 3);
 
-    ck_assert_int_eq(evsrc_tcp_stream_close(&client), 0);
-    ck_assert_int_eq(evsrc_tcp_stream_close(&server), 0);
-    fixture_close(&f);
+    close_streams(&client, &server);
 }
 END_TEST
 
 START_TEST(peer_close_is_read_closed_then_write_closed)
 {
-    struct fixture f;
-    fixture_open(&f);
     struct evsrc_tcp_stream client, server;
-    tcp_pair(&client, &server);
-    ck_assert_int_eq(evsrc_registry_register(f.registry, &server.source, 5, EVSRC_READABLE | EVSRC_WRITABLE), 0);
+    registered_pair(&client, &server, 5, EVSRC_READABLE | EVSRC_WRITABLE);
     /* A connected socket is writable at once: take that first edge. */
-    struct evsrc_event event = as_event(wait_flags(&f, 5));
+    struct evsrc_event event = wait_event(5);
     ck_assert(evsrc_event_is_writable(&event));
 
     ck_assert_int_eq(evsrc_tcp_stream_close(&client), 0);
-    event = as_event(wait_flags(&f, 5));
+    event = wait_event(5);
     ck_assert(evsrc_event_is_read_closed(&event));
     char buf[8];
     ck_assert_int_eq(evsrc_tcp_stream_read(&server, buf, sizeof buf), 0);
 
     /* Writing to the gone peer draws a reset, after which the write side is closed too. */
     write_all(&server, "x");
-    event = as_event(wait_flags(&f, 5));
+    event = wait_event(5);
     ck_assert(evsrc_event_is_write_closed(&event));
     ssize_t n = evsrc_tcp_stream_write(&server, "y", 1);
     ck_assert(n == -EPIPE || n == -ECONNRESET);
 
     ck_assert_int_eq(evsrc_tcp_stream_close(&server), 0);
-    fixture_close(&f);
 }
 END_TEST
 
 START_TEST(reset_peer_write_fails_without_sigpipe)
 {
-    struct fixture f;
-    fixture_open(&f);
     /* SIGPIPE at its default action: a raised SIGPIPE would kill this test. */
     ck_assert(signal(SIGPIPE, SIG_DFL) != SIG_ERR);
     struct evsrc_tcp_stream client, server;
-    tcp_pair(&client, &server);
-    ck_assert_int_eq(evsrc_registry_register(f.registry, &server.source, 6, EVSRC_READABLE), 0);
+    registered_pair(&client, &server, 6, EVSRC_READABLE);
 
     /* Linger {1, 0}: close sends a reset instead of a FIN. */
     struct linger linger = {.l_onoff = 1, .l_linger = 0};
     ck_assert_int_eq(setsockopt(evsrc_tcp_stream_fd(&client), SOL_SOCKET, SO_LINGER, &linger, sizeof linger), 0);
     ck_assert_int_eq(evsrc_tcp_stream_close(&client), 0);
-    struct evsrc_event event = as_event(wait_flags(&f, 6));
+    struct evsrc_event event = wait_event(6);
     ck_assert(evsrc_event_is_read_closed(&event));
     ck_assert(evsrc_event_is_write_closed(&event));
 
@@ -367,7 +280,6 @@ START_TEST(reset_peer_write_fails_without_sigpipe)
     ck_assert(n == -EPIPE || n == -ECONNRESET);
 
     ck_assert_int_eq(evsrc_tcp_stream_close(&server), 0);
-    fixture_close(&f);
 }
 END_TEST
 
@@ -375,56 +287,46 @@ END_TEST
 
 START_TEST(reregister_changes_what_is_reported)
 {
-    struct fixture f;
-    fixture_open(&f);
     struct evsrc_tcp_stream client, server;
-    tcp_pair(&client, &server);
-    ck_assert_int_eq(evsrc_registry_register(f.registry, &server.source, 1, EVSRC_READABLE), 0);
+    registered_pair(&client, &server, 1, EVSRC_READABLE);
     write_all(&client, "one");
-    struct evsrc_event event = as_event(wait_flags(&f, 1));
+    struct evsrc_event event = wait_event(1);
     ck_assert(evsrc_event_is_readable(&event));
     ck_assert(!evsrc_event_is_writable(&event));
 
-    ck_assert_int_eq(evsrc_registry_reregister(f.registry, &server.source, 2, EVSRC_WRITABLE), 0);
-    event = as_event(wait_flags(&f, 2));
+    ck_assert_int_eq(evsrc_registry_reregister(testutil_fx.registry, &server.source, 2, EVSRC_WRITABLE), 0);
+    event = wait_event(2);
     ck_assert(evsrc_event_is_writable(&event));
     ck_assert(!evsrc_event_is_readable(&event));
     /* More data is not reported: reading is no longer asked for. */
     write_all(&client, "two");
-    assert_quiet(&f, 1);
-    ck_assert(!testutil_events_have(f.events, 2));
+    testutil_expect_quiet(1);
+    ck_assert(!testutil_events_have(testutil_fx.events, 2));
 
-    ck_assert_int_eq(evsrc_registry_reregister(f.registry, &server.source, 3, EVSRC_READABLE), 0);
-    event = as_event(wait_flags(&f, 3));
+    ck_assert_int_eq(evsrc_registry_reregister(testutil_fx.registry, &server.source, 3, EVSRC_READABLE), 0);
+    event = wait_event(3);
     ck_assert(evsrc_event_is_readable(&event));
     ck_assert_uint_eq(drain(&server), 6);
 
-    ck_assert_int_eq(evsrc_tcp_stream_close(&client), 0);
-    ck_assert_int_eq(evsrc_tcp_stream_close(&server), 0);
-    fixture_close(&f);
+    close_streams(&client, &server);
 }
 END_TEST
 
 START_TEST(deregistered_source_reports_nothing)
 {
-    struct fixture f;
-    fixture_open(&f);
     struct evsrc_tcp_stream client, server;
-    tcp_pair(&client, &server);
-    ck_assert_int_eq(evsrc_registry_register(f.registry, &server.source, 8, EVSRC_READABLE), 0);
-    ck_assert_int_eq(evsrc_registry_deregister(f.registry, &server.source), 0);
+    registered_pair(&client, &server, 8, EVSRC_READABLE);
+    ck_assert_int_eq(evsrc_registry_deregister(testutil_fx.registry, &server.source), 0);
     write_all(&client, "ignored");
-    ck_assert_int_eq(testutil_wait_ms(f.poll, f.events, TESTUTIL_QUIET_MS), 0);
+    ck_assert_int_eq(testutil_wait_ms(testutil_fx.poll, testutil_fx.events, TESTUTIL_QUIET_MS), 0);
 
     /* It can come back, and then the waiting data is reported. */
-    ck_assert_int_eq(evsrc_registry_register(f.registry, &server.source, 9, EVSRC_READABLE), 0);
-    struct evsrc_event event = as_event(wait_flags(&f, 9));
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &server.source, 9, EVSRC_READABLE), 0);
+    struct evsrc_event event = wait_event(9);
     ck_assert(evsrc_event_is_readable(&event));
     ck_assert_uint_eq(drain(&server), 7);
 
-    ck_assert_int_eq(evsrc_tcp_stream_close(&client), 0);
-    ck_assert_int_eq(evsrc_tcp_stream_close(&server), 0);
-    fixture_close(&f);
+    close_streams(&client, &server);
 }
 END_TEST
 
@@ -432,12 +334,10 @@ END_TEST
 
 START_TEST(several_sources_report_their_own_tokens)
 {
-    struct fixture f;
-    fixture_open(&f);
     struct evsrc_tcp_stream clients[SEVERAL], servers[SEVERAL];
     for (int i = 0; i < SEVERAL; i++) {
-        tcp_pair(&clients[i], &servers[i]);
-        ck_assert_int_eq(evsrc_registry_register(f.registry, &servers[i].source, 100 + (evsrc_token)i,
+        testutil_tcp_pair(&clients[i], &servers[i]);
+        ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &servers[i].source, 100 + (evsrc_token)i,
                                                  EVSRC_READABLE),
                          0);
     }
@@ -446,10 +346,10 @@ START_TEST(several_sources_report_their_own_tokens)
         write_all(&clients[i], "data");
     for (int i = 0; i < SEVERAL; i += 2) {
         /* testutil_wait_token would miss a token that came in an earlier wait: check the buffer first. */
-        if (!testutil_events_have(f.events, 100 + (evsrc_token)i))
-            ck_assert(testutil_wait_token(f.poll, f.events, 100 + (evsrc_token)i, NULL));
-        for (size_t e = 0; e < evsrc_events_len(f.events); e++) {
-            evsrc_token token = evsrc_event_token(evsrc_events_get(f.events, e));
+        if (!testutil_events_have(testutil_fx.events, 100 + (evsrc_token)i))
+            ck_assert(testutil_wait_token(testutil_fx.poll, testutil_fx.events, 100 + (evsrc_token)i, NULL));
+        for (size_t e = 0; e < evsrc_events_len(testutil_fx.events); e++) {
+            evsrc_token token = evsrc_event_token(evsrc_events_get(testutil_fx.events, e));
             ck_assert(token == 100 || token == 102);
         }
     }
@@ -458,27 +358,24 @@ START_TEST(several_sources_report_their_own_tokens)
         ck_assert_int_eq(evsrc_tcp_stream_close(&clients[i]), 0);
         ck_assert_int_eq(evsrc_tcp_stream_close(&servers[i]), 0);
     }
-    fixture_close(&f);
 }
 END_TEST
 
 START_TEST(accept_eagain_then_listener_readable)
 {
-    struct fixture f;
-    fixture_open(&f);
     struct evsrc_tcp_listener listener;
-    listen_loopback(&listener);
+    testutil_listen_loopback(&listener, NULL);
     struct evsrc_tcp_stream server;
     struct sockaddr_storage peer;
     socklen_t peerlen = sizeof peer;
     ck_assert_int_eq(evsrc_tcp_listener_accept(&listener, &server, &peer, &peerlen), -EAGAIN);
     ck_assert_int_eq(evsrc_tcp_stream_close(&server), -EBADF);
-    ck_assert_int_eq(evsrc_registry_register(f.registry, &listener.source, 20, EVSRC_READABLE), 0);
-    assert_quiet(&f, 20);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &listener.source, 20, EVSRC_READABLE), 0);
+    testutil_expect_quiet(20);
 
     struct evsrc_tcp_stream client;
     connect_to(&client, &listener);
-    struct evsrc_event event = as_event(wait_flags(&f, 20));
+    struct evsrc_event event = wait_event(20);
     ck_assert(evsrc_event_is_readable(&event));
     peerlen = sizeof peer;
     ck_assert_int_eq(evsrc_tcp_listener_accept(&listener, &server, &peer, &peerlen), 0);
@@ -501,17 +398,13 @@ START_TEST(accept_eagain_then_listener_readable)
     char byte;
     ck_assert_int_eq(evsrc_tcp_stream_read(&server, &byte, 1), -EAGAIN);
 
-    ck_assert_int_eq(evsrc_tcp_stream_close(&client), 0);
-    ck_assert_int_eq(evsrc_tcp_stream_close(&server), 0);
+    close_streams(&client, &server);
     ck_assert_int_eq(evsrc_tcp_listener_close(&listener), 0);
-    fixture_close(&f);
 }
 END_TEST
 
 START_TEST(ipv6_loopback_where_available)
 {
-    struct fixture f;
-    fixture_open(&f);
     struct sockaddr_in6 addr;
     memset(&addr, 0, sizeof addr);
     addr.sin6_family = AF_INET6;
@@ -519,7 +412,6 @@ START_TEST(ipv6_loopback_where_available)
     struct evsrc_tcp_listener listener;
     int r = evsrc_tcp_listener_bind(&listener, (const struct sockaddr *)&addr, sizeof addr);
     if (r == -EADDRNOTAVAIL || r == -EAFNOSUPPORT) {
-        fixture_close(&f);
         return; /* no IPv6 here: nothing to test */
     }
     ck_assert_int_eq(r, 0);
@@ -531,14 +423,14 @@ START_TEST(ipv6_loopback_where_available)
 
     struct evsrc_tcp_stream client, server;
     connect_to(&client, &listener);
-    ck_assert_int_eq(evsrc_registry_register(f.registry, &client.source, 61, EVSRC_WRITABLE), 0);
-    struct evsrc_event event = as_event(wait_flags(&f, 61));
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &client.source, 61, EVSRC_WRITABLE), 0);
+    struct evsrc_event event = wait_event(61);
     ck_assert(evsrc_event_is_writable(&event));
     ck_assert_int_eq(evsrc_tcp_stream_take_error(&client), 0);
     accept_one(&listener, &server);
-    ck_assert_int_eq(evsrc_registry_register(f.registry, &server.source, 62, EVSRC_READABLE), 0);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &server.source, 62, EVSRC_READABLE), 0);
     write_all(&client, "six");
-    event = as_event(wait_flags(&f, 62));
+    event = wait_event(62);
     ck_assert(evsrc_event_is_readable(&event));
     ck_assert_uint_eq(drain(&server), 3);
 
@@ -547,10 +439,8 @@ START_TEST(ipv6_loopback_where_available)
     ck_assert_int_eq(evsrc_tcp_stream_peer_addr(&server, &peer, &peerlen), 0);
     ck_assert_int_eq(peer.ss_family, AF_INET6);
 
-    ck_assert_int_eq(evsrc_tcp_stream_close(&client), 0);
-    ck_assert_int_eq(evsrc_tcp_stream_close(&server), 0);
+    close_streams(&client, &server);
     ck_assert_int_eq(evsrc_tcp_listener_close(&listener), 0);
-    fixture_close(&f);
 }
 END_TEST
 
@@ -558,27 +448,21 @@ END_TEST
 
 START_TEST(nodelay_round_trips)
 {
-    struct fixture f;
-    fixture_open(&f);
     struct evsrc_tcp_stream client, server;
-    tcp_pair(&client, &server);
+    testutil_tcp_pair(&client, &server);
     ck_assert_int_eq(evsrc_tcp_stream_nodelay(&client), 0);
     ck_assert_int_eq(evsrc_tcp_stream_set_nodelay(&client, true), 0);
     ck_assert_int_eq(evsrc_tcp_stream_nodelay(&client), 1);
     ck_assert_int_eq(evsrc_tcp_stream_set_nodelay(&client, false), 0);
     ck_assert_int_eq(evsrc_tcp_stream_nodelay(&client), 0);
-    ck_assert_int_eq(evsrc_tcp_stream_close(&client), 0);
-    ck_assert_int_eq(evsrc_tcp_stream_close(&server), 0);
-    fixture_close(&f);
+    close_streams(&client, &server);
 }
 END_TEST
 
 START_TEST(local_and_peer_addresses_match)
 {
-    struct fixture f;
-    fixture_open(&f);
     struct evsrc_tcp_stream client, server;
-    tcp_pair(&client, &server);
+    testutil_tcp_pair(&client, &server);
     struct sockaddr_storage a, b;
     socklen_t alen = sizeof a, blen = sizeof b;
     ck_assert_int_eq(evsrc_tcp_stream_local_addr(&client, &a, &alen), 0);
@@ -608,21 +492,16 @@ START_TEST(local_and_peer_addresses_match)
     ck_assert_int_eq(memcmp(&part, &whole, 4), 0);
     ck_assert_uint_eq(((const unsigned char *)&part)[4], 0xaa);
 
-    ck_assert_int_eq(evsrc_tcp_stream_close(&client), 0);
-    ck_assert_int_eq(evsrc_tcp_stream_close(&server), 0);
-    fixture_close(&f);
+    close_streams(&client, &server);
 }
 END_TEST
 
 START_TEST(peek_leaves_data)
 {
-    struct fixture f;
-    fixture_open(&f);
     struct evsrc_tcp_stream client, server;
-    tcp_pair(&client, &server);
-    ck_assert_int_eq(evsrc_registry_register(f.registry, &server.source, 1, EVSRC_READABLE), 0);
+    registered_pair(&client, &server, 1, EVSRC_READABLE);
     write_all(&client, "abc");
-    ck_assert(testutil_wait_token(f.poll, f.events, 1, NULL));
+    testutil_expect_event(1);
     char buf[8];
     ck_assert_int_eq(evsrc_tcp_stream_peek(&server, buf, sizeof buf), 3);
     ck_assert_int_eq(memcmp(buf, "abc", 3), 0);
@@ -631,19 +510,14 @@ START_TEST(peek_leaves_data)
     ck_assert_int_eq(memcmp(buf, "abc", 3), 0);
     ck_assert_int_eq(evsrc_tcp_stream_peek(&server, buf, sizeof buf), -EAGAIN);
     ck_assert_int_eq(evsrc_tcp_stream_read(&server, buf, sizeof buf), -EAGAIN);
-    ck_assert_int_eq(evsrc_tcp_stream_close(&client), 0);
-    ck_assert_int_eq(evsrc_tcp_stream_close(&server), 0);
-    fixture_close(&f);
+    close_streams(&client, &server);
 }
 END_TEST
 
 START_TEST(readv_and_writev)
 {
-    struct fixture f;
-    fixture_open(&f);
     struct evsrc_tcp_stream client, server;
-    tcp_pair(&client, &server);
-    ck_assert_int_eq(evsrc_registry_register(f.registry, &server.source, 1, EVSRC_READABLE), 0);
+    registered_pair(&client, &server, 1, EVSRC_READABLE);
 
     struct iovec out[3] = {
         {.iov_base = (void *)"scat", .iov_len = 4},
@@ -656,14 +530,14 @@ START_TEST(readv_and_writev)
     char first[5], second[16];
     struct iovec in[2] = {{.iov_base = first, .iov_len = sizeof first},
                           {.iov_base = second, .iov_len = sizeof second}};
-    ck_assert(testutil_wait_token(f.poll, f.events, 1, NULL));
+    testutil_expect_event(1);
     /* Loopback may split the bytes; gather them into one view. */
     char all[14];
     size_t got = 0;
     while (got < sizeof all) {
         ssize_t n = evsrc_tcp_stream_readv(&server, in, 2);
         if (n == -EAGAIN) {
-            ck_assert(testutil_wait_token(f.poll, f.events, 1, NULL));
+            testutil_expect_event(1);
             continue;
         }
         ck_assert_int_gt(n, 0);
@@ -677,9 +551,7 @@ START_TEST(readv_and_writev)
     ck_assert_int_eq(evsrc_tcp_stream_readv(&server, in, 2), -EAGAIN);
     ck_assert_int_eq(evsrc_tcp_stream_readv(&server, in, 0), 0);
 
-    ck_assert_int_eq(evsrc_tcp_stream_close(&client), 0);
-    ck_assert_int_eq(evsrc_tcp_stream_close(&server), 0);
-    fixture_close(&f);
+    close_streams(&client, &server);
 }
 END_TEST
 
@@ -687,11 +559,9 @@ END_TEST
 
 START_TEST(close_twice_is_ebadf_and_spares_other_fds)
 {
-    struct fixture f;
-    fixture_open(&f);
     struct evsrc_tcp_listener listener;
-    listen_loopback(&listener);
-    ck_assert_int_eq(evsrc_registry_register(f.registry, &listener.source, 1, EVSRC_READABLE), 0);
+    testutil_listen_loopback(&listener, NULL);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &listener.source, 1, EVSRC_READABLE), 0);
     int old = evsrc_tcp_listener_fd(&listener);
     ck_assert_int_eq(evsrc_tcp_listener_close(&listener), 0);
     /* The lowest free number is the one just closed: a stale fd in the struct would hit this. */
@@ -699,23 +569,22 @@ START_TEST(close_twice_is_ebadf_and_spares_other_fds)
     ck_assert_int_eq(spare, old);
     ck_assert_int_eq(evsrc_tcp_listener_close(&listener), -EBADF);
     ck_assert_int_eq(evsrc_tcp_listener_fd(&listener), -EBADF);
-    ck_assert(fd_is_open(spare));
+    ck_assert(testutil_fd_is_open(spare));
 
     /* The registration record went with the fd: the struct can be bound and registered again. */
-    listen_loopback(&listener);
-    ck_assert_int_eq(evsrc_registry_register(f.registry, &listener.source, 1, EVSRC_READABLE), 0);
+    testutil_listen_loopback(&listener, NULL);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &listener.source, 1, EVSRC_READABLE), 0);
     ck_assert_int_eq(evsrc_tcp_listener_close(&listener), 0);
 
     struct evsrc_tcp_stream client, server;
-    tcp_pair(&client, &server);
+    testutil_tcp_pair(&client, &server);
     ck_assert_int_eq(evsrc_tcp_stream_close(&client), 0);
     ck_assert_int_eq(evsrc_tcp_stream_close(&client), -EBADF);
     ck_assert_int_eq(evsrc_tcp_stream_fd(&client), -EBADF);
     ck_assert_int_eq(evsrc_tcp_stream_close(&server), 0);
     ck_assert_int_eq(evsrc_tcp_stream_close(&server), -EBADF);
-    ck_assert(fd_is_open(spare));
+    ck_assert(testutil_fd_is_open(spare));
     ck_assert_int_eq(close(spare), 0);
-    fixture_close(&f);
 }
 END_TEST
 
@@ -728,15 +597,14 @@ static void assert_from_fd_refuses(int fd, int expected)
     struct evsrc_tcp_stream stream;
     memset(&stream, 0xff, sizeof stream);
     ck_assert_int_eq(evsrc_tcp_stream_from_fd(&stream, fd), expected);
-    ck_assert(fd_is_open(fd));
+    ck_assert(testutil_fd_is_open(fd));
     ck_assert_int_eq(fcntl(fd, F_GETFL), flags);
     ck_assert_int_eq(evsrc_tcp_stream_close(&stream), -EBADF);
-    ck_assert(fd_is_open(fd));
+    ck_assert(testutil_fd_is_open(fd));
 }
 
 START_TEST(from_fd_refuses_non_tcp_fds)
 {
-    int before = testutil_open_fds();
     int fds[2];
     ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0);
     assert_from_fd_refuses(fds[0], -ENOTSOCK);
@@ -767,17 +635,14 @@ START_TEST(from_fd_refuses_non_tcp_fds)
     ck_assert_int_eq(evsrc_tcp_stream_from_fd(&stream, -1), -EBADF);
     ck_assert_int_eq(evsrc_tcp_stream_close(&stream), -EBADF);
     ck_assert_int_eq(evsrc_tcp_stream_from_fd(NULL, STDERR_FILENO), -EINVAL);
-    ck_assert(fd_is_open(STDERR_FILENO));
-    ck_assert_int_eq(testutil_open_fds(), before);
+    ck_assert(testutil_fd_is_open(STDERR_FILENO));
 }
 END_TEST
 
 START_TEST(from_fd_adopts_a_connected_socket)
 {
-    struct fixture f;
-    fixture_open(&f);
     struct evsrc_tcp_listener listener;
-    listen_loopback(&listener);
+    testutil_listen_loopback(&listener, NULL);
     socklen_t len;
     struct sockaddr_storage addr = listener_addr(&listener, &len);
     /* A blocking socket connected the ordinary way, as a user would hand it over. */
@@ -795,24 +660,22 @@ START_TEST(from_fd_adopts_a_connected_socket)
     ck_assert_int_eq(evsrc_tcp_stream_read(&client, &byte, 1), -EAGAIN);
 
     accept_one(&listener, &server);
-    ck_assert_int_eq(evsrc_registry_register(f.registry, &client.source, 1, EVSRC_READABLE), 0);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &client.source, 1, EVSRC_READABLE), 0);
     write_all(&server, "z");
-    ck_assert(testutil_wait_token(f.poll, f.events, 1, NULL));
+    testutil_expect_event(1);
     ck_assert_int_eq(evsrc_tcp_stream_read(&client, &byte, 1), 1);
     ck_assert_int_eq(byte, 'z');
 
     /* The stream owns fd now: its close closes it. */
     ck_assert_int_eq(evsrc_tcp_stream_close(&client), 0);
-    ck_assert(!fd_is_open(fd));
+    ck_assert(!testutil_fd_is_open(fd));
     ck_assert_int_eq(evsrc_tcp_stream_close(&server), 0);
     ck_assert_int_eq(evsrc_tcp_listener_close(&listener), 0);
-    fixture_close(&f);
 }
 END_TEST
 
 START_TEST(unconnected_adopted_socket_has_no_peer)
 {
-    int before = testutil_open_fds();
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     ck_assert_int_ge(fd, 0);
     struct evsrc_tcp_stream stream;
@@ -825,14 +688,11 @@ START_TEST(unconnected_adopted_socket_has_no_peer)
     ssize_t n = evsrc_tcp_stream_write(&stream, &byte, 1);
     ck_assert(n == -ENOTCONN || n == -EPIPE);
     ck_assert_int_eq(evsrc_tcp_stream_close(&stream), 0);
-    ck_assert_int_eq(testutil_open_fds(), before);
 }
 END_TEST
 
 START_TEST(structs_need_no_zeroing)
 {
-    struct fixture f;
-    fixture_open(&f);
     struct evsrc_tcp_listener listener;
     struct evsrc_tcp_stream client, server, adopted;
     memset(&listener, 0xff, sizeof listener);
@@ -840,7 +700,7 @@ START_TEST(structs_need_no_zeroing)
     memset(&server, 0xff, sizeof server);
     memset(&adopted, 0xff, sizeof adopted);
 
-    listen_loopback(&listener);
+    testutil_listen_loopback(&listener, NULL);
     connect_to(&client, &listener);
     accept_one(&listener, &server);
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -848,11 +708,11 @@ START_TEST(structs_need_no_zeroing)
     ck_assert_int_eq(evsrc_tcp_stream_from_fd(&adopted, fd), 0);
 
     /* A stale registration record would make these -EEXIST. */
-    ck_assert_int_eq(evsrc_registry_register(f.registry, &listener.source, 1, EVSRC_READABLE), 0);
-    ck_assert_int_eq(evsrc_registry_register(f.registry, &client.source, 2, EVSRC_WRITABLE), 0);
-    ck_assert_int_eq(evsrc_registry_register(f.registry, &server.source, 3, EVSRC_READABLE), 0);
-    ck_assert_int_eq(evsrc_registry_register(f.registry, &adopted.source, 4, EVSRC_READABLE), 0);
-    ck_assert(testutil_wait_token(f.poll, f.events, 2, NULL));
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &listener.source, 1, EVSRC_READABLE), 0);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &client.source, 2, EVSRC_WRITABLE), 0);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &server.source, 3, EVSRC_READABLE), 0);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &adopted.source, 4, EVSRC_READABLE), 0);
+    testutil_expect_event(2);
 
     /* A failed constructor leaves the struct closed too. */
     struct evsrc_tcp_stream failed;
@@ -860,11 +720,9 @@ START_TEST(structs_need_no_zeroing)
     ck_assert_int_eq(evsrc_tcp_listener_accept(&listener, &failed, NULL, NULL), -EAGAIN);
     ck_assert_int_eq(evsrc_tcp_stream_close(&failed), -EBADF);
 
-    ck_assert_int_eq(evsrc_tcp_stream_close(&adopted), 0);
-    ck_assert_int_eq(evsrc_tcp_stream_close(&server), 0);
+    close_streams(&adopted, &server);
     ck_assert_int_eq(evsrc_tcp_stream_close(&client), 0);
     ck_assert_int_eq(evsrc_tcp_listener_close(&listener), 0);
-    fixture_close(&f);
 }
 END_TEST
 
@@ -879,7 +737,6 @@ END_TEST
 
 START_TEST(bad_addresses_are_einval)
 {
-    int before = testutil_open_fds();
     struct evsrc_tcp_listener listener;
     struct evsrc_tcp_stream stream;
     struct sockaddr_storage storage;
@@ -917,13 +774,11 @@ START_TEST(bad_addresses_are_einval)
 
     ck_assert_int_eq(evsrc_tcp_listener_close(&listener), -EBADF);
     ck_assert_int_eq(evsrc_tcp_stream_close(&stream), -EBADF);
-    ck_assert_int_eq(testutil_open_fds(), before);
 }
 END_TEST
 
 START_TEST(null_and_closed_structs_are_refused)
 {
-    int before = testutil_open_fds();
     char buf[4] = {0};
     struct iovec iov = {.iov_base = buf, .iov_len = sizeof buf};
     struct sockaddr_storage addr;
@@ -950,7 +805,7 @@ START_TEST(null_and_closed_structs_are_refused)
 
     /* Closed: after a close, and after a failed constructor. */
     struct evsrc_tcp_listener listener;
-    listen_loopback(&listener);
+    testutil_listen_loopback(&listener, NULL);
     ck_assert_int_eq(evsrc_tcp_listener_close(&listener), 0);
     ck_assert_int_eq(evsrc_tcp_listener_local_addr(&listener, &addr, &len), -EBADF);
     ck_assert_int_eq(evsrc_tcp_listener_accept(&listener, &out, NULL, NULL), -EBADF);
@@ -973,17 +828,15 @@ START_TEST(null_and_closed_structs_are_refused)
     ck_assert_int_eq(evsrc_tcp_stream_peer_addr(&stream, &addr, &len), -EBADF);
     ck_assert_int_eq(evsrc_tcp_stream_fd(&stream), -EBADF);
     ck_assert_int_eq(evsrc_tcp_stream_close(&stream), -EBADF);
-    ck_assert_int_eq(testutil_open_fds(), before);
 }
 END_TEST
 
 START_TEST(bad_arguments_on_open_structs)
 {
-    int before = testutil_open_fds();
     struct evsrc_tcp_stream client, server;
-    tcp_pair(&client, &server);
+    testutil_tcp_pair(&client, &server);
     struct evsrc_tcp_listener listener;
-    listen_loopback(&listener);
+    testutil_listen_loopback(&listener, NULL);
     struct sockaddr_storage addr;
     socklen_t len = sizeof addr;
 
@@ -1014,18 +867,15 @@ START_TEST(bad_arguments_on_open_structs)
     ck_assert_int_eq(evsrc_tcp_stream_shutdown(&client, 42), -EINVAL);
     ck_assert_int_eq(evsrc_tcp_stream_shutdown(&client, -1), -EINVAL);
 
-    ck_assert_int_eq(evsrc_tcp_stream_close(&client), 0);
-    ck_assert_int_eq(evsrc_tcp_stream_close(&server), 0);
+    close_streams(&client, &server);
     ck_assert_int_eq(evsrc_tcp_listener_close(&listener), 0);
-    ck_assert_int_eq(testutil_open_fds(), before);
 }
 END_TEST
 
 int main(void)
 {
     Suite *suite = suite_create("tcp");
-    TCase *readiness = tcase_create("readiness");
-    tcase_set_timeout(readiness, 60);
+    TCase *readiness = testutil_add_tcase(suite, "readiness");
     tcase_add_test(readiness, readable_is_edge_triggered);
     tcase_add_test(readiness, level_triggered_reports_while_data_remains);
     tcase_add_test(readiness, writable_after_connect);
@@ -1035,38 +885,30 @@ int main(void)
     tcase_add_test(readiness, reset_peer_write_fails_without_sigpipe);
     tcase_add_test(readiness, accept_eagain_then_listener_readable);
     tcase_add_test(readiness, ipv6_loopback_where_available);
-    suite_add_tcase(suite, readiness);
 
-    TCase *registration = tcase_create("registration");
-    tcase_set_timeout(registration, 60);
+    TCase *registration = testutil_add_tcase(suite, "registration");
     tcase_add_test(registration, reregister_changes_what_is_reported);
     tcase_add_test(registration, deregistered_source_reports_nothing);
     tcase_add_test(registration, several_sources_report_their_own_tokens);
-    suite_add_tcase(suite, registration);
 
-    TCase *calls = tcase_create("calls");
-    tcase_set_timeout(calls, 60);
+    TCase *calls = testutil_add_tcase(suite, "calls");
     tcase_add_test(calls, nodelay_round_trips);
     tcase_add_test(calls, local_and_peer_addresses_match);
     tcase_add_test(calls, peek_leaves_data);
     tcase_add_test(calls, readv_and_writev);
-    suite_add_tcase(suite, calls);
 
-    TCase *ownership = tcase_create("ownership");
-    tcase_set_timeout(ownership, 60);
+    TCase *ownership = testutil_add_tcase(suite, "ownership");
     tcase_add_test(ownership, close_twice_is_ebadf_and_spares_other_fds);
     tcase_add_test(ownership, from_fd_refuses_non_tcp_fds);
     tcase_add_test(ownership, from_fd_adopts_a_connected_socket);
     tcase_add_test(ownership, unconnected_adopted_socket_has_no_peer);
     tcase_add_test(ownership, structs_need_no_zeroing);
     tcase_add_test(ownership, structs_stay_small);
-    suite_add_tcase(suite, ownership);
 
-    TCase *bad_input = tcase_create("bad input");
+    TCase *bad_input = testutil_add_tcase(suite, "bad input");
     tcase_add_test(bad_input, bad_addresses_are_einval);
     tcase_add_test(bad_input, null_and_closed_structs_are_refused);
     tcase_add_test(bad_input, bad_arguments_on_open_structs);
-    suite_add_tcase(suite, bad_input);
 
     return testutil_run(suite);
 }

@@ -18,53 +18,23 @@
 
 #define WAKER_TOKEN ((evsrc_token)UINT64_MAX)
 
-static int fds_at_start;
-static struct evsrc_poll *test_poll;
-static struct evsrc_events *events;
-
-static void setup(void)
-{
-    fds_at_start = testutil_open_fds();
-    ck_assert_int_eq(evsrc_poll_new(&test_poll), 0);
-    ck_assert_int_eq(evsrc_events_new(64, &events), 0);
-}
-
-static void teardown(void)
-{
-    evsrc_events_free(events);
-    evsrc_poll_free(test_poll);
-    ck_assert_int_eq(testutil_open_fds(), fds_at_start);
-}
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* One wait, without limit or of at most 100 ms; a signal counts as "no events". */
 static int wait_once(bool forever)
 {
     struct timespec timeout = {0, 100 * 1000000L};
-    int n = evsrc_poll_wait(test_poll, events, forever ? NULL : &timeout);
+    int n = evsrc_poll_wait(testutil_fx.poll, testutil_fx.events, forever ? NULL : &timeout);
     if (n == -EINTR)
         return 0;
     ck_assert_int_ge(n, 0);
     return n;
 }
 
-static void assert_quiet(void)
-{
-    ck_assert_int_eq(testutil_wait_ms(test_poll, events, TESTUTIL_QUIET_MS), 0);
-}
-
-/* As assert_quiet(), but a late wake from a thread that just finished is allowed. */
+/* As testutil_expect_no_events(), but a late wake from a thread that just finished is allowed. */
 static void assert_quiet_but_wakes(void)
 {
-    ck_assert_int_ge(testutil_wait_ms(test_poll, events, TESTUTIL_QUIET_MS), 0);
-    for (size_t i = 0; i < evsrc_events_len(events); i++)
-        ck_assert_uint_eq(evsrc_event_token(evsrc_events_get(events, i)), WAKER_TOKEN);
+    ck_assert_int_ge(testutil_wait_ms(testutil_fx.poll, testutil_fx.events, TESTUTIL_QUIET_MS), 0);
+    for (size_t i = 0; i < evsrc_events_len(testutil_fx.events); i++)
+        ck_assert_uint_eq(evsrc_event_token(evsrc_events_get(testutil_fx.events, i)), WAKER_TOKEN);
 }
 
 static struct evsrc_registry *new_clone(struct evsrc_registry *registry)
@@ -78,7 +48,7 @@ static struct evsrc_registry *new_clone(struct evsrc_registry *registry)
 static struct evsrc_waker *new_waker(void)
 {
     struct evsrc_waker *waker = NULL;
-    ck_assert_int_eq(evsrc_waker_new(&waker, evsrc_poll_registry(test_poll), WAKER_TOKEN), 0);
+    ck_assert_int_eq(evsrc_waker_new(&waker, testutil_fx.registry, WAKER_TOKEN), 0);
     return waker;
 }
 
@@ -95,12 +65,6 @@ static void drain(int fd)
     char buf[64];
     while (read(fd, buf, sizeof buf) > 0) {
     }
-}
-
-static void close_pair(int pair[2])
-{
-    close(pair[0]);
-    close(pair[1]);
 }
 
 /* Registering from other threads while the poll thread waits. */
@@ -141,7 +105,7 @@ static void *registrar_thread(void *arg)
 {
     struct registrar *self = arg;
     struct evsrc_registry *clone = NULL;
-    note_error(&self->error, evsrc_registry_try_clone(evsrc_poll_registry(test_poll), &clone));
+    note_error(&self->error, evsrc_registry_try_clone(testutil_fx.registry, &clone));
     for (int i = 0; clone && i < REG_SOCKETS; i++) {
         note_error(&self->error, registrar_register(self, clone, i));
         note_error(&self->error, send_byte(self->pairs[i][1]));
@@ -161,8 +125,8 @@ static void *registrar_thread(void *arg)
 /* Marks the registrar tokens of the last wait in seen[thread][socket]; fails on any other token. */
 static void mark_registrar_events(int seen[REG_THREADS][REG_SOCKETS])
 {
-    for (size_t e = 0; e < evsrc_events_len(events); e++) {
-        const struct evsrc_event *event = evsrc_events_get(events, e);
+    for (size_t e = 0; e < evsrc_events_len(testutil_fx.events); e++) {
+        const struct evsrc_event *event = evsrc_events_get(testutil_fx.events, e);
         evsrc_token token = evsrc_event_token(event);
         if (token == WAKER_TOKEN)
             continue;
@@ -205,8 +169,8 @@ START_TEST(registrations_through_clones_reach_a_waiting_poll)
 
     /* Every registration's byte arrives, under its own token. */
     int seen[REG_THREADS][REG_SOCKETS] = {{0}};
-    long long deadline = now_ms() + TESTUTIL_EVENT_DEADLINE_MS;
-    while (count_seen(seen, 0, 1) < REG_THREADS * REG_SOCKETS && now_ms() < deadline)
+    long long deadline = testutil_now_ms() + TESTUTIL_EVENT_DEADLINE_MS;
+    while (count_seen(seen, 0, 1) < REG_THREADS * REG_SOCKETS && testutil_now_ms() < deadline)
         if (wait_once(false) > 0)
             mark_registrar_events(seen);
     ck_assert_int_eq(count_seen(seen, 0, 1), REG_THREADS * REG_SOCKETS);
@@ -222,8 +186,8 @@ START_TEST(registrations_through_clones_reach_a_waiting_poll)
     while (count_seen(again, 1, 2) < REG_THREADS * REG_SOCKETS / 2) {
         bool all_finished = atomic_load(&finished) == REG_THREADS;
         if (all_finished && deadline == 0)
-            deadline = now_ms() + TESTUTIL_EVENT_DEADLINE_MS;
-        if (all_finished && now_ms() > deadline)
+            deadline = testutil_now_ms() + TESTUTIL_EVENT_DEADLINE_MS;
+        if (all_finished && testutil_now_ms() > deadline)
             break;
         if (wait_once(!all_finished) > 0)
             mark_registrar_events(again);
@@ -231,7 +195,7 @@ START_TEST(registrations_through_clones_reach_a_waiting_poll)
     for (int t = 0; t < REG_THREADS; t++)
         ck_assert_int_eq(pthread_join(threads[t], NULL), 0);
     /* Late events would show up here; only wakes may. */
-    ck_assert_int_ge(testutil_wait_ms(test_poll, events, TESTUTIL_QUIET_MS), 0);
+    ck_assert_int_ge(testutil_wait_ms(testutil_fx.poll, testutil_fx.events, TESTUTIL_QUIET_MS), 0);
     mark_registrar_events(again);
     for (int t = 0; t < REG_THREADS; t++) {
         ck_assert_int_eq(registrars[t].error, 0);
@@ -244,7 +208,7 @@ START_TEST(registrations_through_clones_reach_a_waiting_poll)
     evsrc_waker_free(waker);
     for (int t = 0; t < REG_THREADS; t++)
         for (int i = 0; i < REG_SOCKETS; i++)
-            close_pair(registrars[t].pairs[i]);
+            testutil_close_pair(registrars[t].pairs[i]);
 }
 END_TEST
 
@@ -262,7 +226,7 @@ static void *deregistrar_thread(void *arg)
     struct deregistrar *self = arg;
     pthread_barrier_wait(self->start);
     struct evsrc_registry *clone = NULL;
-    int r = evsrc_registry_try_clone(evsrc_poll_registry(test_poll), &clone);
+    int r = evsrc_registry_try_clone(testutil_fx.registry, &clone);
     if (r < 0) {
         self->deregistered = r;
     } else {
@@ -283,10 +247,10 @@ START_TEST(source_registered_in_one_thread_is_deregistered_through_a_clone_in_an
     testutil_socketpair(pair);
     struct evsrc_source_fd source;
     ck_assert_int_eq(evsrc_source_fd_init(&source, pair[0]), 0);
-    struct evsrc_registry *own = evsrc_poll_registry(test_poll);
+    struct evsrc_registry *own = testutil_fx.registry;
     ck_assert_int_eq(evsrc_registry_register(own, &source.source, token, EVSRC_READABLE), 0);
     ck_assert_int_eq(send_byte(pair[1]), 0);
-    ck_assert(testutil_wait_token(test_poll, events, token, NULL));
+    testutil_expect_event(token);
     drain(pair[0]);
 
     /* The other thread deregisters while this one is blocked waiting. */
@@ -299,8 +263,8 @@ START_TEST(source_registered_in_one_thread_is_deregistered_through_a_clone_in_an
     bool woken = false;
     while (!woken) {
         wait_once(true);
-        woken = testutil_events_have(events, WAKER_TOKEN);
-        ck_assert(!testutil_events_have(events, token));
+        woken = testutil_events_have(testutil_fx.events, WAKER_TOKEN);
+        ck_assert(!testutil_events_have(testutil_fx.events, token));
     }
     ck_assert_int_eq(pthread_join(thread, NULL), 0);
     pthread_barrier_destroy(&start);
@@ -311,13 +275,13 @@ START_TEST(source_registered_in_one_thread_is_deregistered_through_a_clone_in_an
 
     /* Deregistered: no events, and it can be registered again. */
     ck_assert_int_eq(send_byte(pair[1]), 0);
-    assert_quiet();
+    testutil_expect_no_events();
     ck_assert_int_eq(evsrc_registry_register(own, &source.source, token, EVSRC_READABLE), 0);
-    ck_assert(testutil_wait_token(test_poll, events, token, NULL));
+    testutil_expect_event(token);
     ck_assert_int_eq(evsrc_registry_deregister(own, &source.source), 0);
 
     evsrc_waker_free(waker);
-    close_pair(pair);
+    testutil_close_pair(pair);
 }
 END_TEST
 
@@ -347,7 +311,7 @@ START_TEST(racing_registrations_of_one_source_have_one_winner)
 {
     struct evsrc_poll *other_poll = NULL;
     ck_assert_int_eq(evsrc_poll_new(&other_poll), 0);
-    struct evsrc_registry *own = evsrc_poll_registry(test_poll);
+    struct evsrc_registry *own = testutil_fx.registry;
     struct evsrc_registry *clone = new_clone(own);
     int pair[2];
     testutil_socketpair(pair);
@@ -385,7 +349,7 @@ START_TEST(racing_registrations_of_one_source_have_one_winner)
 
     pthread_barrier_destroy(&start);
     pthread_barrier_destroy(&end);
-    close_pair(pair);
+    testutil_close_pair(pair);
     evsrc_registry_free(clone);
     evsrc_poll_free(other_poll);
 }
@@ -466,8 +430,8 @@ static bool stress_signal(struct stress_worker *self, int slot, uint32_t generat
  */
 static bool stress_round(struct stress_worker *self, struct evsrc_registry *clone, int round, int slot)
 {
-    struct evsrc_registry *first = round % 2 ? clone : evsrc_poll_registry(test_poll);
-    struct evsrc_registry *second = round % 2 ? evsrc_poll_registry(test_poll) : clone;
+    struct evsrc_registry *first = round % 2 ? clone : testutil_fx.registry;
+    struct evsrc_registry *second = round % 2 ? testutil_fx.registry : clone;
     struct evsrc_source *source = &self->sources[slot].source;
     int fd = self->pairs[slot][0];
     bool by_source = round % 4 < 2;
@@ -499,7 +463,7 @@ static void *stress_thread(void *arg)
 {
     struct stress_worker *self = arg;
     struct evsrc_registry *clone = NULL;
-    note_error(&self->error, evsrc_registry_try_clone(evsrc_poll_registry(test_poll), &clone));
+    note_error(&self->error, evsrc_registry_try_clone(testutil_fx.registry, &clone));
     bool ok = clone != NULL;
     for (int round = 0; ok && round < STRESS_ROUNDS; round++)
         for (int slot = 0; ok && slot < STRESS_SLOTS; slot++)
@@ -515,8 +479,8 @@ static int stress_record(struct stress *shared)
 {
     int foreign = 0;
     pthread_mutex_lock(&shared->lock);
-    for (size_t e = 0; e < evsrc_events_len(events); e++) {
-        evsrc_token token = evsrc_event_token(evsrc_events_get(events, e));
+    for (size_t e = 0; e < evsrc_events_len(testutil_fx.events); e++) {
+        evsrc_token token = evsrc_event_token(evsrc_events_get(testutil_fx.events, e));
         if (token == WAKER_TOKEN)
             continue;
         uint64_t thread = (token >> 48) & 0xff, slot = (token >> 32) & 0xffff;
@@ -575,7 +539,7 @@ START_TEST(stress_register_reregister_deregister_while_waiting)
 
     for (int t = 0; t < STRESS_THREADS; t++)
         for (int slot = 0; slot < STRESS_SLOTS; slot++)
-            close_pair(workers[t].pairs[slot]);
+            testutil_close_pair(workers[t].pairs[slot]);
     evsrc_waker_free(shared.waker);
     pthread_cond_destroy(&shared.seen_changed);
     pthread_mutex_destroy(&shared.lock);
@@ -590,41 +554,41 @@ START_TEST(clone_arguments_are_checked)
     struct evsrc_registry *clone = sentinel;
     ck_assert_int_eq(evsrc_registry_try_clone(NULL, &clone), -EINVAL);
     ck_assert_ptr_eq(clone, sentinel);
-    ck_assert_int_eq(evsrc_registry_try_clone(evsrc_poll_registry(test_poll), NULL), -EINVAL);
+    ck_assert_int_eq(evsrc_registry_try_clone(testutil_fx.registry, NULL), -EINVAL);
     evsrc_registry_free(NULL);
 }
 END_TEST
 
 START_TEST(freeing_the_poll_registry_does_nothing)
 {
-    struct evsrc_registry *own = evsrc_poll_registry(test_poll);
+    struct evsrc_registry *own = evsrc_poll_registry(testutil_fx.poll);
     evsrc_registry_free(own);
     evsrc_registry_free(own);
-    ck_assert_ptr_eq(evsrc_poll_registry(test_poll), own);
+    ck_assert_ptr_eq(evsrc_poll_registry(testutil_fx.poll), own);
     int pair[2];
     testutil_socketpair(pair);
     ck_assert_int_eq(evsrc_registry_register_fd(own, pair[0], 3, EVSRC_READABLE), 0);
     ck_assert_int_eq(send_byte(pair[1]), 0);
-    ck_assert(testutil_wait_token(test_poll, events, 3, NULL));
-    close_pair(pair);
+    testutil_expect_event(3);
+    testutil_close_pair(pair);
 }
 END_TEST
 
 START_TEST(clone_of_a_clone_reaches_the_poll)
 {
-    struct evsrc_registry *first = new_clone(evsrc_poll_registry(test_poll));
+    struct evsrc_registry *first = new_clone(testutil_fx.registry);
     struct evsrc_registry *second = new_clone(first);
     evsrc_registry_free(first);
     int pair[2];
     testutil_socketpair(pair);
     ck_assert_int_eq(evsrc_registry_register_fd(second, pair[0], 4, EVSRC_READABLE), 0);
     ck_assert_int_eq(send_byte(pair[1]), 0);
-    ck_assert(testutil_wait_token(test_poll, events, 4, NULL));
+    testutil_expect_event(4);
     evsrc_registry_free(second);
     /* The poll does not depend on its clones. */
     ck_assert_int_eq(send_byte(pair[1]), 0);
-    ck_assert(testutil_wait_token(test_poll, events, 4, NULL));
-    close_pair(pair);
+    testutil_expect_event(4);
+    testutil_close_pair(pair);
 }
 END_TEST
 
@@ -656,12 +620,12 @@ START_TEST(clone_kept_by_another_thread_outlives_the_poll)
     ck_assert_int_eq(evsrc_source_fd_init(&source, pair[1]), 0);
     pthread_barrier_t poll_freed;
     ck_assert_int_eq(pthread_barrier_init(&poll_freed, NULL, 2), 0);
-    struct survivor args = {new_clone(evsrc_poll_registry(test_poll)), &source.source, pair[0], &poll_freed,
+    struct survivor args = {new_clone(testutil_fx.registry), &source.source, pair[0], &poll_freed,
                             1, 1, 1, 1};
     pthread_t thread;
     ck_assert_int_eq(pthread_create(&thread, NULL, survivor_thread, &args), 0);
-    evsrc_poll_free(test_poll);
-    test_poll = NULL;
+    evsrc_poll_free(testutil_fx.poll);
+    testutil_fx.poll = NULL;
     pthread_barrier_wait(&poll_freed);
     ck_assert_int_eq(pthread_join(thread, NULL), 0);
     pthread_barrier_destroy(&poll_freed);
@@ -681,17 +645,14 @@ START_TEST(clone_kept_by_another_thread_outlives_the_poll)
     ck_assert(testutil_wait_token(next, next_events, 8, NULL));
     evsrc_events_free(next_events);
     evsrc_poll_free(next);
-    close_pair(pair);
+    testutil_close_pair(pair);
 }
 END_TEST
 
 int main(void)
 {
     Suite *suite = suite_create("threads");
-    TCase *tc = tcase_create("threads");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    /* Generous, for loaded machines and sanitizer builds; a lost wake hangs until this fails it. */
-    tcase_set_timeout(tc, 60);
+    TCase *tc = testutil_add_tcase(suite, "threads");
     tcase_add_test(tc, registrations_through_clones_reach_a_waiting_poll);
     tcase_add_test(tc, source_registered_in_one_thread_is_deregistered_through_a_clone_in_another);
     tcase_add_test(tc, racing_registrations_of_one_source_have_one_winner);
@@ -700,6 +661,5 @@ int main(void)
     tcase_add_test(tc, freeing_the_poll_registry_does_nothing);
     tcase_add_test(tc, clone_of_a_clone_reaches_the_poll);
     tcase_add_test(tc, clone_kept_by_another_thread_outlives_the_poll);
-    suite_add_tcase(suite, tc);
     return testutil_run(suite);
 }

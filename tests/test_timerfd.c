@@ -12,27 +12,6 @@
 
 #include "testutil.h"
 
-/* Every test runs with a fresh poll and must leave the fd count as it found it. */
-static struct evsrc_poll *queue;
-static struct evsrc_registry *registry;
-static struct evsrc_events *events;
-static int fds_at_start;
-
-static void setup(void)
-{
-    fds_at_start = testutil_open_fds();
-    ck_assert_int_eq(evsrc_poll_new(&queue), 0);
-    ck_assert_int_eq(evsrc_events_new(16, &events), 0);
-    registry = evsrc_poll_registry(queue);
-}
-
-static void teardown(void)
-{
-    evsrc_events_free(events);
-    evsrc_poll_free(queue);
-    ck_assert_int_eq(testutil_open_fds(), fds_at_start);
-}
-
 static struct timespec ms(long milliseconds)
 {
     return (struct timespec){milliseconds / 1000, (milliseconds % 1000) * 1000000L};
@@ -45,19 +24,7 @@ static long long ns_of(struct timespec ts)
 
 static void wait_fired(evsrc_token token)
 {
-    uint32_t flags = 0;
-    ck_assert_msg(testutil_wait_token(queue, events, token, &flags), "timer %llu did not fire",
-                  (unsigned long long)token);
-    ck_assert(flags & EVSRC_EVENT_FLAG_IN);
-}
-
-/* A short wait shows that nothing is reported for `token`. */
-static void assert_quiet(evsrc_token token)
-{
-    int n = testutil_wait_ms(queue, events, TESTUTIL_QUIET_MS);
-    ck_assert_int_ge(n, 0);
-    ck_assert_msg(!testutil_events_have(events, token), "unexpected event for token %llu",
-                  (unsigned long long)token);
+    ck_assert(testutil_expect_event(token) & EVSRC_EVENT_FLAG_IN);
 }
 
 static void sleep_ms(long milliseconds)
@@ -67,9 +34,19 @@ static void sleep_ms(long milliseconds)
     }
 }
 
-static bool fd_is_open(int fd)
+/* A new timer on `clock`, registered for reading under `token`. */
+static void new_registered(struct evsrc_timerfd *timer, clockid_t clock, evsrc_token token)
 {
-    return fcntl(fd, F_GETFD) >= 0;
+    ck_assert_int_eq(evsrc_timerfd_new(timer, clock), 0);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &timer->source, token, EVSRC_READABLE), 0);
+}
+
+/* Reads the timer, which must have expired, and returns how many times it did. */
+static uint64_t read_expirations(struct evsrc_timerfd *timer)
+{
+    uint64_t expirations = 0;
+    ck_assert_int_eq(evsrc_timerfd_read(timer, &expirations), 0);
+    return expirations;
 }
 
 static void assert_disarmed(const struct evsrc_timerfd *timer)
@@ -78,20 +55,6 @@ static void assert_disarmed(const struct evsrc_timerfd *timer)
     ck_assert_int_eq(evsrc_timerfd_get(timer, &remaining, &interval), 0);
     ck_assert_int_eq(ns_of(remaining), 0);
     ck_assert_int_eq(ns_of(interval), 0);
-}
-
-/* Lowers the soft fd limit so that no new fd fits; returns the limits to restore. */
-static struct rlimit exhaust_fds(void)
-{
-    struct rlimit old;
-    ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &old), 0);
-    /* open() takes the lowest free number: every number below it is in use. */
-    int lowest_free = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    ck_assert_int_ge(lowest_free, 0);
-    close(lowest_free);
-    const struct rlimit low = {(rlim_t)lowest_free, old.rlim_max};
-    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
-    return old;
 }
 
 START_TEST(new_makes_disarmed_nonblocking_cloexec_timer)
@@ -111,9 +74,9 @@ START_TEST(new_makes_disarmed_nonblocking_cloexec_timer)
         ck_assert_int_eq(evsrc_timerfd_read(&timer, &expirations), -EAGAIN);
         ck_assert_uint_eq(expirations, 77);
         /* Filled with 0xff before, yet registrable: new reset the registration record. */
-        ck_assert_int_eq(evsrc_registry_register(registry, &timer.source, i, EVSRC_READABLE), 0);
+        ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &timer.source, i, EVSRC_READABLE), 0);
         ck_assert_int_eq(evsrc_timerfd_close(&timer), 0);
-        ck_assert(!fd_is_open(fd));
+        ck_assert(!testutil_fd_is_open(fd));
     }
 }
 END_TEST
@@ -124,16 +87,14 @@ START_TEST(one_shot_fires_once)
     const struct timespec zero = {0, 0};
     for (size_t i = 0; i < 6; i++) {
         struct evsrc_timerfd timer;
-        ck_assert_int_eq(evsrc_timerfd_new(&timer, clocks[i % 3]), 0);
-        ck_assert_int_eq(evsrc_registry_register(registry, &timer.source, 1, EVSRC_READABLE), 0);
+        new_registered(&timer, clocks[i % 3], 1);
         struct timespec initial = ms(20);
         /* One-shot both ways: no interval, and a zero interval. */
         ck_assert_int_eq(evsrc_timerfd_set(&timer, &initial, i < 3 ? NULL : &zero, 0), 0);
         wait_fired(1);
-        uint64_t expirations = 0;
-        ck_assert_int_eq(evsrc_timerfd_read(&timer, &expirations), 0);
-        ck_assert_uint_eq(expirations, 1);
-        assert_quiet(1);
+        ck_assert_uint_eq(read_expirations(&timer), 1);
+        testutil_expect_quiet(1);
+        uint64_t expirations;
         ck_assert_int_eq(evsrc_timerfd_read(&timer, &expirations), -EAGAIN);
         assert_disarmed(&timer);
         ck_assert_int_eq(evsrc_timerfd_close(&timer), 0);
@@ -144,20 +105,16 @@ END_TEST
 START_TEST(periodic_counts_missed_expirations)
 {
     struct evsrc_timerfd timer;
-    ck_assert_int_eq(evsrc_timerfd_new(&timer, CLOCK_MONOTONIC), 0);
-    ck_assert_int_eq(evsrc_registry_register(registry, &timer.source, 2, EVSRC_READABLE), 0);
+    new_registered(&timer, CLOCK_MONOTONIC, 2);
     struct timespec period = ms(10);
     ck_assert_int_eq(evsrc_timerfd_set(&timer, &period, &period, 0), 0);
     wait_fired(2);
     /* Sleep through ten periods; all are counted at the next read. */
     sleep_ms(100);
-    uint64_t expirations = 0;
-    ck_assert_int_eq(evsrc_timerfd_read(&timer, &expirations), 0);
-    ck_assert_uint_ge(expirations, 2);
+    ck_assert_uint_ge(read_expirations(&timer), 2);
     /* Reading re-arms it: it keeps firing. */
     wait_fired(2);
-    ck_assert_int_eq(evsrc_timerfd_read(&timer, &expirations), 0);
-    ck_assert_uint_ge(expirations, 1);
+    ck_assert_uint_ge(read_expirations(&timer), 1);
     ck_assert_int_eq(evsrc_timerfd_close(&timer), 0);
 }
 END_TEST
@@ -166,17 +123,14 @@ END_TEST
 START_TEST(unread_periodic_timer_gives_no_new_edge)
 {
     struct evsrc_timerfd timer;
-    ck_assert_int_eq(evsrc_timerfd_new(&timer, CLOCK_MONOTONIC), 0);
-    ck_assert_int_eq(evsrc_registry_register(registry, &timer.source, 3, EVSRC_READABLE), 0);
+    new_registered(&timer, CLOCK_MONOTONIC, 3);
     struct timespec period = ms(10);
     ck_assert_int_eq(evsrc_timerfd_set(&timer, &period, &period, 0), 0);
     wait_fired(3);
     /* Ten periods pass unread, and no event comes. */
-    assert_quiet(3);
-    assert_quiet(3);
-    uint64_t expirations = 0;
-    ck_assert_int_eq(evsrc_timerfd_read(&timer, &expirations), 0);
-    ck_assert_uint_ge(expirations, 2);
+    testutil_expect_quiet(3);
+    testutil_expect_quiet(3);
+    ck_assert_uint_ge(read_expirations(&timer), 2);
     wait_fired(3);
     ck_assert_int_eq(evsrc_timerfd_close(&timer), 0);
 }
@@ -187,8 +141,7 @@ START_TEST(abstime_deadlines)
     const clockid_t clocks[] = {CLOCK_MONOTONIC, CLOCK_REALTIME, CLOCK_BOOTTIME};
     for (size_t i = 0; i < 3; i++) {
         struct evsrc_timerfd timer;
-        ck_assert_int_eq(evsrc_timerfd_new(&timer, clocks[i]), 0);
-        ck_assert_int_eq(evsrc_registry_register(registry, &timer.source, 4, EVSRC_READABLE), 0);
+        new_registered(&timer, clocks[i], 4);
         struct timespec now;
         ck_assert_int_eq(clock_gettime(clocks[i], &now), 0);
 
@@ -199,7 +152,7 @@ START_TEST(abstime_deadlines)
         ck_assert_int_eq(evsrc_timerfd_get(&timer, &remaining, NULL), 0);
         ck_assert_int_gt(ns_of(remaining), 0);
         ck_assert_int_le(ns_of(remaining), 3600LL * 1000000000LL);
-        assert_quiet(4);
+        testutil_expect_quiet(4);
 
         /* Shortly ahead: fires once. */
         struct timespec soon = {now.tv_sec, now.tv_nsec + 30000000L};
@@ -209,15 +162,12 @@ START_TEST(abstime_deadlines)
         }
         ck_assert_int_eq(evsrc_timerfd_set(&timer, &soon, NULL, EVSRC_TIMERFD_ABSTIME), 0);
         wait_fired(4);
-        uint64_t expirations = 0;
-        ck_assert_int_eq(evsrc_timerfd_read(&timer, &expirations), 0);
-        ck_assert_uint_eq(expirations, 1);
+        ck_assert_uint_eq(read_expirations(&timer), 1);
 
         /* Already past: fires at once. */
         ck_assert_int_eq(evsrc_timerfd_set(&timer, &now, NULL, EVSRC_TIMERFD_ABSTIME), 0);
         wait_fired(4);
-        ck_assert_int_eq(evsrc_timerfd_read(&timer, &expirations), 0);
-        ck_assert_uint_eq(expirations, 1);
+        ck_assert_uint_eq(read_expirations(&timer), 1);
         ck_assert_int_eq(evsrc_timerfd_close(&timer), 0);
     }
 }
@@ -250,14 +200,13 @@ END_TEST
 START_TEST(disarm_stops_the_timer)
 {
     struct evsrc_timerfd timer;
-    ck_assert_int_eq(evsrc_timerfd_new(&timer, CLOCK_MONOTONIC), 0);
-    ck_assert_int_eq(evsrc_registry_register(registry, &timer.source, 5, EVSRC_READABLE), 0);
+    new_registered(&timer, CLOCK_MONOTONIC, 5);
     const struct timespec soon = ms(50), period = ms(10), zero = {0, 0};
 
     ck_assert_int_eq(evsrc_timerfd_set(&timer, &soon, &period, 0), 0);
     ck_assert_int_eq(evsrc_timerfd_set(&timer, NULL, NULL, 0), 0);
     assert_disarmed(&timer);
-    assert_quiet(5);
+    testutil_expect_quiet(5);
     uint64_t expirations;
     ck_assert_int_eq(evsrc_timerfd_read(&timer, &expirations), -EAGAIN);
 
@@ -265,7 +214,7 @@ START_TEST(disarm_stops_the_timer)
     ck_assert_int_eq(evsrc_timerfd_set(&timer, &soon, &period, 0), 0);
     ck_assert_int_eq(evsrc_timerfd_set(&timer, &zero, &period, 0), 0);
     assert_disarmed(&timer);
-    assert_quiet(5);
+    testutil_expect_quiet(5);
     ck_assert_int_eq(evsrc_timerfd_read(&timer, &expirations), -EAGAIN);
 
     /* Expiries not yet read are dropped by disarming. */
@@ -280,16 +229,14 @@ END_TEST
 START_TEST(each_timer_reports_its_own_token)
 {
     struct evsrc_timerfd soon, late;
-    ck_assert_int_eq(evsrc_timerfd_new(&soon, CLOCK_MONOTONIC), 0);
-    ck_assert_int_eq(evsrc_timerfd_new(&late, CLOCK_MONOTONIC), 0);
-    ck_assert_int_eq(evsrc_registry_register(registry, &soon.source, 6, EVSRC_READABLE), 0);
-    ck_assert_int_eq(evsrc_registry_register(registry, &late.source, 7, EVSRC_READABLE), 0);
+    new_registered(&soon, CLOCK_MONOTONIC, 6);
+    new_registered(&late, CLOCK_MONOTONIC, 7);
     const struct timespec in_20ms = ms(20), in_an_hour = {3600, 0};
     ck_assert_int_eq(evsrc_timerfd_set(&late, &in_an_hour, NULL, 0), 0);
     ck_assert_int_eq(evsrc_timerfd_set(&soon, &in_20ms, NULL, 0), 0);
     wait_fired(6);
-    ck_assert(!testutil_events_have(events, 7));
-    assert_quiet(7);
+    ck_assert(!testutil_events_have(testutil_fx.events, 7));
+    testutil_expect_quiet(7);
     ck_assert_int_eq(evsrc_timerfd_close(&soon), 0);
     ck_assert_int_eq(evsrc_timerfd_close(&late), 0);
 }
@@ -298,15 +245,12 @@ END_TEST
 START_TEST(deregistered_timer_reports_nothing)
 {
     struct evsrc_timerfd timer;
-    ck_assert_int_eq(evsrc_timerfd_new(&timer, CLOCK_MONOTONIC), 0);
-    ck_assert_int_eq(evsrc_registry_register(registry, &timer.source, 8, EVSRC_READABLE), 0);
-    ck_assert_int_eq(evsrc_registry_deregister(registry, &timer.source), 0);
+    new_registered(&timer, CLOCK_MONOTONIC, 8);
+    ck_assert_int_eq(evsrc_registry_deregister(testutil_fx.registry, &timer.source), 0);
     const struct timespec in_10ms = ms(10);
     ck_assert_int_eq(evsrc_timerfd_set(&timer, &in_10ms, &in_10ms, 0), 0);
-    ck_assert_int_eq(testutil_wait_ms(queue, events, TESTUTIL_QUIET_MS), 0);
-    uint64_t expirations = 0;
-    ck_assert_int_eq(evsrc_timerfd_read(&timer, &expirations), 0);
-    ck_assert_uint_ge(expirations, 1);
+    testutil_expect_no_events();
+    ck_assert_uint_ge(read_expirations(&timer), 1);
     ck_assert_int_eq(evsrc_timerfd_close(&timer), 0);
 }
 END_TEST
@@ -329,7 +273,7 @@ START_TEST(out_of_fds_is_emfile)
 {
     struct evsrc_timerfd timer;
     memset(&timer, 0xff, sizeof timer);
-    struct rlimit old = exhaust_fds();
+    struct rlimit old = testutil_exhaust_fds();
     int r = evsrc_timerfd_new(&timer, CLOCK_MONOTONIC);
     ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
     ck_assert_int_eq(r, -EMFILE);
@@ -386,8 +330,7 @@ END_TEST
 START_TEST(closed_timer_is_ebadf)
 {
     struct evsrc_timerfd timer;
-    ck_assert_int_eq(evsrc_timerfd_new(&timer, CLOCK_MONOTONIC), 0);
-    ck_assert_int_eq(evsrc_registry_register(registry, &timer.source, 9, EVSRC_READABLE), 0);
+    new_registered(&timer, CLOCK_MONOTONIC, 9);
     int fd = evsrc_timerfd_fd(&timer);
     ck_assert_int_eq(evsrc_timerfd_close(&timer), 0);
 
@@ -398,7 +341,7 @@ START_TEST(closed_timer_is_ebadf)
     ck_assert_int_eq(evsrc_timerfd_read(&timer, &expirations), -EBADF);
     ck_assert_int_eq(evsrc_timerfd_get(&timer, &ts, &ts), -EBADF);
     ck_assert_int_eq(evsrc_timerfd_fd(&timer), -EBADF);
-    ck_assert_int_eq(evsrc_registry_register(registry, &timer.source, 9, EVSRC_READABLE), -EBADF);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &timer.source, 9, EVSRC_READABLE), -EBADF);
 
     /* Another file at the old number survives a second close. */
     int other = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -408,12 +351,11 @@ START_TEST(closed_timer_is_ebadf)
         close(other);
     }
     ck_assert_int_eq(evsrc_timerfd_close(&timer), -EBADF);
-    ck_assert(fd_is_open(fd));
+    ck_assert(testutil_fd_is_open(fd));
     close(fd);
 
     /* A closed timer can be made anew. */
-    ck_assert_int_eq(evsrc_timerfd_new(&timer, CLOCK_MONOTONIC), 0);
-    ck_assert_int_eq(evsrc_registry_register(registry, &timer.source, 9, EVSRC_READABLE), 0);
+    new_registered(&timer, CLOCK_MONOTONIC, 9);
     ck_assert_int_eq(evsrc_timerfd_close(&timer), 0);
 }
 END_TEST
@@ -431,7 +373,7 @@ START_TEST(failed_setup_leaves_timer_closed)
     timer.fd = spare;
     ck_assert_int_eq(evsrc_timerfd_from_fd(&timer, spare), -EINVAL);
     ck_assert_int_eq(evsrc_timerfd_close(&timer), -EBADF);
-    ck_assert(fd_is_open(spare));
+    ck_assert(testutil_fd_is_open(spare));
     close(spare);
 }
 END_TEST
@@ -455,14 +397,13 @@ START_TEST(from_fd_adopts_a_timerfd)
     uint64_t expirations;
     ck_assert_int_eq(evsrc_timerfd_read(&timer, &expirations), -EAGAIN);
 
-    ck_assert_int_eq(evsrc_registry_register(registry, &timer.source, 10, EVSRC_READABLE), 0);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &timer.source, 10, EVSRC_READABLE), 0);
     const struct timespec soon = ms(10);
     ck_assert_int_eq(evsrc_timerfd_set(&timer, &soon, NULL, 0), 0);
     wait_fired(10);
-    ck_assert_int_eq(evsrc_timerfd_read(&timer, &expirations), 0);
-    ck_assert_uint_eq(expirations, 1);
+    ck_assert_uint_eq(read_expirations(&timer), 1);
     ck_assert_int_eq(evsrc_timerfd_close(&timer), 0);
-    ck_assert(!fd_is_open(fd));
+    ck_assert(!testutil_fd_is_open(fd));
 }
 END_TEST
 
@@ -472,7 +413,7 @@ static void assert_refused(int fd, int expected_error)
     struct evsrc_timerfd timer;
     ck_assert_int_eq(evsrc_timerfd_from_fd(&timer, fd), expected_error);
     ck_assert_int_eq(evsrc_timerfd_close(&timer), -EBADF);
-    ck_assert(fd_is_open(fd));
+    ck_assert(testutil_fd_is_open(fd));
     ck_assert_int_eq(fcntl(fd, F_GETFL), flags);
 }
 
@@ -491,10 +432,8 @@ START_TEST(from_fd_refuses_other_files)
 
     struct evsrc_timerfd timer;
     ck_assert_int_eq(evsrc_timerfd_from_fd(&timer, -1), -EBADF);
-    close(fds[0]);
-    close(fds[1]);
-    close(pair[0]);
-    close(pair[1]);
+    testutil_close_pair(fds);
+    testutil_close_pair(pair);
     close(file);
     ck_assert_int_eq(evsrc_timerfd_from_fd(&timer, file), -EBADF);
     ck_assert_int_eq(evsrc_timerfd_close(&timer), -EBADF);
@@ -504,9 +443,7 @@ END_TEST
 int main(void)
 {
     Suite *suite = suite_create("timerfd");
-    TCase *tc = tcase_create("timerfd");
-    tcase_set_timeout(tc, 60);
-    tcase_add_checked_fixture(tc, setup, teardown);
+    TCase *tc = testutil_add_tcase(suite, "timerfd");
     tcase_add_test(tc, new_makes_disarmed_nonblocking_cloexec_timer);
     tcase_add_test(tc, one_shot_fires_once);
     tcase_add_test(tc, periodic_counts_missed_expirations);
@@ -524,6 +461,5 @@ int main(void)
     tcase_add_test(tc, from_fd_adopts_a_timerfd);
     tcase_add_test(tc, from_fd_refuses_other_files);
     tcase_add_test(tc, out_of_fds_is_emfile);
-    suite_add_tcase(suite, tc);
     return testutil_run(suite);
 }

@@ -18,45 +18,20 @@
 
 #define WAKER_TOKEN ((evsrc_token)0xabcdef)
 
-/* Each test makes a poll, an events buffer and a waker, and checks that no fd is left behind. */
-static int fds_at_start;
-static struct evsrc_poll *test_poll;
-static struct evsrc_events *events;
-
-static void setup(void)
-{
-    fds_at_start = testutil_open_fds();
-    ck_assert_int_eq(evsrc_poll_new(&test_poll), 0);
-    ck_assert_int_eq(evsrc_events_new(16, &events), 0);
-}
-
-static void teardown(void)
-{
-    evsrc_events_free(events);
-    evsrc_poll_free(test_poll);
-    ck_assert_int_eq(testutil_open_fds(), fds_at_start);
-}
-
 static struct evsrc_waker *new_waker(evsrc_token token)
 {
     struct evsrc_waker *waker = NULL;
-    ck_assert_int_eq(evsrc_waker_new(&waker, evsrc_poll_registry(test_poll), token), 0);
+    ck_assert_int_eq(evsrc_waker_new(&waker, testutil_fx.registry, token), 0);
     ck_assert_ptr_nonnull(waker);
     return waker;
-}
-
-/* Asserts that a short wait brings no event at all. */
-static void assert_quiet(void)
-{
-    ck_assert_int_eq(testutil_wait_ms(test_poll, events, TESTUTIL_QUIET_MS), 0);
 }
 
 /* Asserts that every event of the next wait is a readable one for `token`, and that there is one. */
 static void assert_only_wakes(evsrc_token token)
 {
-    ck_assert(testutil_wait_token(test_poll, events, token, NULL));
-    for (size_t i = 0; i < evsrc_events_len(events); i++) {
-        const struct evsrc_event *event = evsrc_events_get(events, i);
+    testutil_expect_event(token);
+    for (size_t i = 0; i < evsrc_events_len(testutil_fx.events); i++) {
+        const struct evsrc_event *event = evsrc_events_get(testutil_fx.events, i);
         ck_assert_uint_eq(evsrc_event_token(event), token);
         ck_assert(evsrc_event_is_readable(event));
     }
@@ -66,7 +41,7 @@ START_TEST(null_arguments_are_rejected)
 {
     struct evsrc_waker *sentinel = (struct evsrc_waker *)&sentinel;
     struct evsrc_waker *waker = sentinel;
-    ck_assert_int_eq(evsrc_waker_new(NULL, evsrc_poll_registry(test_poll), WAKER_TOKEN), -EINVAL);
+    ck_assert_int_eq(evsrc_waker_new(NULL, testutil_fx.registry, WAKER_TOKEN), -EINVAL);
     ck_assert_int_eq(evsrc_waker_new(&waker, NULL, WAKER_TOKEN), -EINVAL);
     ck_assert_ptr_eq(waker, sentinel);
     ck_assert_int_eq(evsrc_waker_wake(NULL), -EINVAL);
@@ -80,7 +55,7 @@ START_TEST(wake_reports_readable_event_with_token)
     const evsrc_token tokens[] = {0, WAKER_TOKEN, UINT64_MAX};
     for (size_t i = 0; i < sizeof tokens / sizeof tokens[0]; i++) {
         struct evsrc_waker *waker = new_waker(tokens[i]);
-        assert_quiet();
+        testutil_expect_no_events();
         ck_assert_int_eq(evsrc_waker_wake(waker), 0);
         assert_only_wakes(tokens[i]);
         evsrc_waker_free(waker);
@@ -96,11 +71,11 @@ START_TEST(many_wakes_coalesce_and_the_next_wake_rearms)
             ck_assert_int_eq(evsrc_waker_wake(waker), 0);
         assert_only_wakes(WAKER_TOKEN);
         /* The poll thread read nothing from the waker, yet no event is left over... */
-        assert_quiet();
+        testutil_expect_no_events();
         /* ...and one more wake is a new event. */
         ck_assert_int_eq(evsrc_waker_wake(waker), 0);
         assert_only_wakes(WAKER_TOKEN);
-        assert_quiet();
+        testutil_expect_no_events();
     }
     evsrc_waker_free(waker);
 }
@@ -112,10 +87,10 @@ START_TEST(two_wakers_on_one_poll_are_independent)
     struct evsrc_waker *second = new_waker(2);
     ck_assert_int_eq(evsrc_waker_wake(second), 0);
     assert_only_wakes(2);
-    assert_quiet();
+    testutil_expect_no_events();
     ck_assert_int_eq(evsrc_waker_wake(first), 0);
     assert_only_wakes(1);
-    assert_quiet();
+    testutil_expect_no_events();
     evsrc_waker_free(first);
     evsrc_waker_free(second);
 }
@@ -126,14 +101,14 @@ START_TEST(free_removes_a_wake_not_yet_received)
     struct evsrc_waker *waker = new_waker(WAKER_TOKEN);
     ck_assert_int_eq(evsrc_waker_wake(waker), 0);
     evsrc_waker_free(waker);
-    assert_quiet();
+    testutil_expect_no_events();
 }
 END_TEST
 
 START_TEST(waker_outlives_the_registry_clone_it_was_made_with)
 {
     struct evsrc_registry *clone = NULL;
-    ck_assert_int_eq(evsrc_registry_try_clone(evsrc_poll_registry(test_poll), &clone), 0);
+    ck_assert_int_eq(evsrc_registry_try_clone(testutil_fx.registry, &clone), 0);
     struct evsrc_waker *waker = NULL;
     ck_assert_int_eq(evsrc_waker_new(&waker, clone, WAKER_TOKEN), 0);
     evsrc_registry_free(clone);
@@ -147,8 +122,8 @@ START_TEST(waker_outlives_its_poll)
 {
     struct evsrc_waker *waker = new_waker(WAKER_TOKEN);
     ck_assert_int_eq(evsrc_waker_wake(waker), 0);
-    evsrc_poll_free(test_poll);
-    test_poll = NULL;
+    evsrc_poll_free(testutil_fx.poll);
+    testutil_fx.poll = NULL;
     /* The wake reaches nobody, but it is still a valid call. */
     ck_assert_int_eq(evsrc_waker_wake(waker), 0);
     ck_assert_int_eq(evsrc_waker_wake(waker), 0);
@@ -193,18 +168,11 @@ END_TEST
 START_TEST(new_out_of_fds_leaves_nothing_behind)
 {
     int before = testutil_open_fds();
-    /* Lower the fd limit to the lowest free fd, so that no new fd can be made. */
-    int lowest_free = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    ck_assert_int_ge(lowest_free, 0);
-    close(lowest_free);
-    struct rlimit saved;
-    ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &saved), 0);
-    struct rlimit lowered = {(rlim_t)lowest_free, saved.rlim_max};
-    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &lowered), 0);
+    struct rlimit saved = testutil_exhaust_fds();
 
     struct evsrc_waker *sentinel = (struct evsrc_waker *)&sentinel;
     struct evsrc_waker *waker = sentinel;
-    int r = evsrc_waker_new(&waker, evsrc_poll_registry(test_poll), WAKER_TOKEN);
+    int r = evsrc_waker_new(&waker, testutil_fx.registry, WAKER_TOKEN);
     ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &saved), 0);
     ck_assert_int_eq(r, -EMFILE);
     ck_assert_ptr_eq(waker, sentinel);
@@ -276,7 +244,7 @@ START_TEST(wake_with_a_full_counter_still_wakes)
     ck_assert_int_eq(write(fd, &one, sizeof one), -1);
     ck_assert_int_eq(errno, EAGAIN);
     assert_only_wakes(WAKER_TOKEN);
-    assert_quiet();
+    testutil_expect_no_events();
 
     ck_assert_int_eq(evsrc_waker_wake(waker), 0);
     assert_only_wakes(WAKER_TOKEN);
@@ -354,11 +322,11 @@ START_TEST(wake_from_another_thread_ends_a_wait_without_timeout)
         /* No timeout: only the wake can end this wait (the test's own timeout catches a hang). */
         int n;
         do
-            n = evsrc_poll_wait(test_poll, events, NULL);
+            n = evsrc_poll_wait(testutil_fx.poll, testutil_fx.events, NULL);
         while (n == -EINTR);
         ck_assert_int_eq(n, 1);
-        ck_assert_uint_eq(evsrc_event_token(evsrc_events_get(events, 0)), WAKER_TOKEN);
-        ck_assert(evsrc_event_is_readable(evsrc_events_get(events, 0)));
+        ck_assert_uint_eq(evsrc_event_token(evsrc_events_get(testutil_fx.events, 0)), WAKER_TOKEN);
+        ck_assert(evsrc_event_is_readable(evsrc_events_get(testutil_fx.events, 0)));
         ck_assert_int_eq(pthread_join(thread, NULL), 0);
         ck_assert_int_eq(args.result, 0);
         pthread_barrier_destroy(&start);
@@ -385,7 +353,7 @@ START_TEST(wakes_from_many_threads_coalesce)
     }
     pthread_barrier_destroy(&start);
     assert_only_wakes(WAKER_TOKEN);
-    assert_quiet();
+    testutil_expect_no_events();
     ck_assert_int_eq(evsrc_waker_wake(waker), 0);
     assert_only_wakes(WAKER_TOKEN);
     evsrc_waker_free(waker);
@@ -395,10 +363,7 @@ END_TEST
 int main(void)
 {
     Suite *suite = suite_create("waker");
-    TCase *tc = tcase_create("waker");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    /* Generous, for loaded machines and sanitizer builds; a hang fails here. */
-    tcase_set_timeout(tc, 60);
+    TCase *tc = testutil_add_tcase(suite, "waker");
     tcase_add_test(tc, null_arguments_are_rejected);
     tcase_add_test(tc, wake_reports_readable_event_with_token);
     tcase_add_test(tc, many_wakes_coalesce_and_the_next_wake_rearms);
@@ -413,6 +378,5 @@ int main(void)
     tcase_add_test(tc, wake_with_a_full_counter_still_wakes);
     tcase_add_test(tc, wake_from_another_thread_ends_a_wait_without_timeout);
     tcase_add_test(tc, wakes_from_many_threads_coalesce);
-    suite_add_tcase(suite, tc);
     return testutil_run(suite);
 }

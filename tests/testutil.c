@@ -1,27 +1,72 @@
 /* SPDX-License-Identifier: MIT */
 #include "testutil.h"
 
-#include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
-int testutil_open_fds(void)
+#include "load/loadutil.h"
+
+/* ---- Fixtures --------------------------------------------------------------- */
+
+struct testutil_fixture testutil_fx;
+static int fixture_fds_at_setup;
+
+struct testutil_fixture testutil_fixture_new(size_t capacity)
 {
-    DIR *dir = opendir("/proc/self/fd");
-    ck_assert_ptr_nonnull(dir);
-    int count = 0;
-    struct dirent *entry;
-    while ((entry = readdir(dir)) != NULL)
-        if (entry->d_name[0] != '.')
-            count++;
-    closedir(dir);
-    return count - 1; /* the directory's own fd */
+    struct testutil_fixture f;
+    ck_assert_int_eq(evsrc_poll_new(&f.poll), 0);
+    ck_assert_int_eq(evsrc_events_new(capacity, &f.events), 0);
+    f.registry = evsrc_poll_registry(f.poll);
+    ck_assert_ptr_nonnull(f.registry);
+    return f;
 }
 
-static long long now_ms(void)
+void testutil_fixture_free(struct testutil_fixture *f)
+{
+    evsrc_events_free(f->events);
+    evsrc_poll_free(f->poll);
+}
+
+void testutil_fixture_setup(void)
+{
+    fixture_fds_at_setup = testutil_open_fds();
+    testutil_fx = testutil_fixture_new(TESTUTIL_FIXTURE_CAPACITY);
+}
+
+void testutil_fixture_teardown(void)
+{
+    testutil_fixture_free(&testutil_fx);
+    ck_assert_int_eq(testutil_open_fds(), fixture_fds_at_setup);
+}
+
+uint32_t testutil_expect_event(evsrc_token token)
+{
+    uint32_t flags = 0;
+    ck_assert_msg(testutil_wait_token(testutil_fx.poll, testutil_fx.events, token, &flags),
+                  "no event for token %llu", (unsigned long long)token);
+    return flags;
+}
+
+void testutil_expect_quiet(evsrc_token token)
+{
+    int n = testutil_wait_ms(testutil_fx.poll, testutil_fx.events, TESTUTIL_QUIET_MS);
+    ck_assert_int_ge(n, 0);
+    ck_assert_msg(!testutil_events_have(testutil_fx.events, token), "unexpected event for token %llu",
+                  (unsigned long long)token);
+}
+
+void testutil_expect_no_events(void)
+{
+    ck_assert_int_eq(testutil_wait_ms(testutil_fx.poll, testutil_fx.events, TESTUTIL_QUIET_MS), 0);
+}
+
+/* ---- Waits -------------------------------------------------------------------- */
+
+long long testutil_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -39,8 +84,8 @@ bool testutil_events_have(const struct evsrc_events *events, evsrc_token token)
 bool testutil_wait_token(struct evsrc_poll *poll, struct evsrc_events *events, evsrc_token token,
                          uint32_t *flags)
 {
-    long long deadline = now_ms() + TESTUTIL_EVENT_DEADLINE_MS;
-    while (now_ms() < deadline) {
+    long long deadline = testutil_now_ms() + TESTUTIL_EVENT_DEADLINE_MS;
+    while (testutil_now_ms() < deadline) {
         struct timespec timeout = {0, 100 * 1000000L};
         int n = evsrc_poll_wait(poll, events, &timeout);
         if (n == -EINTR)
@@ -70,6 +115,20 @@ int testutil_wait_ms(struct evsrc_poll *poll, struct evsrc_events *events, long 
     return evsrc_poll_wait(poll, events, &timeout);
 }
 
+/* ---- fds ---------------------------------------------------------------------- */
+
+int testutil_open_fds(void)
+{
+    int count = open_fd_count();
+    ck_assert_int_ge(count, 0);
+    return count;
+}
+
+bool testutil_fd_is_open(int fd)
+{
+    return fcntl(fd, F_GETFD) >= 0;
+}
+
 void testutil_pipe(int fds[2])
 {
     ck_assert_int_eq(pipe2(fds, O_NONBLOCK | O_CLOEXEC), 0);
@@ -78,6 +137,66 @@ void testutil_pipe(int fds[2])
 void testutil_socketpair(int fds[2])
 {
     ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds), 0);
+}
+
+void testutil_close_pair(int fds[2])
+{
+    close(fds[0]);
+    close(fds[1]);
+}
+
+struct rlimit testutil_exhaust_fds(void)
+{
+    struct rlimit old;
+    ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &old), 0);
+    /* open() takes the lowest free number: every number below it is in use. */
+    int lowest_free = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    ck_assert_int_ge(lowest_free, 0);
+    close(lowest_free);
+    const struct rlimit low = {(rlim_t)lowest_free, old.rlim_max};
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+    return old;
+}
+
+void testutil_await_fd(int fd, short events)
+{
+    struct pollfd p = {.fd = fd, .events = events};
+    int n;
+    do
+        n = poll(&p, 1, TESTUTIL_EVENT_DEADLINE_MS);
+    while (n < 0 && errno == EINTR);
+    ck_assert_int_eq(n, 1);
+}
+
+/* ---- TCP ---------------------------------------------------------------------- */
+
+void testutil_listen_loopback(struct evsrc_tcp_listener *listener, struct sockaddr_in *addr)
+{
+    ck_assert_int_eq(listen_loopback(listener, addr), 0);
+}
+
+void testutil_tcp_pair(struct evsrc_tcp_stream *client, struct evsrc_tcp_stream *server)
+{
+    struct evsrc_tcp_listener listener;
+    struct sockaddr_in addr;
+    testutil_listen_loopback(&listener, &addr);
+    ck_assert_int_eq(evsrc_tcp_stream_connect(client, (const struct sockaddr *)&addr, sizeof addr), 0);
+    testutil_await_fd(evsrc_tcp_listener_fd(&listener), POLLIN);
+    ck_assert_int_eq(evsrc_tcp_listener_accept(&listener, server, NULL, NULL), 0);
+    testutil_await_fd(evsrc_tcp_stream_fd(client), POLLOUT);
+    ck_assert_int_eq(evsrc_tcp_stream_take_error(client), 0);
+    ck_assert_int_eq(evsrc_tcp_listener_close(&listener), 0);
+}
+
+/* ---- Running ------------------------------------------------------------------ */
+
+TCase *testutil_add_tcase(Suite *suite, const char *name)
+{
+    TCase *tc = tcase_create(name);
+    tcase_set_timeout(tc, 60);
+    tcase_add_checked_fixture(tc, testutil_fixture_setup, testutil_fixture_teardown);
+    suite_add_tcase(suite, tc);
+    return tc;
 }
 
 int testutil_run(Suite *suite)

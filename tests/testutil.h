@@ -2,12 +2,14 @@
 #ifndef EVSRC_TESTUTIL_H
 #define EVSRC_TESTUTIL_H
 
-/* Helpers shared by the suites: bounded waits, fd counting, the suite runner. */
+/* Helpers shared by the suites: the per-test fixture, bounded waits, fds, TCP pairs, the suite runner. */
 
 #include <check.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/resource.h>
 
 #include <evsrc/evsrc.h>
 
@@ -15,9 +17,40 @@
 #define TESTUTIL_EVENT_DEADLINE_MS 10000
 /* How long a test waits to be confident an event that must not come did not. */
 #define TESTUTIL_QUIET_MS 100
+/* The events buffer of the per-test fixture: more than any suite has sources registered at once. */
+#define TESTUTIL_FIXTURE_CAPACITY 64
 
-/* The number of fds open in this process. */
-int testutil_open_fds(void);
+/* ---- Fixtures --------------------------------------------------------------- */
+
+/* A poll, its own registry and an events buffer. */
+struct testutil_fixture {
+    struct evsrc_poll *poll;
+    struct evsrc_registry *registry;
+    struct evsrc_events *events;
+};
+
+/* A new fixture whose buffer holds `capacity` events; fails the test on error. */
+struct testutil_fixture testutil_fixture_new(size_t capacity);
+/* Frees what testutil_fixture_new made (the poll may have been freed and set to NULL already). */
+void testutil_fixture_free(struct testutil_fixture *f);
+
+/*
+ * The per-test fixture, a checked one (testutil_add_tcase installs it; a
+ * suite with more to set up wraps these in its own): every test gets a fresh
+ * testutil_fx, and fails if it leaves more or fewer fds open than it found.
+ */
+extern struct testutil_fixture testutil_fx;
+void testutil_fixture_setup(void);
+void testutil_fixture_teardown(void);
+
+/* Waits (up to the deadline) on testutil_fx until `token` reports; fails if it does not. Returns its flags. */
+uint32_t testutil_expect_event(evsrc_token token);
+/* Waits the quiet time on testutil_fx and fails if `token` reported. */
+void testutil_expect_quiet(evsrc_token token);
+/* Waits the quiet time on testutil_fx and fails if anything at all reported. */
+void testutil_expect_no_events(void);
+
+/* ---- Waits -------------------------------------------------------------------- */
 
 /*
  * Waits (up to the deadline) until an event with `token` arrives, with zero
@@ -33,10 +66,46 @@ int testutil_wait_ms(struct evsrc_poll *poll, struct evsrc_events *events, long 
 /* Whether the last wait into `events` holds an event with `token`. */
 bool testutil_events_have(const struct evsrc_events *events, evsrc_token token);
 
+/* Milliseconds on the monotonic clock, for deadlines. */
+long long testutil_now_ms(void);
+
+/* ---- fds ---------------------------------------------------------------------- */
+
+/* The number of fds open in this process. */
+int testutil_open_fds(void);
+
+/* Whether fd is open. */
+bool testutil_fd_is_open(int fd);
+
 /* A nonblocking pipe (fds[0] read end, fds[1] write end); fails the test on error. */
 void testutil_pipe(int fds[2]);
 /* A nonblocking, close-on-exec stream socketpair; fails the test on error. */
 void testutil_socketpair(int fds[2]);
+/* Closes both fds of a pipe or socketpair. */
+void testutil_close_pair(int fds[2]);
+
+/* Lowers the soft fd limit so that no new fd fits; returns the limits to restore with setrlimit. */
+struct rlimit testutil_exhaust_fds(void);
+
+/* Blocks (up to the deadline) until fd reports one of the poll(2) `events`: for setup, not for what is tested. */
+void testutil_await_fd(int fd, short events);
+
+/* ---- TCP ---------------------------------------------------------------------- */
+
+/* Binds `listener` to 127.0.0.1 on a free port and, if `addr` is not NULL, stores that address there. */
+void testutil_listen_loopback(struct evsrc_tcp_listener *listener, struct sockaddr_in *addr);
+
+/* A connected loopback pair, open and unregistered: `client` connected, `server` accepted. */
+void testutil_tcp_pair(struct evsrc_tcp_stream *client, struct evsrc_tcp_stream *server);
+
+/* ---- Running ------------------------------------------------------------------ */
+
+/*
+ * Adds a test case named `name` to `suite`, with the per-test fixture and a
+ * 60 s timeout: generous, for loaded machines and sanitizer builds, so that
+ * only a hang (a lost wake, say) reaches it.
+ */
+TCase *testutil_add_tcase(Suite *suite, const char *name);
 
 /* Runs a suite in fork mode and returns the process exit status. */
 int testutil_run(Suite *suite);

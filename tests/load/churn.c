@@ -34,7 +34,6 @@
  * Usage: evsrc-churn [-d seconds (1..3600, default 20)] [-s seed] [-c max-clients]
  * Under valgrind it runs fewer, shorter clients and a slower ticker.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
@@ -52,15 +51,7 @@
 
 #include <evsrc/evsrc.h>
 
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#define UNDER_VALGRIND() (RUNNING_ON_VALGRIND != 0)
-#endif
-#endif
-#ifndef UNDER_VALGRIND
-#define UNDER_VALGRIND() false
-#endif
+#include "loadutil.h"
 
 #define WAKER_TOKEN ((evsrc_token)1)
 #define HEADER_LEN 5
@@ -70,64 +61,6 @@
 #define MAX_FAILURES_SHOWN 10
 
 /* ---- Small helpers ------------------------------------------------------ */
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void sleep_us(long us)
-{
-    struct timespec ts = {us / 1000000, (us % 1000000) * 1000L};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
-    }
-}
-
-static uint64_t mix64(uint64_t x)
-{
-    x += 0x9e3779b97f4a7c15u;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9u;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebu;
-    return x ^ (x >> 31);
-}
-
-static uint64_t rng_next(uint64_t *state)
-{
-    *state += 0x9e3779b97f4a7c15u;
-    return mix64(*state);
-}
-
-static uint64_t rng_below(uint64_t *state, uint64_t bound)
-{
-    return bound ? rng_next(state) % bound : 0;
-}
-
-/* A length between 1 and max, log-uniform. */
-static size_t pick_length(uint64_t *rng, size_t max)
-{
-    unsigned bits = 0;
-    while (bits < 63 && ((size_t)2 << bits) <= max)
-        bits++;
-    size_t low = (size_t)1 << rng_below(rng, bits + 1);
-    size_t len = low + (size_t)rng_below(rng, low);
-    return len > max ? max : len;
-}
-
-static int open_fd_count(void)
-{
-    DIR *dir = opendir("/proc/self/fd");
-    if (!dir)
-        return -1;
-    int count = 0;
-    struct dirent *entry;
-    while ((entry = readdir(dir)) != NULL)
-        if (entry->d_name[0] != '.')
-            count++;
-    closedir(dir);
-    return count - 1; /* the directory's own fd */
-}
 
 /* A doubly linked list threaded through the objects that need cleaning up. */
 struct link {
@@ -296,12 +229,12 @@ static void free_the_dead(struct churn *c)
     }
 }
 
-static void set_linger_zero(struct churn *c, struct evsrc_tcp_stream *stream)
+/* Makes closing `stream` send a reset; a failure is the run's. */
+static void reset_on_close(struct churn *c, struct evsrc_tcp_stream *stream)
 {
-    struct linger linger = {.l_onoff = 1, .l_linger = 0};
-    int fd = evsrc_tcp_stream_fd(stream);
-    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, sizeof linger) < 0)
-        fail(c, "SO_LINGER: %s", strerror(fd < 0 ? -fd : errno));
+    int r = set_linger_zero(stream);
+    if (r < 0)
+        fail(c, "SO_LINGER: %s", strerror(-r));
 }
 
 static bool is_reset(ssize_t r)
@@ -317,12 +250,8 @@ static void client_bytes(const struct client *cl, uint64_t offset, unsigned char
     size_t i = 0;
     for (; i < len && offset + i < HEADER_LEN; i++)
         buf[i] = cl->header[offset + i];
-    while (i < len) {
-        uint64_t at = offset + i - HEADER_LEN;
-        uint64_t word = mix64(cl->key + (at >> 3));
-        for (unsigned byte = (unsigned)(at & 7); byte < 8 && i < len; byte++)
-            buf[i++] = (unsigned char)(word >> (byte * 8));
-    }
+    if (i < len)
+        pattern_fill(cl->key, offset + i - HEADER_LEN, buf + i, len - i);
 }
 
 /* ---- Timers ------------------------------------------------------------- */
@@ -390,16 +319,21 @@ static void timer_event(struct churn *c, struct timer *t)
     timer_close(c, t, true);
 }
 
+/* One of the `count` (> 0) objects in the list at `head`, at random. */
+static struct object *random_object(struct churn *c, struct link *head, long count)
+{
+    long pick = (long)rng_below(&c->rng, (uint64_t)count);
+    struct link *l = head->next;
+    while (pick-- > 0)
+        l = l->next;
+    return container_of(l, struct object, link);
+}
+
 /* Closes a random armed timer before it fires. */
 static void timer_cancel_random(struct churn *c)
 {
-    if (c->open_timers == 0)
-        return;
-    long pick = (long)rng_below(&c->rng, (uint64_t)c->open_timers);
-    struct link *l = c->timers.next;
-    while (pick-- > 0)
-        l = l->next;
-    timer_close(c, (struct timer *)(void *)container_of(l, struct object, link), false);
+    if (c->open_timers > 0)
+        timer_close(c, (struct timer *)(void *)random_object(c, &c->timers, c->open_timers), false);
 }
 
 /* ---- The server side ---------------------------------------------------- */
@@ -459,7 +393,7 @@ static void conn_pump(struct churn *c, struct server_conn *s)
                 s->end += (size_t)n;
                 progress = true;
                 if (reset_now) {
-                    set_linger_zero(c, &s->stream);
+                    reset_on_close(c, &s->stream);
                     c->stats.server_resets++;
                     conn_close(c, s);
                     return;
@@ -527,7 +461,7 @@ enum client_end { END_CLEAN, END_SELF_RESET, END_RESET_BY_SERVER, END_RESET_ON_C
 static void client_finish(struct churn *c, struct client *cl, enum client_end how)
 {
     if (how == END_SELF_RESET || how == END_RESET_ON_COMMAND)
-        set_linger_zero(c, &cl->stream);
+        reset_on_close(c, &cl->stream);
     evsrc_tcp_stream_close(&cl->stream);
     bury(c, &cl->obj);
     c->open_clients--;
@@ -638,19 +572,11 @@ static void client_pump(struct churn *c, struct client *cl)
 static void client_event(struct churn *c, struct client *cl)
 {
     if (!cl->connected) {
-        struct sockaddr_storage peer;
-        socklen_t len = sizeof peer;
-        int r = evsrc_tcp_stream_peer_addr(&cl->stream, &peer, &len);
-        if (r == -ENOTCONN) {
-            int error = evsrc_tcp_stream_take_error(&cl->stream);
-            if (error != 0)
-                client_failed(c, cl, "connect", error);
-            return; /* still connecting */
-        }
-        if (r < 0) {
-            client_failed(c, cl, "peer address", r);
-            return;
-        }
+        int r = connect_result(&cl->stream);
+        if (r < 0)
+            client_failed(c, cl, "connect", r);
+        if (r <= 0)
+            return; /* failed, or still connecting */
         cl->connected = true;
     }
     client_pump(c, cl);
@@ -692,7 +618,7 @@ static void client_spawn(struct churn *c)
     if (cl->mode == MODE_VANISH) {
         uint64_t how = rng_below(&c->rng, 3);
         if (how == 1)
-            set_linger_zero(c, &cl->stream);
+            reset_on_close(c, &cl->stream);
         if (how == 2 &&
             (r = evsrc_registry_register(c->registry, &cl->stream.source, token_of(&cl->obj), EVSRC_READABLE)) < 0)
             fail(c, "register: %s", strerror(-r));
@@ -710,13 +636,9 @@ static void client_spawn(struct churn *c)
 
 static void client_reset_random(struct churn *c)
 {
-    if (c->open_clients == 0)
-        return;
-    long pick = (long)rng_below(&c->rng, (uint64_t)c->open_clients);
-    struct link *l = c->clients.next;
-    while (pick-- > 0)
-        l = l->next;
-    client_finish(c, (struct client *)(void *)container_of(l, struct object, link), END_RESET_ON_COMMAND);
+    if (c->open_clients > 0)
+        client_finish(c, (struct client *)(void *)random_object(c, &c->clients, c->open_clients),
+                      END_RESET_ON_COMMAND);
 }
 
 static void spawn_some(struct churn *c, long how_many)
@@ -883,18 +805,9 @@ static int setup(struct churn *c)
     if ((r = evsrc_registry_try_clone(c->registry, &c->poker_registry)) < 0)
         return r;
 
-    struct sockaddr_in any;
-    memset(&any, 0, sizeof any);
-    any.sin_family = AF_INET;
-    any.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if ((r = evsrc_tcp_listener_bind(&c->listener, (const struct sockaddr *)&any, sizeof any)) < 0)
+    if ((r = listen_loopback(&c->listener, &c->addr)) < 0)
         return r;
     c->have_listener = true;
-    struct sockaddr_storage bound;
-    socklen_t len = sizeof bound;
-    if ((r = evsrc_tcp_listener_local_addr(&c->listener, &bound, &len)) < 0)
-        return r;
-    memcpy(&c->addr, &bound, sizeof c->addr);
     object_init(&c->listener_obj, K_LISTENER);
     if ((r = evsrc_registry_register(c->registry, &c->listener.source, token_of(&c->listener_obj),
                                      EVSRC_READABLE)) < 0)

@@ -43,7 +43,6 @@
  * Under valgrind it keeps the connections but caps streams at 64 KiB and
  * triples the deadline.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -66,15 +65,7 @@
 
 #include <evsrc/evsrc.h>
 
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#define UNDER_VALGRIND() (RUNNING_ON_VALGRIND != 0)
-#endif
-#endif
-#ifndef UNDER_VALGRIND
-#define UNDER_VALGRIND() false
-#endif
+#include "loadutil.h"
 
 #define EXIT_SKIP 77
 #define MAX_CONNECTIONS 100000
@@ -88,65 +79,6 @@
 #define SERVER_STOP_TOKEN ((evsrc_token)3)
 
 /* ---- Small helpers ------------------------------------------------------ */
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static uint64_t mix64(uint64_t x)
-{
-    x += 0x9e3779b97f4a7c15u;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9u;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebu;
-    return x ^ (x >> 31);
-}
-
-static uint64_t rng_next(uint64_t *state)
-{
-    *state += 0x9e3779b97f4a7c15u;
-    return mix64(*state);
-}
-
-/* The bytes [offset, offset + len) of the stream with key `key`. */
-static void pattern_fill(uint64_t key, uint64_t offset, unsigned char *buf, size_t len)
-{
-    size_t i = 0;
-    while (i < len) {
-        uint64_t at = offset + i;
-        uint64_t word = mix64(key + (at >> 3));
-        for (unsigned byte = (unsigned)(at & 7); byte < 8 && i < len; byte++)
-            buf[i++] = (unsigned char)(word >> (byte * 8));
-    }
-}
-
-/* A length between 1 and max, log-uniform: each power of two is as likely as the next. */
-static size_t pick_length(uint64_t *rng, size_t max)
-{
-    unsigned bits = 0;
-    while (bits < 63 && ((size_t)2 << bits) <= max)
-        bits++;
-    unsigned b = (unsigned)(rng_next(rng) % (bits + 1));
-    size_t low = (size_t)1 << b;
-    size_t len = low + (size_t)(rng_next(rng) % low);
-    return len > max ? max : len;
-}
-
-static int open_fd_count(void)
-{
-    DIR *dir = opendir("/proc/self/fd");
-    if (!dir)
-        return -1;
-    int count = 0;
-    struct dirent *entry;
-    while ((entry = readdir(dir)) != NULL)
-        if (entry->d_name[0] != '.')
-            count++;
-    closedir(dir);
-    return count - 1; /* the directory's own fd */
-}
 
 /* Raises the soft RLIMIT_NOFILE to `need` if the hard limit allows: whether `need` fds are allowed now. */
 static bool fd_limit_allows(rlim_t need)
@@ -343,18 +275,9 @@ static int server_open(struct server *s)
         return r;
     if ((r = evsrc_events_new(EVENTS_CAPACITY, &s->events)) < 0)
         return r;
-    struct sockaddr_in any;
-    memset(&any, 0, sizeof any);
-    any.sin_family = AF_INET;
-    any.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if ((r = evsrc_tcp_listener_bind(&s->listener, (const struct sockaddr *)&any, sizeof any)) < 0)
+    if ((r = listen_loopback(&s->listener, &s->addr)) < 0)
         return r;
     s->have_listener = true;
-    struct sockaddr_storage bound;
-    socklen_t len = sizeof bound;
-    if ((r = evsrc_tcp_listener_local_addr(&s->listener, &bound, &len)) < 0)
-        return r;
-    memcpy(&s->addr, &bound, sizeof s->addr);
     struct evsrc_registry *registry = evsrc_poll_registry(s->poll);
     if ((r = evsrc_registry_register(registry, &s->listener.source, SERVER_LISTENER_TOKEN, EVSRC_READABLE)) < 0)
         return r;
@@ -424,7 +347,7 @@ struct load {
     bool released; /* all connected and accepted: clients may finish */
     bool failed;
     uint64_t bytes_sent, bytes_verified;
-    unsigned char send_buf[CLIENT_CHUNK], recv_buf[CLIENT_CHUNK], expect_buf[CLIENT_CHUNK];
+    unsigned char send_buf[CLIENT_CHUNK], recv_buf[CLIENT_CHUNK];
 };
 
 static void load_fail(struct load *l, long index, const char *format, ...)
@@ -499,11 +422,8 @@ static void client_pump(struct load *l, long index)
                           c->total);
                 return;
             }
-            pattern_fill(c->key, c->received, l->expect_buf, (size_t)n);
-            if (memcmp(l->recv_buf, l->expect_buf, (size_t)n) != 0) {
-                size_t at = 0;
-                while (l->recv_buf[at] == l->expect_buf[at])
-                    at++;
+            size_t at = pattern_mismatch(c->key, c->received, l->recv_buf, (size_t)n);
+            if (at < (size_t)n) {
                 load_fail(l, index, "wrong byte at offset %" PRIu64, c->received + at);
                 return;
             }
@@ -532,19 +452,11 @@ static void client_event(struct load *l, long index)
 {
     struct client *c = &l->clients[index];
     if (c->state == CLIENT_CONNECTING) {
-        struct sockaddr_storage peer;
-        socklen_t len = sizeof peer;
-        int r = evsrc_tcp_stream_peer_addr(&c->stream, &peer, &len);
-        if (r == -ENOTCONN) {
-            int error = evsrc_tcp_stream_take_error(&c->stream);
-            if (error != 0)
-                load_fail(l, index, "connect: %s", strerror(-error));
-            return; /* a spurious event: still connecting */
-        }
-        if (r < 0) {
-            load_fail(l, index, "peer address: %s", strerror(-r));
-            return;
-        }
+        int r = connect_result(&c->stream);
+        if (r < 0)
+            load_fail(l, index, "connect: %s", strerror(-r));
+        if (r <= 0)
+            return; /* failed, or a spurious event: still connecting */
         c->state = CLIENT_OPEN;
         l->connecting--;
         l->connected++;
