@@ -828,6 +828,16 @@ START_TEST(null_and_closed_structs_are_refused)
     ck_assert_int_eq(evsrc_tcp_stream_peer_addr(&stream, &addr, &len), -EBADF);
     ck_assert_int_eq(evsrc_tcp_stream_fd(&stream), -EBADF);
     ck_assert_int_eq(evsrc_tcp_stream_close(&stream), -EBADF);
+
+    /* Bad arguments on a closed struct: the argument error comes first, as everywhere (evsrc.h). */
+    ck_assert_int_eq(evsrc_tcp_stream_write(&stream, NULL, 1), -EINVAL);
+    ck_assert_int_eq(evsrc_tcp_stream_read(&stream, NULL, 1), -EINVAL);
+    ck_assert_int_eq(evsrc_tcp_stream_writev(&stream, NULL, 1), -EINVAL);
+    ck_assert_int_eq(evsrc_tcp_stream_readv(&stream, &iov, -1), -EINVAL);
+    ck_assert_int_eq(evsrc_tcp_stream_shutdown(&stream, 12345), -EINVAL);
+    ck_assert_int_eq(evsrc_tcp_stream_local_addr(&stream, NULL, &len), -EINVAL);
+    ck_assert_int_eq(evsrc_tcp_stream_peer_addr(&stream, &addr, NULL), -EINVAL);
+    ck_assert_int_eq(evsrc_tcp_listener_local_addr(&listener, NULL, &len), -EINVAL);
 }
 END_TEST
 
