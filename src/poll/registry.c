@@ -46,17 +46,30 @@ static bool record_swap(struct evsrc_source *source, uint64_t *expected, uint64_
                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
 }
 
-/* Claims an unregistered source for `queue`, replacing a record left by a dead queue. */
-static int record_claim(struct evsrc_source *source, uint64_t queue)
+/*
+ * The claim when the record was not 0: a registration, a race, or a stale
+ * record of a dead queue. Out of line, so the common claim stays one
+ * compare-and-swap with little register pressure around the op call.
+ */
+__attribute__((noinline)) static int record_claim_contended(struct evsrc_source *source, uint64_t queue,
+                                                            uint64_t current)
 {
-    uint64_t current = 0;
-    while (!record_swap(source, &current, queue | QUEUE_ID_BUSY)) {
+    do {
         /* Busy: another thread is registering or deregistering it right now. */
         if ((current & QUEUE_ID_BUSY) || current == queue || queue_id_is_live(current))
             return -EEXIST;
         /* Stale or just cleared: try again to swap what we saw. */
-    }
+    } while (!record_swap(source, &current, queue | QUEUE_ID_BUSY));
     return 0;
+}
+
+/* Claims an unregistered source for `queue`, replacing a record left by a dead queue. */
+static int record_claim(struct evsrc_source *source, uint64_t queue)
+{
+    uint64_t current = 0;
+    if (__builtin_expect(record_swap(source, &current, queue | QUEUE_ID_BUSY), 1))
+        return 0;
+    return record_claim_contended(source, queue, current);
 }
 
 EVSRC_EXPORT int evsrc_registry_register(struct evsrc_registry *registry, struct evsrc_source *source,

@@ -51,19 +51,32 @@ static inline void selector_close(int selector)
     close(selector);
 }
 
-/* mio's mapping: read interest also asks for RDHUP so a peer's FIN is seen. */
+/*
+ * mio's mapping: read interest also asks for RDHUP so a peer's FIN is seen;
+ * edge-triggered unless EVSRC_LEVEL. Valid interests have 3 kind bits and 2
+ * modifier bits, so a 32-entry table indexed by them replaces a chain of
+ * tests on the register path.
+ */
+#define SELECTOR_KIND_FLAGS(k) \
+    (((k) & 1 ? EPOLLIN | EPOLLRDHUP : 0u) | ((k) & 2 ? EPOLLOUT : 0u) | ((k) & 4 ? EPOLLPRI : 0u))
+#define SELECTOR_FLAGS(i) \
+    (SELECTOR_KIND_FLAGS(i) | ((i) & 8 ? 0u : (uint32_t)EPOLLET) | ((i) & 16 ? (uint32_t)EPOLLONESHOT : 0u))
+_Static_assert(EVSRC_READABLE == 1 && EVSRC_WRITABLE == 2 && EVSRC_PRIORITY == 4 && EVSRC_LEVEL >> 5 == 8 &&
+                   EVSRC_ONESHOT >> 5 == 16,
+               "the table's index layout");
+
 static inline uint32_t selector_epoll_flags(evsrc_interest interests)
 {
-    uint32_t flags = (interests & EVSRC_LEVEL) ? 0 : EPOLLET;
-    if (interests & EVSRC_READABLE)
-        flags |= EPOLLIN | EPOLLRDHUP;
-    if (interests & EVSRC_WRITABLE)
-        flags |= EPOLLOUT;
-    if (interests & EVSRC_PRIORITY)
-        flags |= EPOLLPRI;
-    if (interests & EVSRC_ONESHOT)
-        flags |= EPOLLONESHOT;
-    return flags;
+    static const uint32_t table[32] = {
+        SELECTOR_FLAGS(0),  SELECTOR_FLAGS(1),  SELECTOR_FLAGS(2),  SELECTOR_FLAGS(3),  SELECTOR_FLAGS(4),
+        SELECTOR_FLAGS(5),  SELECTOR_FLAGS(6),  SELECTOR_FLAGS(7),  SELECTOR_FLAGS(8),  SELECTOR_FLAGS(9),
+        SELECTOR_FLAGS(10), SELECTOR_FLAGS(11), SELECTOR_FLAGS(12), SELECTOR_FLAGS(13), SELECTOR_FLAGS(14),
+        SELECTOR_FLAGS(15), SELECTOR_FLAGS(16), SELECTOR_FLAGS(17), SELECTOR_FLAGS(18), SELECTOR_FLAGS(19),
+        SELECTOR_FLAGS(20), SELECTOR_FLAGS(21), SELECTOR_FLAGS(22), SELECTOR_FLAGS(23), SELECTOR_FLAGS(24),
+        SELECTOR_FLAGS(25), SELECTOR_FLAGS(26), SELECTOR_FLAGS(27), SELECTOR_FLAGS(28), SELECTOR_FLAGS(29),
+        SELECTOR_FLAGS(30), SELECTOR_FLAGS(31),
+    };
+    return table[(interests & 7) | ((interests >> 5) & 0x18)];
 }
 
 static inline int selector_control(int selector, int op, int fd, evsrc_token token,
