@@ -183,6 +183,49 @@ START_TEST(deregister_clears_record_whatever_the_op_says)
 }
 END_TEST
 
+/*
+ * Closing a registered built-in source closes its fd (which takes it out of
+ * the queue) and clears its record without calling deregister: afterwards
+ * the queue no longer counts it as registered (-ENOENT, not a call into the
+ * op), and a new register reaches the op, which reports the closed fd.
+ */
+static void expect_closed_and_unregistered(struct evsrc_source *source)
+{
+    ck_assert_int_eq(evsrc_registry_deregister(testutil_fx.registry, source), -ENOENT);
+    ck_assert_int_eq(evsrc_registry_reregister(testutil_fx.registry, source, 1, EVSRC_READABLE), -ENOENT);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, source, 1, EVSRC_READABLE), -EBADF);
+}
+
+START_TEST(closing_a_builtin_source_clears_its_record)
+{
+    struct evsrc_pipe_sender tx;
+    struct evsrc_pipe_receiver rx;
+    ck_assert_int_eq(evsrc_pipe_new(&tx, &rx), 0);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &rx.source, 1, EVSRC_READABLE), 0);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &tx.source, 2, EVSRC_WRITABLE), 0);
+    ck_assert_int_eq(evsrc_pipe_receiver_close(&rx), 0);
+    ck_assert_int_eq(evsrc_pipe_sender_close(&tx), 0);
+    expect_closed_and_unregistered(&rx.source);
+    expect_closed_and_unregistered(&tx.source);
+
+    struct evsrc_timerfd timer;
+    ck_assert_int_eq(evsrc_timerfd_new(&timer, CLOCK_MONOTONIC), 0);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &timer.source, 3, EVSRC_READABLE), 0);
+    ck_assert_int_eq(evsrc_timerfd_close(&timer), 0);
+    expect_closed_and_unregistered(&timer.source);
+
+    struct evsrc_tcp_stream client, server;
+    testutil_tcp_pair(&client, &server);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &client.source, 4, EVSRC_READABLE), 0);
+    ck_assert_int_eq(evsrc_tcp_stream_close(&client), 0);
+    ck_assert_int_eq(evsrc_tcp_stream_close(&server), 0);
+    expect_closed_and_unregistered(&client.source);
+
+    /* And nothing of them is left in the queue. */
+    testutil_expect_no_events();
+}
+END_TEST
+
 int main(void)
 {
     Suite *suite = suite_create("source");
@@ -198,6 +241,7 @@ int main(void)
     tcase_add_test(tc, stale_record_of_a_dead_queue_is_replaced);
     tcase_add_test(tc, failed_register_leaves_source_unregistered);
     tcase_add_test(tc, deregister_clears_record_whatever_the_op_says);
+    tcase_add_test(tc, closing_a_builtin_source_clears_its_record);
     suite_add_tcase(suite, tc);
     return testutil_run(suite);
 }
