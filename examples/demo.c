@@ -29,6 +29,7 @@ enum kind { LISTENER, SERVER_CONN, CLIENT, LOG_PIPE, TICKER, DEADLINE };
 
 struct server_conn {
     enum kind kind;
+    struct server_conn *prev, *next; /* every open connection, so a failed run can close them all */
     struct evsrc_tcp_stream stream;
     size_t start, end; /* unsent bytes are buf[start, end) */
     bool read_closed;
@@ -52,6 +53,7 @@ struct demo {
     struct evsrc_pipe_receiver log_rx;
     struct evsrc_timerfd ticker, deadline;
     struct client *clients;
+    struct server_conn *server_conns;
     int client_count, clients_done, accepted, open_server_conns;
     /* Which constructors ran, so cleanup closes only what was opened (a zeroed struct names fd 0). */
     bool have_log, have_ticker, have_deadline, have_listener;
@@ -109,6 +111,12 @@ static void print_log_lines(struct demo *demo)
 
 static void server_conn_close(struct demo *demo, struct server_conn *conn)
 {
+    if (conn->prev)
+        conn->prev->next = conn->next;
+    else
+        demo->server_conns = conn->next;
+    if (conn->next)
+        conn->next->prev = conn->prev;
     evsrc_tcp_stream_close(&conn->stream); /* closing also takes it out of the queue */
     free(conn);
     demo->open_server_conns--;
@@ -181,6 +189,11 @@ static void accept_connections(struct demo *demo)
             free(conn);
             return;
         }
+        conn->prev = NULL;
+        conn->next = demo->server_conns;
+        if (conn->next)
+            conn->next->prev = conn;
+        demo->server_conns = conn;
         demo->accepted++;
         demo->open_server_conns++;
         demo_log(demo, "[log] server: accepted connection %d", demo->accepted);
@@ -441,6 +454,8 @@ int main(int argc, char **argv)
            (unsigned long long)demo.log_dropped);
     printf("deadline: %s\n", demo.failed ? "missed or failed" : "not reached");
 
+    while (demo.server_conns)
+        server_conn_close(&demo, demo.server_conns);
     for (int i = 0; i < clients; i++)
         if (demo.clients[i].open)
             evsrc_tcp_stream_close(&demo.clients[i].stream);
