@@ -81,10 +81,11 @@ EVSRC_EXPORT int evsrc_events_new(size_t capacity, struct evsrc_events **out);
 /*
  * Frees a buffer and the events in it. NULL does nothing. Any
  * struct evsrc_event pointer taken from the buffer becomes invalid.
+ * Not thread-safe: only the thread that owns the buffer.
  */
 EVSRC_EXPORT void evsrc_events_free(struct evsrc_events *events);
 
-/* Discards the events of the last wait (len becomes 0). NULL does nothing. */
+/* Discards the events of the last wait (len becomes 0). NULL does nothing. Not thread-safe. */
 EVSRC_EXPORT void evsrc_events_clear(struct evsrc_events *events);
 
 /* The number of events the last wait stored (0 for NULL, or after an error). */

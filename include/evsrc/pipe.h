@@ -57,6 +57,8 @@ struct evsrc_pipe_receiver {
  * Errors: -EINVAL if sender or receiver is NULL; -EMFILE/-ENFILE when out of
  * fds. On error no fd is left open and each non-NULL end is left closed
  * (closing it is -EBADF).
+ * Thread-safety: not alongside any other call on the same struct (as with
+ * close(2)); distinct structs are independent.
  */
 EVSRC_EXPORT int evsrc_pipe_new(struct evsrc_pipe_sender *sender, struct evsrc_pipe_receiver *receiver);
 
@@ -70,6 +72,8 @@ EVSRC_EXPORT int evsrc_pipe_new(struct evsrc_pipe_sender *sender, struct evsrc_p
  * sender that can also read would never see the reader go away); -EBADF if
  * fd is negative or not open. On error fd is still the caller's, open and
  * unchanged, and the sender (if not NULL) is left closed.
+ * Thread-safety: not alongside any other call on the same struct (as with
+ * close(2)); distinct structs are independent.
  */
 EVSRC_EXPORT int evsrc_pipe_sender_from_fd(struct evsrc_pipe_sender *sender, int fd);
 
@@ -80,6 +84,8 @@ EVSRC_EXPORT int evsrc_pipe_sender_from_fd(struct evsrc_pipe_sender *sender, int
  * open read-only; -EBADF if fd is negative or not open. On error fd is still
  * the caller's, open and unchanged, and the receiver (if not NULL) is left
  * closed.
+ * Thread-safety: not alongside any other call on the same struct (as with
+ * close(2)); distinct structs are independent.
  */
 EVSRC_EXPORT int evsrc_pipe_receiver_from_fd(struct evsrc_pipe_receiver *receiver, int fd);
 
@@ -111,6 +117,8 @@ EVSRC_EXPORT ssize_t evsrc_pipe_sender_write(struct evsrc_pipe_sender *sender, c
  * Errors: -EINVAL if receiver is NULL, or buf is NULL and len is not 0;
  * -EBADF if the receiver is closed; -EAGAIN if the pipe is empty but a
  * sender is still open; other read(2) errors as -errno.
+ * Thread-safety: safe alongside the other I/O and accessor calls on the
+ * same struct (each is one system call).
  */
 EVSRC_EXPORT ssize_t evsrc_pipe_receiver_read(struct evsrc_pipe_receiver *receiver, void *buf, size_t len);
 
@@ -118,6 +126,8 @@ EVSRC_EXPORT ssize_t evsrc_pipe_receiver_read(struct evsrc_pipe_receiver *receiv
  * The end's fd, borrowed: it stays owned by the end, so do not close it, and
  * do not use it after the end is closed.
  * Errors: -EINVAL if the end is NULL; -EBADF if it is closed.
+ * Thread-safety: safe alongside the other I/O and accessor calls on the
+ * same struct (each is one system call).
  */
 EVSRC_EXPORT int evsrc_pipe_sender_fd(const struct evsrc_pipe_sender *sender);
 EVSRC_EXPORT int evsrc_pipe_receiver_fd(const struct evsrc_pipe_receiver *receiver);
@@ -130,6 +140,8 @@ EVSRC_EXPORT int evsrc_pipe_receiver_fd(const struct evsrc_pipe_receiver *receiv
  * last receiver gives a registered sender a write-closed or error event.
  * Errors: -EINVAL if the end is NULL; -EBADF if it is already closed (no fd
  * is touched then).
+ * Thread-safety: not alongside any other call on the same struct (as with
+ * close(2)); distinct structs are independent.
  */
 EVSRC_EXPORT int evsrc_pipe_sender_close(struct evsrc_pipe_sender *sender);
 EVSRC_EXPORT int evsrc_pipe_receiver_close(struct evsrc_pipe_receiver *receiver);

@@ -52,6 +52,7 @@ struct evsrc_registry;
  * cannot watch such as a regular file, -ENOMEM, -ENOSPC past
  * /proc/sys/fs/epoll/max_user_watches). On error the source is left
  * unregistered.
+ * Thread-safe: any thread, through any handle of the queue.
  */
 EVSRC_EXPORT int evsrc_registry_register(struct evsrc_registry *registry, struct evsrc_source *source,
                                          evsrc_token token, evsrc_interest interests);
@@ -62,6 +63,7 @@ EVSRC_EXPORT int evsrc_registry_register(struct evsrc_registry *registry, struct
  * for an edge-triggered one, reports readiness that is already present.
  * Errors: -EINVAL as for register; -ENOENT if the source is not registered
  * with this registry's queue; otherwise the op's error.
+ * Thread-safe: any thread, through any handle of the queue.
  */
 EVSRC_EXPORT int evsrc_registry_reregister(struct evsrc_registry *registry, struct evsrc_source *source,
                                            evsrc_token token, evsrc_interest interests);
@@ -73,6 +75,7 @@ EVSRC_EXPORT int evsrc_registry_reregister(struct evsrc_registry *registry, stru
  * is not registered with this registry's queue; otherwise the op's error.
  * Whatever the op returns, the source is no longer marked as registered
  * afterwards, so it can be registered again (as mio does).
+ * Thread-safe: any thread, through any handle of the queue.
  */
 EVSRC_EXPORT int evsrc_registry_deregister(struct evsrc_registry *registry, struct evsrc_source *source);
 
@@ -90,6 +93,7 @@ EVSRC_EXPORT int evsrc_registry_deregister(struct evsrc_registry *registry, stru
  * evsrc_registry_deregister_fd: removes fd.
  *   Errors: -EINVAL (NULL registry); -EBADF; -ENOENT if fd is not in this
  *   queue.
+ * Thread-safe: any thread, through any handle of the queue.
  */
 EVSRC_EXPORT int evsrc_registry_register_fd(struct evsrc_registry *registry, int fd, evsrc_token token,
                                             evsrc_interest interests);
@@ -112,6 +116,7 @@ EVSRC_EXPORT int evsrc_registry_try_clone(const struct evsrc_registry *registry,
  * Frees a clone made by evsrc_registry_try_clone(). NULL does nothing, and so
  * does the borrowed registry of a poll (it belongs to the poll, which frees
  * it). The queue itself lives on while any other handle to it does.
+ * Thread-safety: only once no other thread uses this clone.
  */
 EVSRC_EXPORT void evsrc_registry_free(struct evsrc_registry *registry);
 

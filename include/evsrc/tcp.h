@@ -37,10 +37,13 @@
  *
  * Thread-safety
  * -------------
- * A struct is used by one thread at a time (registering it from another
- * thread while a different thread waits on the poll is fine; see
- * registry.h). Calls on distinct structs are independent. The I/O calls are
- * as thread-safe as the system calls they make.
+ * Constructors and close must not race with any other call on the same
+ * struct, as with close(2). The I/O and accessor calls on one struct may run
+ * in several threads at once: each is one system call, and as thread-safe
+ * as it is (two concurrent readers of one stream split its bytes between
+ * them, in no useful order). Registering a struct from another thread while
+ * a different thread waits on the poll is fine (registry.h). Calls on
+ * distinct structs are independent.
  *
  * Errors
  * ------
@@ -103,6 +106,8 @@ struct evsrc_tcp_stream {
  * "Addresses" above); -EADDRINUSE; -EADDRNOTAVAIL (no such local address);
  * -EAFNOSUPPORT (no IPv6 on this machine); -EACCES (a privileged port);
  * -EMFILE/-ENFILE; -ENOMEM/-ENOBUFS. On error no fd is left open.
+ * Thread-safety: not alongside any other call on the same struct (as with
+ * close(2)); distinct structs are independent.
  */
 EVSRC_EXPORT int evsrc_tcp_listener_bind(struct evsrc_tcp_listener *listener, const struct sockaddr *addr,
                                          socklen_t addrlen);
@@ -111,6 +116,8 @@ EVSRC_EXPORT int evsrc_tcp_listener_bind(struct evsrc_tcp_listener *listener, co
  * Stores the address the listener is bound to in *addr (see "Addresses" for
  * *addrlen and truncation).
  * Errors: -EINVAL if listener, addr or addrlen is NULL; -EBADF if closed.
+ * Thread-safety: safe alongside the other I/O and accessor calls on the
+ * same struct (each is one system call).
  */
 EVSRC_EXPORT int evsrc_tcp_listener_local_addr(const struct evsrc_tcp_listener *listener,
                                                struct sockaddr_storage *addr, socklen_t *addrlen);
@@ -127,6 +134,8 @@ EVSRC_EXPORT int evsrc_tcp_listener_local_addr(const struct evsrc_tcp_listener *
  * pending; -ECONNABORTED when a pending connection was reset before it was
  * accepted (accept again); -EMFILE/-ENFILE when out of fds (the connection
  * stays pending); -ENOMEM/-ENOBUFS. On error *stream is left closed.
+ * Thread-safety: several threads may accept on one listener at once (each
+ * connection goes to one of them); *stream must not be in use elsewhere.
  */
 EVSRC_EXPORT int evsrc_tcp_listener_accept(struct evsrc_tcp_listener *listener, struct evsrc_tcp_stream *stream,
                                            struct sockaddr_storage *peer, socklen_t *peerlen);
@@ -136,6 +145,8 @@ EVSRC_EXPORT int evsrc_tcp_listener_accept(struct evsrc_tcp_listener *listener, 
  * wrap. Do not close it, and do not register it on its own while the
  * listener is registered.
  * Errors: -EINVAL if listener is NULL; -EBADF if closed.
+ * Thread-safety: safe alongside the other I/O and accessor calls on the
+ * same struct (each is one system call).
  */
 EVSRC_EXPORT int evsrc_tcp_listener_fd(const struct evsrc_tcp_listener *listener);
 
@@ -143,6 +154,8 @@ EVSRC_EXPORT int evsrc_tcp_listener_fd(const struct evsrc_tcp_listener *listener
  * Closes the listener's socket (see "Closing" above). Pending connections
  * not yet accepted are reset.
  * Errors: -EINVAL if listener is NULL; -EBADF if already closed.
+ * Thread-safety: not alongside any other call on the same struct (as with
+ * close(2)); distinct structs are independent.
  */
 EVSRC_EXPORT int evsrc_tcp_listener_close(struct evsrc_tcp_listener *listener);
 
@@ -160,6 +173,8 @@ EVSRC_EXPORT int evsrc_tcp_listener_close(struct evsrc_tcp_listener *listener);
  * "Addresses"); -EAFNOSUPPORT; -ENETUNREACH; -ECONNREFUSED (refused at once);
  * -EADDRNOTAVAIL/-EAGAIN (no free local port); -EMFILE/-ENFILE;
  * -ENOMEM/-ENOBUFS. On error no fd is left open and *stream is left closed.
+ * Thread-safety: not alongside any other call on the same struct (as with
+ * close(2)); distinct structs are independent.
  */
 EVSRC_EXPORT int evsrc_tcp_stream_connect(struct evsrc_tcp_stream *stream, const struct sockaddr *addr,
                                           socklen_t addrlen);
@@ -172,6 +187,8 @@ EVSRC_EXPORT int evsrc_tcp_stream_connect(struct evsrc_tcp_stream *stream, const
  * Errors: -EINVAL if stream is NULL, or fd is a socket but not a TCP stream
  * socket (UDP, Unix domain) or is listening; -EBADF if fd is negative or not
  * open; -ENOTSOCK if fd is not a socket.
+ * Thread-safety: not alongside any other call on the same struct (as with
+ * close(2)); distinct structs are independent.
  */
 EVSRC_EXPORT int evsrc_tcp_stream_from_fd(struct evsrc_tcp_stream *stream, int fd);
 
@@ -180,6 +197,8 @@ EVSRC_EXPORT int evsrc_tcp_stream_from_fd(struct evsrc_tcp_stream *stream, int f
  * else that error as -errno (-ECONNREFUSED for a refused connect). A second
  * call returns 0, as the first cleared it.
  * Errors (of the call itself): -EINVAL if stream is NULL; -EBADF if closed.
+ * Thread-safety: safe alongside the other I/O and accessor calls on the
+ * same struct (each is one system call).
  */
 EVSRC_EXPORT int evsrc_tcp_stream_take_error(struct evsrc_tcp_stream *stream);
 
@@ -189,12 +208,16 @@ EVSRC_EXPORT int evsrc_tcp_stream_take_error(struct evsrc_tcp_stream *stream);
  * 0, or -errno: -EAGAIN when nothing is buffered (drained); -ECONNRESET;
  * -ENOTCONN before a connect completes; -EINVAL if stream is NULL or buf is
  * NULL with len > 0; -EBADF if closed; -EFAULT for a bad buf.
+ * Thread-safety: safe alongside the other I/O and accessor calls on the
+ * same struct (each is one system call).
  */
 EVSRC_EXPORT ssize_t evsrc_tcp_stream_read(struct evsrc_tcp_stream *stream, void *buf, size_t len);
 
 /*
  * Like evsrc_tcp_stream_read(), but leaves the bytes in the socket, so the
  * next read returns them again.
+ * Thread-safety: safe alongside the other I/O and accessor calls on the
+ * same struct (each is one system call).
  */
 EVSRC_EXPORT ssize_t evsrc_tcp_stream_peek(struct evsrc_tcp_stream *stream, void *buf, size_t len);
 
@@ -205,6 +228,8 @@ EVSRC_EXPORT ssize_t evsrc_tcp_stream_peek(struct evsrc_tcp_stream *stream, void
  * full; -EPIPE or -ECONNRESET when the peer is gone (never SIGPIPE);
  * -ENOTCONN before a connect completes; -EINVAL if stream is NULL or buf is
  * NULL with len > 0; -EBADF if closed; -EFAULT for a bad buf.
+ * Thread-safety: safe alongside the other I/O and accessor calls on the
+ * same struct (each is one system call).
  */
 EVSRC_EXPORT ssize_t evsrc_tcp_stream_write(struct evsrc_tcp_stream *stream, const void *buf, size_t len);
 
@@ -214,6 +239,8 @@ EVSRC_EXPORT ssize_t evsrc_tcp_stream_write(struct evsrc_tcp_stream *stream, con
  * negative or above IOV_MAX, iov is NULL with iovcnt > 0, or an entry has a
  * NULL iov_base with iov_len > 0; -EFAULT for another bad buffer. iovcnt 0
  * returns 0.
+ * Thread-safety: safe alongside the other I/O and accessor calls on the
+ * same struct (each is one system call).
  */
 EVSRC_EXPORT ssize_t evsrc_tcp_stream_readv(struct evsrc_tcp_stream *stream, const struct iovec *iov,
                                             int iovcnt);
@@ -224,6 +251,8 @@ EVSRC_EXPORT ssize_t evsrc_tcp_stream_readv(struct evsrc_tcp_stream *stream, con
  * SIGPIPE). Also -EINVAL if iovcnt is negative or above IOV_MAX, iov is
  * NULL with iovcnt > 0, or an entry has a NULL iov_base with iov_len > 0;
  * -EFAULT for another bad buffer. iovcnt 0 returns 0.
+ * Thread-safety: safe alongside the other I/O and accessor calls on the
+ * same struct (each is one system call).
  */
 EVSRC_EXPORT ssize_t evsrc_tcp_stream_writev(struct evsrc_tcp_stream *stream, const struct iovec *iov,
                                              int iovcnt);
@@ -234,6 +263,8 @@ EVSRC_EXPORT ssize_t evsrc_tcp_stream_writev(struct evsrc_tcp_stream *stream, co
  * socket stays open until closed.
  * Errors: -EINVAL if stream is NULL or how is none of the three; -EBADF if
  * closed; -ENOTCONN if not connected.
+ * Thread-safety: safe alongside the other I/O and accessor calls on the
+ * same struct (each is one system call).
  */
 EVSRC_EXPORT int evsrc_tcp_stream_shutdown(struct evsrc_tcp_stream *stream, int how);
 
@@ -242,12 +273,16 @@ EVSRC_EXPORT int evsrc_tcp_stream_shutdown(struct evsrc_tcp_stream *stream, int 
  * being held back to coalesce with later ones (Nagle's algorithm), which
  * suits request/response protocols.
  * Errors: -EINVAL if stream is NULL; -EBADF if closed.
+ * Thread-safety: safe alongside the other I/O and accessor calls on the
+ * same struct (each is one system call).
  */
 EVSRC_EXPORT int evsrc_tcp_stream_set_nodelay(struct evsrc_tcp_stream *stream, bool nodelay);
 
 /*
  * Whether TCP_NODELAY is on: 1 if on, 0 if off.
  * Errors: -EINVAL if stream is NULL; -EBADF if closed.
+ * Thread-safety: safe alongside the other I/O and accessor calls on the
+ * same struct (each is one system call).
  */
 EVSRC_EXPORT int evsrc_tcp_stream_nodelay(const struct evsrc_tcp_stream *stream);
 
@@ -255,6 +290,8 @@ EVSRC_EXPORT int evsrc_tcp_stream_nodelay(const struct evsrc_tcp_stream *stream)
  * Stores the stream's local address in *addr (see "Addresses" for *addrlen
  * and truncation). Available as soon as a connect has started.
  * Errors: -EINVAL if stream, addr or addrlen is NULL; -EBADF if closed.
+ * Thread-safety: safe alongside the other I/O and accessor calls on the
+ * same struct (each is one system call).
  */
 EVSRC_EXPORT int evsrc_tcp_stream_local_addr(const struct evsrc_tcp_stream *stream, struct sockaddr_storage *addr,
                                              socklen_t *addrlen);
@@ -265,6 +302,8 @@ EVSRC_EXPORT int evsrc_tcp_stream_local_addr(const struct evsrc_tcp_stream *stre
  * Errors: -EINVAL if stream, addr or addrlen is NULL; -EBADF if closed;
  * -ENOTCONN before the connection completes, after a failed connect, or for
  * an adopted socket that is not connected.
+ * Thread-safety: safe alongside the other I/O and accessor calls on the
+ * same struct (each is one system call).
  */
 EVSRC_EXPORT int evsrc_tcp_stream_peer_addr(const struct evsrc_tcp_stream *stream, struct sockaddr_storage *addr,
                                             socklen_t *addrlen);
@@ -274,6 +313,8 @@ EVSRC_EXPORT int evsrc_tcp_stream_peer_addr(const struct evsrc_tcp_stream *strea
  * wrap. Do not close it, and do not register it on its own while the stream
  * is registered.
  * Errors: -EINVAL if stream is NULL; -EBADF if closed.
+ * Thread-safety: safe alongside the other I/O and accessor calls on the
+ * same struct (each is one system call).
  */
 EVSRC_EXPORT int evsrc_tcp_stream_fd(const struct evsrc_tcp_stream *stream);
 
@@ -282,6 +323,8 @@ EVSRC_EXPORT int evsrc_tcp_stream_fd(const struct evsrc_tcp_stream *stream);
  * still delivered by the kernel in the background; unread received data
  * makes the kernel reset the connection.
  * Errors: -EINVAL if stream is NULL; -EBADF if already closed.
+ * Thread-safety: not alongside any other call on the same struct (as with
+ * close(2)); distinct structs are independent.
  */
 EVSRC_EXPORT int evsrc_tcp_stream_close(struct evsrc_tcp_stream *stream);
 

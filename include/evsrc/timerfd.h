@@ -52,6 +52,8 @@ struct evsrc_timerfd {
  * Errors: -EINVAL if timer is NULL or clock is another clock;
  * -EMFILE/-ENFILE when out of fds; -ENOMEM. On error no fd is left open and
  * the timer (if not NULL) is left closed (closing it is -EBADF).
+ * Thread-safety: not alongside any other call on the same struct (as with
+ * close(2)); distinct structs are independent.
  */
 EVSRC_EXPORT int evsrc_timerfd_new(struct evsrc_timerfd *timer, clockid_t clock);
 
@@ -64,6 +66,8 @@ EVSRC_EXPORT int evsrc_timerfd_new(struct evsrc_timerfd *timer, clockid_t clock)
  * Errors: -EINVAL if timer is NULL or fd is not a timerfd; -EBADF if fd is
  * negative or not open. On error fd is still the caller's, open and
  * unchanged, and the timer (if not NULL) is left closed.
+ * Thread-safety: not alongside any other call on the same struct (as with
+ * close(2)); distinct structs are independent.
  */
 EVSRC_EXPORT int evsrc_timerfd_from_fd(struct evsrc_timerfd *timer, int fd);
 
@@ -82,6 +86,8 @@ EVSRC_EXPORT int evsrc_timerfd_from_fd(struct evsrc_timerfd *timer, int fd);
  * Errors: -EINVAL if timer is NULL, flags has another bit, or a timespec has
  * a negative field or tv_nsec >= 1000000000; -EBADF if the timer is closed.
  * On error the timer's setting is unchanged.
+ * Thread-safety: safe alongside the other I/O and accessor calls on the
+ * same struct (each is one system call).
  */
 EVSRC_EXPORT int evsrc_timerfd_set(struct evsrc_timerfd *timer, const struct timespec *initial,
                                    const struct timespec *interval, int flags);
@@ -93,6 +99,8 @@ EVSRC_EXPORT int evsrc_timerfd_set(struct evsrc_timerfd *timer, const struct tim
  * closed; -EAGAIN if it has not expired since (the normal outcome of a
  * spurious event); -ECANCELED for an adopted timer set to be cancelled on a
  * clock change, when the clock changed. *expirations is unchanged on error.
+ * Thread-safety: safe alongside the other I/O and accessor calls on the
+ * same struct (each is one system call).
  */
 EVSRC_EXPORT int evsrc_timerfd_read(struct evsrc_timerfd *timer, uint64_t *expirations);
 
@@ -104,6 +112,8 @@ EVSRC_EXPORT int evsrc_timerfd_read(struct evsrc_timerfd *timer, uint64_t *expir
  * if the timer was set with EVSRC_TIMERFD_ABSTIME.
  * Errors: -EINVAL if timer is NULL; -EBADF if it is closed. Nothing is
  * stored on error.
+ * Thread-safety: safe alongside the other I/O and accessor calls on the
+ * same struct (each is one system call).
  */
 EVSRC_EXPORT int evsrc_timerfd_get(const struct evsrc_timerfd *timer, struct timespec *remaining,
                                    struct timespec *interval);
@@ -112,6 +122,8 @@ EVSRC_EXPORT int evsrc_timerfd_get(const struct evsrc_timerfd *timer, struct tim
  * The timer's fd, borrowed: it stays owned by the timer, so do not close it,
  * and do not use it after the timer is closed.
  * Errors: -EINVAL if timer is NULL; -EBADF if it is closed.
+ * Thread-safety: safe alongside the other I/O and accessor calls on the
+ * same struct (each is one system call).
  */
 EVSRC_EXPORT int evsrc_timerfd_fd(const struct evsrc_timerfd *timer);
 
@@ -121,6 +133,8 @@ EVSRC_EXPORT int evsrc_timerfd_fd(const struct evsrc_timerfd *timer);
  * timer closed so that it can be set up again.
  * Errors: -EINVAL if timer is NULL; -EBADF if it is already closed (no fd is
  * touched then).
+ * Thread-safety: not alongside any other call on the same struct (as with
+ * close(2)); distinct structs are independent.
  */
 EVSRC_EXPORT int evsrc_timerfd_close(struct evsrc_timerfd *timer);
 
