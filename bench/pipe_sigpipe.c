@@ -4,13 +4,7 @@
  * plain write(2) against evsrc_pipe_sender_write(), on a pipe with a reader
  * (the common case) and on one without (the -EPIPE path).
  *
- * Not part of the meson build. From the source root, after building the
- * library into build-pipetimer:
- *
- *   cc -O2 -std=c11 -D_GNU_SOURCE -Iinclude -Ibuild-pipetimer/include \
- *      bench/pipe_sigpipe.c -o /tmp/pipe_sigpipe \
- *      -Lbuild-pipetimer -levsrc -Wl,-rpath,"$PWD/build-pipetimer" -pthread
- *   /tmp/pipe_sigpipe [rounds]
+ * Built with the benchmarks: build-bench/bench/pipe-sigpipe [rounds]
  *
  * Each round times BATCHES batches of BATCH writes per method (the pipe is
  * drained between batches, untimed) and the methods take turns, so that a
