@@ -7,6 +7,7 @@
 #include "handles.h"
 #include "queue.h"
 #include "selector.h"
+#include "../timespec.h"
 
 EVSRC_EXPORT int evsrc_poll_new(struct evsrc_poll **out)
 {
@@ -66,7 +67,7 @@ __attribute__((noinline)) static int poll_wait_bounded(struct evsrc_poll *poll, 
 {
     if (!events)
         return -EINVAL;
-    if (!poll || (timeout && (timeout->tv_sec < 0 || timeout->tv_nsec < 0 || timeout->tv_nsec >= 1000000000L)))
+    if (!poll || !timespec_is_valid(timeout))
         return events_store(events, -EINVAL);
     /* evsrc_events_new() bounds capacity, so the cast cannot truncate. */
     int capacity = (int)events->capacity;

@@ -6,6 +6,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "../timespec.h"
 #include "fd_source.h"
 
 FD_SOURCE_CHECK_LAYOUT(struct evsrc_timerfd);
@@ -46,11 +47,6 @@ EVSRC_EXPORT int evsrc_timerfd_from_fd(struct evsrc_timerfd *timer, int fd)
         return r;
     fd_source_init(&timer->source, fd);
     return 0;
-}
-
-static bool timespec_is_valid(const struct timespec *ts)
-{
-    return !ts || (ts->tv_sec >= 0 && ts->tv_nsec >= 0 && ts->tv_nsec < 1000000000L);
 }
 
 static bool timespec_is_zero(const struct timespec *ts)
