@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -177,8 +178,21 @@ START_TEST(from_pid_of_a_process_not_ours_cannot_reap_it)
 }
 END_TEST
 
+/*
+ * Valgrind runs posix_spawn's vfork-style clone as a plain fork, so the exec
+ * error of the child never reaches posix_spawn (it returns 0 and the child
+ * exits with 127): a limit of the tool, not of the library.
+ */
+static bool under_valgrind(void)
+{
+    const char *preload = getenv("LD_PRELOAD");
+    return preload && strstr(preload, "vgpreload");
+}
+
 START_TEST(a_program_that_cannot_run_is_an_error_with_nothing_left)
 {
+    if (under_valgrind())
+        return;
     struct evsrc_process process;
     memset(&process, 0xff, sizeof process);
     char *const argv[] = {"missing", NULL};
@@ -308,6 +322,14 @@ END_TEST
 
 int main(void)
 {
+    /* Kernels before 5.3, and tools that do not know the call (valgrind 3.19), have no pidfd_open. */
+    long probe = syscall(SYS_pidfd_open, getpid(), 0);
+    if (probe < 0 && errno == ENOSYS) {
+        printf("process: skipped: pidfd_open(2) is not available here\n");
+        return 77;
+    }
+    if (probe >= 0)
+        close((int)probe);
     Suite *suite = suite_create("process");
     TCase *tc = testutil_add_tcase(suite, "process");
     tcase_add_test(tc, exit_status_arrives_through_the_event_and_wait);

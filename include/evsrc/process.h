@@ -94,8 +94,10 @@ struct evsrc_process {
  * -ENOEXEC, -ENOTDIR, -ELOOP, -ENAMETOOLONG, -E2BIG, -ETXTBSY as execve(2)
  * reports them; -EAGAIN over the process limit; -ENOMEM; -EMFILE/-ENFILE when
  * no fd is left for the pidfd (the child was started: it is killed and
- * reaped); -ECHILD if the child exited and was reaped elsewhere before its
- * pidfd existed (only without pidfd_spawn()). On error no fd is left open, no
+ * reaped); -ENOSYS where pidfds are missing (kernels before 5.4, or a tool
+ * such as valgrind 3.19 that does not know the calls; the child is killed
+ * and reaped); -ECHILD if the child exited and was reaped elsewhere before
+ * its pidfd existed (only without pidfd_spawn()). On error no fd is left open, no
  * child of this call is left running or unreaped, and the struct (if not
  * NULL) is left closed (closing it is -EBADF).
  * Thread-safety: not alongside any other call on the same struct.
@@ -115,7 +117,7 @@ EVSRC_EXPORT int evsrc_process_spawn(struct evsrc_process *process, const char *
  * evsrc_process_wait() (for others it is -ECHILD).
  * Errors: -EINVAL if process is NULL, pid is not positive, or pid is a thread
  * that is not a process's main thread; -ESRCH if there is no such process;
- * -EMFILE/-ENFILE when out of fds; -ENOMEM. On error no fd is left open and
+ * -ENOSYS where pidfds are missing (see evsrc_process_spawn()); -EMFILE/-ENFILE when out of fds; -ENOMEM. On error no fd is left open and
  * the struct (if not NULL) is left closed.
  * Thread-safety: not alongside any other call on the same struct.
  */
