@@ -117,7 +117,8 @@ EVSRC_EXPORT int evsrc_process_spawn(struct evsrc_process *process, const char *
  * evsrc_process_wait() (for others it is -ECHILD).
  * Errors: -EINVAL if process is NULL, pid is not positive, or pid is a thread
  * that is not a process's main thread; -ESRCH if there is no such process;
- * -ENOSYS where pidfds are missing (see evsrc_process_spawn()); -EMFILE/-ENFILE when out of fds; -ENOMEM. On error no fd is left open and
+ * -ENOSYS where pidfds are missing (see evsrc_process_spawn());
+ * -EMFILE/-ENFILE when out of fds; -ENOMEM. On error no fd is left open and
  * the struct (if not NULL) is left closed.
  * Thread-safety: not alongside any other call on the same struct.
  */
