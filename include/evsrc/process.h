@@ -138,7 +138,8 @@ EVSRC_EXPORT pid_t evsrc_process_pid(const struct evsrc_process *process);
  * WNOHANG)), and stores its status in *info: si_code is CLD_EXITED (with its
  * exit status in si_status), CLD_KILLED or CLD_DUMPED (with the signal that
  * ended it in si_status); si_pid is its pid. The pidfd stays open, and
- * readable: close it when done.
+ * readable: close it when done. Reaping may itself bring one more readable
+ * event, on which this returns -ECHILD: ignore it, or close the source.
  * Errors: -EINVAL if process or info is NULL; -EBADF if it is closed;
  * -EAGAIN while the child still runs (stopped children count as running);
  * -ECHILD once it has been reaped (by an earlier wait, or elsewhere: see
