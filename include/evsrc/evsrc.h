@@ -13,6 +13,12 @@
  * (-EINVAL for a NULL pointer or a value out of range) are reported before
  * the state errors (-EBADF for a closed source, -ENOENT, -EEXIST). Every fd
  * the library creates is close-on-exec and non-blocking.
+ *
+ * <evsrc/signal.h> and <evsrc/process.h> need POSIX types (sigset_t,
+ * siginfo_t), so this header includes them only when POSIX.1-2008 is visible:
+ * with _POSIX_C_SOURCE >= 200809L, _XOPEN_SOURCE >= 700, _GNU_SOURCE or
+ * _DEFAULT_SOURCE, or in the compiler's default GNU mode. Under strict ISO C
+ * (-std=c11) define _POSIX_C_SOURCE=200809L to get them.
  */
 
 #include <evsrc/export.h>
@@ -26,5 +32,13 @@
 #include <evsrc/tcp.h>
 #include <evsrc/pipe.h>
 #include <evsrc/timerfd.h>
+#include <evsrc/eventfd.h>
+#include <evsrc/inotify.h>
+/* glibc's <features.h>, pulled in above, defines _POSIX_C_SOURCE in the GNU and default modes. */
+#if (defined(_POSIX_C_SOURCE) && _POSIX_C_SOURCE >= 200809L) || (defined(_XOPEN_SOURCE) && _XOPEN_SOURCE >= 700) || \
+    defined(_GNU_SOURCE) || defined(_DEFAULT_SOURCE)
+#include <evsrc/signal.h>
+#include <evsrc/process.h>
+#endif
 
 #endif /* EVSRC_EVSRC_H */
