@@ -162,8 +162,8 @@ for docs in documents:
     block = None
     for number, line in enumerate(open(docs, encoding="utf-8"), 1):
         if block is None:
-            if line.startswith("```c") and not line.startswith("```cpp"):
-                words = line[3:].split()
+            words = line[3:].split() if line.startswith("```") else []
+            if words and words[0] == "c":
                 if len(words) != 2:
                     sys.exit(f"{docs}:{number}: a C block must name its program: ```c NAME")
                 block = (words[1], number, [])
