@@ -69,6 +69,13 @@ struct event_source_ops {
 };
 
 /*
+ * The ops table under an evsrc_ name. struct event_source_ops is the one
+ * public name without the prefix; it stays, as existing sources spell it, and
+ * both names are the same type.
+ */
+typedef struct event_source_ops evsrc_source_ops;
+
+/*
  * The part of a source that the library knows. Embed it anywhere in your
  * struct; set `ops` and zero the rest (EVSRC_SOURCE_INIT or
  * evsrc_source_init() do both).
