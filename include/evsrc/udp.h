@@ -317,7 +317,11 @@ EVSRC_EXPORT int evsrc_udp_socket_ttl(const struct evsrc_udp_socket *socket);
  * Joins (leaves) the IPv4 multicast group `group` on the interface whose
  * address is *interface; an interface of NULL (or INADDR_ANY) lets the
  * kernel choose by its routes. The socket must be bound to the group's port
- * to receive its datagrams.
+ * to receive its datagrams. Membership is the host's, not the socket's: on
+ * Linux a socket bound to the wildcard address takes the datagrams of every
+ * group any socket of the host joined on that port (IP_MULTICAST_ALL, on by
+ * default); turn that option off on the fd to receive only the groups this
+ * socket joined.
  * Errors: -EINVAL if socket or group is NULL, or group is not a multicast
  * address; -EBADF if closed; -ENODEV (no such interface, or no multicast
  * route); -EADDRNOTAVAIL (leaving a group not joined); -EADDRINUSE (joining
