@@ -40,5 +40,6 @@
 #include <evsrc/signal.h>
 #include <evsrc/process.h>
 #endif
+#include <evsrc/udp.h>
 
 #endif /* EVSRC_EVSRC_H */
