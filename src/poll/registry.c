@@ -56,9 +56,13 @@ __attribute__((noinline)) static int record_claim_contended(struct evsrc_source 
 {
     do {
         /* Busy: another thread is registering or deregistering it right now. */
-        if ((current & QUEUE_ID_BUSY) || current == queue || queue_id_is_live(current))
+        if (current == queue || queue_id_is_live(current & ~QUEUE_ID_BUSY))
             return -EEXIST;
-        /* Stale or just cleared: try again to swap what we saw. */
+        /*
+         * Stale or just cleared. A busy mark of a queue that is not live was
+         * left in a fork child by a thread of the parent that was mid-op: that
+         * op never ends here, so it is stale too. Try again to swap what we saw.
+         */
     } while (!record_swap(source, &current, queue | QUEUE_ID_BUSY));
     return 0;
 }
@@ -77,6 +81,8 @@ EVSRC_EXPORT int evsrc_registry_register(struct evsrc_registry *registry, struct
 {
     if (!registry || !source_is_valid(source) || !interests_are_valid(interests))
         return -EINVAL;
+    if (!handle_is_ours(registry))
+        return -ECHILD;
     int r = record_claim(source, registry->queue_id);
     if (r < 0)
         return r;
@@ -90,6 +96,8 @@ EVSRC_EXPORT int evsrc_registry_reregister(struct evsrc_registry *registry, stru
 {
     if (!registry || !source_is_valid(source) || !interests_are_valid(interests))
         return -EINVAL;
+    if (!handle_is_ours(registry))
+        return -ECHILD;
     if (record_load(source) != registry->queue_id)
         return -ENOENT;
     return source->ops->reregister_source(source, registry, token, interests);
@@ -99,6 +107,8 @@ EVSRC_EXPORT int evsrc_registry_deregister(struct evsrc_registry *registry, stru
 {
     if (!registry || !source_is_valid(source))
         return -EINVAL;
+    if (!handle_is_ours(registry))
+        return -ECHILD;
     uint64_t queue = registry->queue_id;
     if (!record_swap(source, &queue, queue | QUEUE_ID_BUSY))
         return -ENOENT;
@@ -121,6 +131,8 @@ EVSRC_EXPORT int evsrc_registry_register_fd(struct evsrc_registry *registry, int
 {
     if (!registry || !interests_are_valid(interests))
         return -EINVAL;
+    if (!handle_is_ours(registry))
+        return -ECHILD;
     if (fd < 0)
         return -EBADF;
     return selector_add(registry->selector, fd, token, interests);
@@ -131,6 +143,8 @@ EVSRC_EXPORT int evsrc_registry_reregister_fd(struct evsrc_registry *registry, i
 {
     if (!registry || !interests_are_valid(interests))
         return -EINVAL;
+    if (!handle_is_ours(registry))
+        return -ECHILD;
     if (fd < 0)
         return -EBADF;
     return selector_modify(registry->selector, fd, token, interests);
@@ -140,6 +154,8 @@ EVSRC_EXPORT int evsrc_registry_deregister_fd(struct evsrc_registry *registry, i
 {
     if (!registry)
         return -EINVAL;
+    if (!handle_is_ours(registry))
+        return -ECHILD;
     if (fd < 0)
         return -EBADF;
     return selector_delete(registry->selector, fd);
@@ -149,6 +165,8 @@ EVSRC_EXPORT int evsrc_registry_try_clone(const struct evsrc_registry *registry,
 {
     if (!registry || !out)
         return -EINVAL;
+    if (!handle_is_ours(registry))
+        return -ECHILD;
     struct evsrc_registry *clone = malloc(sizeof *clone);
     if (!clone)
         return -ENOMEM;
@@ -157,9 +175,15 @@ EVSRC_EXPORT int evsrc_registry_try_clone(const struct evsrc_registry *registry,
         free(clone);
         return selector;
     }
-    /* The handle being cloned is live, so its queue is too. */
-    queue_id_retain(registry->queue_id);
-    *clone = (struct evsrc_registry){.selector = selector, .owned = true, .queue_id = registry->queue_id};
+    /* The handle being cloned is live, so its queue is too: only memory can fail. */
+    int r = queue_id_retain(registry->queue_id, selector);
+    if (r < 0) {
+        selector_close(selector);
+        free(clone);
+        return r;
+    }
+    *clone = (struct evsrc_registry){
+        .selector = selector, .owned = true, .generation = queue_generation, .queue_id = registry->queue_id};
     *out = clone;
     return 0;
 }
@@ -168,7 +192,8 @@ EVSRC_EXPORT void evsrc_registry_free(struct evsrc_registry *registry)
 {
     if (!registry || !registry->owned)
         return;
+    /* In a fork child this closes only the child's copy: the parent's queue is untouched. */
+    queue_id_release(registry->queue_id, registry->selector);
     selector_close(registry->selector);
-    queue_id_release(registry->queue_id);
     free(registry);
 }
