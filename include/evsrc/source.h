@@ -107,6 +107,12 @@ EVSRC_EXPORT int evsrc_source_init(struct evsrc_source *source, const struct eve
 /*
  * A ready-made source for a plain fd that the caller already has (mio's
  * SourceFd). It does not own the fd: closing it stays the caller's job.
+ *
+ * Close it with evsrc_source_fd_close(), or deregister it BEFORE closing its
+ * fd. Never deregister after close(2): the kernel knows registrations by fd
+ * number, and once the fd is closed that number may already name a new fd
+ * (the next pipe, socket or accept), whose registration the deregister would
+ * remove, silently. The same holds for every custom source.
  */
 struct evsrc_source_fd {
     struct evsrc_source source;
@@ -119,6 +125,20 @@ struct evsrc_source_fd {
  * distinct structs.
  */
 EVSRC_EXPORT int evsrc_source_fd_init(struct evsrc_source_fd *s, int fd);
+
+/*
+ * Closes s->fd and clears the registration record in one call, leaving
+ * s->fd at -1: closing the fd takes it out of the queue, and the cleared
+ * record makes a later evsrc_registry_deregister() on s a harmless -ENOENT
+ * instead of a deregister of whatever fd now has that number. If the fd has
+ * copies (dup(), fork(), SCM_RIGHTS), the open file stays in the queue until
+ * they are closed too: deregister first in that case, then call this.
+ * Returns 0 even when close(2) reports an error (the fd is released either
+ * way on Linux).
+ * Errors: -EINVAL if s is NULL; -EBADF if s->fd is already negative (closed).
+ * Not thread-safe for one struct (as close(2)); distinct structs are independent.
+ */
+EVSRC_EXPORT int evsrc_source_fd_close(struct evsrc_source_fd *s);
 
 EVSRC_END_DECLS
 
