@@ -79,6 +79,19 @@ START_TEST(source_fd_close_protects_the_next_fd_with_that_number)
 }
 END_TEST
 
+/* The record is an 8-byte atomic: 8-byte aligned even where uint64_t is not (i386), wherever it is embedded. */
+START_TEST(registration_record_is_8_byte_aligned)
+{
+    struct embedding {
+        char c;
+        struct evsrc_source source;
+    } e;
+    ck_assert_uint_ge(_Alignof(struct evsrc_source), 8);
+    ck_assert_uint_eq(offsetof(struct evsrc_source, registered_queue) % 8, 0);
+    ck_assert_uint_eq((uintptr_t)&e.source.registered_queue % 8, 0);
+}
+END_TEST
+
 START_TEST(registry_rejects_bad_sources)
 {
     struct evsrc_source_fd s;
@@ -274,6 +287,7 @@ int main(void)
     tcase_add_test(tc, deregister_clears_record_whatever_the_op_says);
     tcase_add_test(tc, closing_a_builtin_source_clears_its_record);
     tcase_add_test(tc, source_fd_close_protects_the_next_fd_with_that_number);
+    tcase_add_test(tc, registration_record_is_8_byte_aligned);
     suite_add_tcase(suite, tc);
     return testutil_run(suite);
 }

@@ -69,6 +69,17 @@ struct event_source_ops {
 };
 
 /*
+ * The registration record is a 64-bit atomic, so it must be 8-byte aligned
+ * on every ABI: i386 aligns uint64_t to 4 inside structs, where an atomic
+ * access could straddle a cache line (or not be lock-free at all).
+ */
+#if defined(__cplusplus)
+#define EVSRC_ALIGNED_8 alignas(8)
+#else
+#define EVSRC_ALIGNED_8 _Alignas(8)
+#endif
+
+/*
  * The part of a source that the library knows. Embed it anywhere in your
  * struct; set `ops` and zero the rest (EVSRC_SOURCE_INIT or
  * evsrc_source_init() do both).
@@ -80,7 +91,7 @@ struct evsrc_source {
      * by the registry so that double registration and deregistration through
      * the wrong queue are caught. Read and written atomically.
      */
-    uint64_t registered_queue;
+    EVSRC_ALIGNED_8 uint64_t registered_queue;
 };
 
 /* A static initialiser: struct my_source s = { .source = EVSRC_SOURCE_INIT(&ops) }; */

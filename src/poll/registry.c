@@ -2,6 +2,8 @@
 #include <evsrc/registry.h>
 
 #include <errno.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdlib.h>
 
 #include "handles.h"
@@ -21,6 +23,14 @@ static bool source_is_valid(const struct evsrc_source *source)
     const struct event_source_ops *ops = source ? source->ops : NULL;
     return ops && ops->register_source && ops->reregister_source && ops->deregister_source;
 }
+
+/* The record's atomics must be lock-free and naturally aligned on every ABI (source.h). */
+_Static_assert(offsetof(struct evsrc_source, registered_queue) % 8 == 0 && _Alignof(struct evsrc_source) >= 8,
+               "the registration record is 8-byte aligned");
+_Static_assert(sizeof(long long) == sizeof(uint64_t), "long long is the record's width");
+#if ATOMIC_LLONG_LOCK_FREE != 2
+#error "64-bit atomics are not always lock-free here: the registration record needs them"
+#endif
 
 /*
  * The registration record in a source is read and written with atomics so
