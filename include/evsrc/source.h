@@ -36,6 +36,13 @@
  * (stack, heap or embedded, as the caller likes); the library keeps no
  * pointer to it after a call returns, and allocates nothing per source.
  * docs/custom-sources.md is the full tutorial.
+ *
+ * fork(): a source is the caller's struct, so a child process has its own
+ * copy. A source registered with a parent's queue counts as unregistered in
+ * the child (even if a parent thread was registering it at the fork) and may
+ * be registered with a poll the child makes; closing it closes only the
+ * child's copy of its fd. Calls on the parent's registries return -ECHILD
+ * (poll.h, "fork()").
  */
 
 #include <stddef.h>
