@@ -77,6 +77,19 @@ __attribute__((noinline)) static int record_claim_contended(struct evsrc_source 
     return 0;
 }
 
+/*
+ * A failed call through `registry`. In a fork child an inherited handle's fd
+ * is no epoll fd any more (queue.c), so every epoll_ctl through it fails; and
+ * a source's record may name the parent's queue. Either way the caller is
+ * told -ECHILD (an op's failure reaches the caller as its fd-level call
+ * returned it, so that is -ECHILD already). Checked only on failure, so that the register path pays
+ * nothing for it.
+ */
+__attribute__((noinline, cold)) static int registry_failed(const struct evsrc_registry *registry, int r)
+{
+    return handle_is_ours(registry) ? r : -ECHILD;
+}
+
 /* Claims an unregistered source for `queue`, replacing a record left by a dead queue. */
 static int record_claim(struct evsrc_source *source, uint64_t queue)
 {
@@ -91,11 +104,10 @@ EVSRC_EXPORT int evsrc_registry_register(struct evsrc_registry *registry, struct
 {
     if (!registry || !source_is_valid(source) || !interests_are_valid(interests))
         return -EINVAL;
-    if (!handle_is_ours(registry))
-        return -ECHILD;
     int r = record_claim(source, registry->queue_id);
     if (r < 0)
-        return r;
+        return registry_failed(registry, r);
+    /* An op's failure through an inherited handle is already -ECHILD (the fd-level functions say so). */
     r = source->ops->register_source(source, registry, token, interests);
     record_store(source, r >= 0 ? registry->queue_id : 0);
     return r;
@@ -106,10 +118,8 @@ EVSRC_EXPORT int evsrc_registry_reregister(struct evsrc_registry *registry, stru
 {
     if (!registry || !source_is_valid(source) || !interests_are_valid(interests))
         return -EINVAL;
-    if (!handle_is_ours(registry))
-        return -ECHILD;
     if (record_load(source) != registry->queue_id)
-        return -ENOENT;
+        return registry_failed(registry, -ENOENT);
     return source->ops->reregister_source(source, registry, token, interests);
 }
 
@@ -117,11 +127,9 @@ EVSRC_EXPORT int evsrc_registry_deregister(struct evsrc_registry *registry, stru
 {
     if (!registry || !source_is_valid(source))
         return -EINVAL;
-    if (!handle_is_ours(registry))
-        return -ECHILD;
     uint64_t queue = registry->queue_id;
     if (!record_swap(source, &queue, queue | QUEUE_ID_BUSY))
-        return -ENOENT;
+        return registry_failed(registry, -ENOENT);
     int r = source->ops->deregister_source(source, registry);
     record_store(source, 0);
     return r;
@@ -141,11 +149,10 @@ EVSRC_EXPORT int evsrc_registry_register_fd(struct evsrc_registry *registry, int
 {
     if (!registry || !interests_are_valid(interests))
         return -EINVAL;
-    if (!handle_is_ours(registry))
-        return -ECHILD;
     if (fd < 0)
         return -EBADF;
-    return selector_add(registry->selector, fd, token, interests);
+    int r = selector_add(registry->selector, fd, token, interests);
+    return r < 0 ? registry_failed(registry, r) : r;
 }
 
 EVSRC_EXPORT int evsrc_registry_reregister_fd(struct evsrc_registry *registry, int fd, evsrc_token token,
@@ -153,22 +160,20 @@ EVSRC_EXPORT int evsrc_registry_reregister_fd(struct evsrc_registry *registry, i
 {
     if (!registry || !interests_are_valid(interests))
         return -EINVAL;
-    if (!handle_is_ours(registry))
-        return -ECHILD;
     if (fd < 0)
         return -EBADF;
-    return selector_modify(registry->selector, fd, token, interests);
+    int r = selector_modify(registry->selector, fd, token, interests);
+    return r < 0 ? registry_failed(registry, r) : r;
 }
 
 EVSRC_EXPORT int evsrc_registry_deregister_fd(struct evsrc_registry *registry, int fd)
 {
     if (!registry)
         return -EINVAL;
-    if (!handle_is_ours(registry))
-        return -ECHILD;
     if (fd < 0)
         return -EBADF;
-    return selector_delete(registry->selector, fd);
+    int r = selector_delete(registry->selector, fd);
+    return r < 0 ? registry_failed(registry, r) : r;
 }
 
 EVSRC_EXPORT int evsrc_registry_try_clone(const struct evsrc_registry *registry, struct evsrc_registry **out)
