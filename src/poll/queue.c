@@ -45,6 +45,9 @@ static void fork_parent(void)
  * no call in the child can wait on or change the parent's queue. That costs
  * the wait nothing; its error path turns the failure into -ECHILD. The
  * entries stay, of an old generation: not live, but released by a free.
+ * Should the child have no fd left for the eventfd, the inherited fds stay
+ * as they are: registry calls still answer -ECHILD when they fail, but a
+ * wait on an inherited poll would then wait on the parent's queue.
  */
 static void fork_child(void)
 {
