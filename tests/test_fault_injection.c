@@ -22,6 +22,7 @@
 #include <dirent.h>
 #include <elf.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <link.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -543,6 +544,80 @@ START_TEST(counts_the_library_calls_only)
 }
 END_TEST
 
+/* ---- Targeted faults: one answer of the kernel each -------------------------------- */
+
+/* A loop with a readable pipe registered under token 1: any wait returns at once. */
+static void ready_loop(struct loop *loop, int fds[2])
+{
+    ck_assert_int_eq(evsrc_poll_new(&loop->poll), 0);
+    ck_assert_int_eq(evsrc_events_new(8, &loop->events), 0);
+    loop->registry = evsrc_poll_registry(loop->poll);
+    testutil_pipe(fds);
+    ck_assert_int_eq(evsrc_registry_register_fd(loop->registry, fds[0], 1, EVSRC_READABLE | EVSRC_LEVEL), 0);
+    ck_assert_int_eq(write(fds[1], "x", 1), 1);
+}
+
+/* A kernel before 5.11: epoll_pwait2 is ENOSYS, the wait rounds up to milliseconds and never asks again. */
+START_TEST(waits_without_epoll_pwait2)
+{
+    struct loop loop;
+    int fds[2];
+    ready_loop(&loop, fds);
+    fault_injection_arm_function("epoll_pwait2", 0, ENOSYS, false);
+    ck_assert_int_eq(evsrc_poll_wait(loop.poll, loop.events, &(struct timespec){0, 1}), 1);
+    fault_injection_disarm();
+
+    /* Answered once: it is not called again (it would fail here). */
+    fault_injection_arm_function("epoll_pwait2", 0, EINTR, false);
+    ck_assert_int_eq(evsrc_poll_wait(loop.poll, loop.events, &(struct timespec){0, 1}), 1);
+    /* A timeout too long for epoll_wait's int milliseconds is capped, not wrapped to a negative (infinite) one. */
+    ck_assert_int_eq(evsrc_poll_wait(loop.poll, loop.events, &(struct timespec){INT_MAX, 1}), 1);
+    ck_assert_uint_eq(fault_injection_disarm(), 0);
+    testutil_close_pair(fds);
+    loop_close(&loop);
+}
+END_TEST
+
+/* Two wakes race on a full counter and the other one empties it first: this one's read is EAGAIN, and fine. */
+START_TEST(wake_whose_reset_finds_the_counter_emptied)
+{
+    struct loop loop;
+    int fds[2];
+    ready_loop(&loop, fds);
+    struct evsrc_waker *waker;
+    ck_assert_int_eq(evsrc_waker_new(&waker, loop.registry, 2), 0);
+    int fd = find_eventfd();
+    uint64_t full = UINT64_MAX - 1;
+    ck_assert_int_eq(write(fd, &full, sizeof full), (ssize_t)sizeof full);
+    fault_injection_arm_function("read", 1, EAGAIN, true);
+    ck_assert_int_eq(evsrc_waker_wake(waker), 0);
+    ck_assert_uint_eq(fault_injection_disarm(), 1);
+    uint64_t count;
+    ck_assert_int_eq(read(fd, &count, sizeof count), (ssize_t)sizeof count);
+    ck_assert_uint_eq(count, 1);
+    evsrc_waker_free(waker);
+    testutil_close_pair(fds);
+    loop_close(&loop);
+}
+END_TEST
+
+/* A non-blocking connect the kernel completes at once (0, not EINPROGRESS) is a success like the other. */
+START_TEST(connect_completed_at_once)
+{
+    struct evsrc_tcp_listener listener;
+    struct sockaddr_in addr;
+    testutil_listen_loopback(&listener, &addr);
+    struct evsrc_tcp_stream stream;
+    fault_injection_arm_function("connect", 1, 0, true);
+    ck_assert_int_eq(evsrc_tcp_stream_connect(&stream, (const struct sockaddr *)&addr, sizeof addr), 0);
+    ck_assert_uint_eq(fault_injection_disarm(), 1);
+    testutil_await_fd(evsrc_tcp_stream_fd(&stream), POLLOUT);
+    ck_assert_int_eq(evsrc_tcp_stream_take_error(&stream), 0);
+    ck_assert_int_eq(evsrc_tcp_stream_close(&stream), 0);
+    ck_assert_int_eq(evsrc_tcp_listener_close(&listener), 0);
+}
+END_TEST
+
 /*
  * What the library imports and need not fail, each with the reason. Coverage
  * builds add gcov's runtime, whose imports are listed after it.
@@ -634,6 +709,9 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, counts_the_library_calls_only);
     tcase_add_test(tc, every_import_is_interposed_or_infallible);
+    tcase_add_test(tc, waits_without_epoll_pwait2);
+    tcase_add_test(tc, wake_whose_reset_finds_the_counter_emptied);
+    tcase_add_test(tc, connect_completed_at_once);
     tcase_add_loop_test(tc, each_fallible_call_fails_cleanly, 0, SCENARIOS);
     suite_add_tcase(suite, tc);
     return testutil_run(suite);
