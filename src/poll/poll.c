@@ -69,11 +69,12 @@ __attribute__((noinline)) static int poll_wait_bounded(struct evsrc_poll *poll, 
         return -EINVAL;
     if (!poll || !timespec_is_valid(timeout))
         return events_store(events, -EINVAL);
-    /* evsrc_events_new() bounds capacity, so the cast cannot truncate. */
+    /*
+     * timeout is not NULL: with valid arguments and no timeout,
+     * evsrc_poll_wait() waits itself. evsrc_events_new() bounds capacity, so
+     * the cast cannot truncate.
+     */
     int capacity = (int)events->capacity;
-    if (!timeout)
-        return events_store(events,
-                            (int)selector_wait_forever(poll->registry.selector, events_slots(events), capacity));
     return events_store(events, selector_wait(poll->registry.selector, events_slots(events), capacity, timeout));
 }
 

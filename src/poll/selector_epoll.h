@@ -149,9 +149,7 @@ static inline int selector_wait(int selector, struct evsrc_event *buffer, int ca
     static atomic_bool has_pwait2 = true;
     struct epoll_event *events = (struct epoll_event *)(void *)buffer;
     int n;
-    if (!timeout) {
-        n = epoll_wait(selector, events, capacity, -1);
-    } else if (timeout->tv_nsec % 1000000 == 0 && timeout->tv_sec < INT_MAX / 1000) {
+    if (timeout->tv_nsec % 1000000 == 0 && timeout->tv_sec < INT_MAX / 1000) {
         /* Exact in milliseconds: plain epoll_wait, the cheapest call. */
         n = epoll_wait(selector, events, capacity, selector_timeout_ms(timeout));
     } else {
