@@ -22,6 +22,8 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
@@ -252,6 +254,22 @@ INTERPOSE(ssize_t, sendto, ENOBUFS,
           (fd, buf, len, flags, addr, addrlen))
 INTERPOSE(ssize_t, recvmsg, ECONNRESET, (int fd, struct msghdr *msg, int flags), (fd, msg, flags))
 INTERPOSE(ssize_t, sendmsg, ECONNRESET, (int fd, const struct msghdr *msg, int flags), (fd, msg, flags))
+INTERPOSE(int, accept, EMFILE, (int fd, __SOCKADDR_ARG addr, socklen_t *len), (fd, addr, len))
+INTERPOSE(int, recvmmsg, ENOMEM,
+          (int fd, struct mmsghdr *messages, unsigned int len, int flags, struct timespec *timeout),
+          (fd, messages, len, flags, timeout))
+INTERPOSE(int, sendmmsg, ENOBUFS, (int fd, struct mmsghdr *messages, unsigned int len, int flags),
+          (fd, messages, len, flags))
+
+/* Signals, processes and file watches (declared here for C libraries whose headers lack the pidfd ones). */
+INTERPOSE(int, signalfd, EMFILE, (int fd, const sigset_t *mask, int flags), (fd, mask, flags))
+INTERPOSE(int, inotify_init1, EMFILE, (int flags), (flags))
+INTERPOSE(int, inotify_add_watch, ENOSPC, (int fd, const char *path, uint32_t mask), (fd, path, mask))
+INTERPOSE(int, inotify_rm_watch, EINVAL, (int fd, int wd), (fd, wd))
+INTERPOSE(int, pidfd_open, EMFILE, (pid_t pid, unsigned int flags), (pid, flags))
+INTERPOSE(int, pidfd_send_signal, EPERM, (int pidfd, int sig, siginfo_t *info, unsigned int flags),
+          (pidfd, sig, info, flags))
+INTERPOSE(int, kill, EPERM, (pid_t pid, int sig), (pid, sig))
 
 /* Signals. */
 INTERPOSE(int, sigpending, EFAULT, (sigset_t *set), (set))
@@ -452,6 +470,8 @@ static const char *const interposed[] = {
     "timerfd_create", "timerfd_settime", "timerfd_gettime", "fstat", "fstat64", "read", "write", "readv",
     "writev", "socket", "socketpair", "setsockopt", "getsockopt", "bind", "listen", "accept4", "connect",
     "getsockname", "getpeername", "shutdown", "recv", "send", "recvfrom", "sendto", "recvmsg", "sendmsg",
+    "accept", "recvmmsg", "sendmmsg", "signalfd", "inotify_init1", "inotify_add_watch", "inotify_rm_watch",
+    "pidfd_open", "pidfd_send_signal", "kill",
     "sigpending", "sigtimedwait", "pthread_sigmask", "fcntl", "fcntl64", "malloc", "calloc", "realloc", "free",
 };
 
