@@ -408,6 +408,7 @@ static void scenario_tcp(void)
     ssize_t n;
     FAULT_CALL(n, evsrc_tcp_stream_write(&client, "abcd", 4));
     ck_assert_int_eq(n, 4);
+    testutil_await_fd(evsrc_tcp_stream_fd(&server), POLLIN);
     loop_expect(&loop, 8);
     char buf[8];
     FAULT_CALL(n, evsrc_tcp_stream_peek(&server, buf, 1));
@@ -533,14 +534,15 @@ START_TEST(counts_the_library_calls_only)
     ck_assert_int_eq(evsrc_poll_new(&poll), 0);
     ck_assert_uint_gt(fault_injection_library_bytes(), 0);
     evsrc_poll_free(poll);
-    /* calloc, epoll_create1, and the live-queue table's realloc. */
-    ck_assert_uint_eq(fault_injection_disarm(), 3);
+    /* At least calloc, epoll_create1, and the live-queue table's realloc. */
+    ck_assert_uint_ge(fault_injection_disarm(), 3);
     ck_assert_uint_eq(fault_injection_library_bytes(), 0);
 
-    fault_injection_arm(2);
+    fault_injection_arm_function("epoll_create1", 1, EMFILE, false);
     ck_assert_int_eq(evsrc_poll_new(&poll), -EMFILE);
-    fault_injection_disarm();
+    ck_assert_uint_eq(fault_injection_disarm(), 1);
     ck_assert_str_eq(fault_injection_last().function, "epoll_create1");
+    ck_assert_uint_eq(fault_injection_library_bytes(), 0);
 }
 END_TEST
 
@@ -626,6 +628,12 @@ static const char *const infallible[] = {
     "close",                /* releases the fd whatever it returns (Linux); the library ignores it */
     "sigemptyset", "sigaddset", "sigismember", /* a valid signal number */
     "pthread_mutex_lock", "pthread_mutex_unlock", /* a default mutex, locked by its owner */
+    "getpid", "gettid",     /* always succeed */
+    "pthread_once",         /* a valid once control and routine */
+    "pthread_setcancelstate", "pthread_testcancel", /* a valid state */
+    "clock_gettime",        /* a clock the library checked is supported */
+    "dlsym",                /* NULL (absent) is an answer the caller handles, not a failure */
+    "sigisemptyset", "strcmp", "strnlen", "snprintf", /* pure functions of their arguments */
     "__errno_location", "memcpy", "memset", "memmove", "__stack_chk_fail", "__cxa_finalize",
     "_ITM_deregisterTMCloneTable", "_ITM_registerTMCloneTable", "__gmon_start__",
 };
