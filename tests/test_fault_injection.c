@@ -72,8 +72,8 @@ static bool step_end(const struct step *step, long result)
         return false; /* the library retried it: the step's usual checks apply */
     ck_assert_msg(result == -fault.error, "%s:%d: %s returned %ld after %s (call %lu) failed with -%d",
                   step->file, step->line, step->call, result, fault.function, fault.call, fault.error);
-    ck_assert_msg(testutil_open_fds() == step->fds, "%s:%d: %s leaked an fd when %s (call %lu) failed",
-                  step->file, step->line, step->call, fault.function, fault.call);
+    ck_assert_msg(testutil_open_fds() == step->fds, "%s:%d: %s left %d fds more when %s (call %lu) failed",
+                  step->file, step->line, step->call, testutil_open_fds() - step->fds, fault.function, fault.call);
     ck_assert_msg(fault_injection_library_bytes() == step->bytes,
                   "%s:%d: %s leaked %zu bytes when %s (call %lu) failed", step->file, step->line, step->call,
                   fault_injection_library_bytes() - step->bytes, fault.function, fault.call);
@@ -90,7 +90,7 @@ static bool step_end(const struct step *step, long result)
             (result) = (call);                                       \
     } while (0)
 
-/* A step not made again after its fault: for calls whose failure changes state (see scenario_registry). */
+/* A step not made again after its fault: for calls whose failure changes state (see deregister_once). */
 #define FAULT_ONCE(result, call)                                     \
     do {                                                             \
         struct step fault_step_;                                     \
