@@ -200,6 +200,13 @@ static void scenario_events(void)
     evsrc_events_free(events);
 }
 
+/* No fallible call at all: here so that every public function is in some scenario. */
+static void scenario_version(void)
+{
+    ck_assert_ptr_nonnull(evsrc_version());
+    ck_assert_int_gt(evsrc_version_number(), 0);
+}
+
 /* Nine queues at once: the live-queue table starts with room for eight and grows. */
 #define POLLS 9
 
@@ -468,6 +475,7 @@ struct scenario {
 
 /* One line per scenario; a new source adds its own. */
 static const struct scenario scenarios[] = {
+    {"version", scenario_version},
     {"events", scenario_events},
     {"poll", scenario_poll},
     {"registry", scenario_registry},
