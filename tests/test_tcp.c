@@ -579,6 +579,22 @@ START_TEST(readv_and_writev)
 }
 END_TEST
 
+/* Only a base with a length must be valid: an empty entry may have a NULL base, as readv(2) allows. */
+START_TEST(empty_iovec_entries_may_have_null_bases)
+{
+    struct evsrc_tcp_stream client, server;
+    registered_pair(&client, &server, 1, EVSRC_READABLE);
+    struct iovec out[2] = {{.iov_base = NULL, .iov_len = 0}, {.iov_base = (void *)"ab", .iov_len = 2}};
+    ck_assert_int_eq(evsrc_tcp_stream_writev(&client, out, 2), 2);
+    testutil_expect_event(1);
+    char buf[2];
+    struct iovec in[2] = {{.iov_base = NULL, .iov_len = 0}, {.iov_base = buf, .iov_len = sizeof buf}};
+    ck_assert_int_eq(evsrc_tcp_stream_readv(&server, in, 2), 2);
+    ck_assert_int_eq(memcmp(buf, "ab", 2), 0);
+    close_streams(&client, &server);
+}
+END_TEST
+
 /* ---- Ownership --------------------------------------------------------- */
 
 START_TEST(close_twice_is_ebadf_and_spares_other_fds)
@@ -1028,6 +1044,7 @@ int main(void)
     tcase_add_test(calls, local_and_peer_addresses_match);
     tcase_add_test(calls, peek_leaves_data);
     tcase_add_test(calls, readv_and_writev);
+    tcase_add_test(calls, empty_iovec_entries_may_have_null_bases);
 
     TCase *ownership = testutil_add_tcase(suite, "ownership");
     tcase_add_test(ownership, close_twice_is_ebadf_and_spares_other_fds);
