@@ -508,8 +508,8 @@ EVSRC_EXPORT int evsrc_unix_datagram_connect_addr(struct evsrc_unix_datagram *da
  * Sends buf[0..len) as one datagram to the connected peer. A datagram is
  * sent whole or not at all; len 0 sends an empty datagram. Returns len or
  * -errno: -EAGAIN when the receiver's queue is full (a writable event comes
- * when it drains); -ENOTCONN if not connected; -ECONNREFUSED when the peer
- * is gone; -EMSGSIZE if len exceeds the send buffer; -EINVAL if datagram is
+ * when it drains); -ENOTCONN if not connected, or when the connected peer
+ * has just gone, then -ECONNREFUSED; -EMSGSIZE if len exceeds the send buffer; -EINVAL if datagram is
  * NULL or buf is NULL with len > 0; -EBADF if closed. Never SIGPIPE.
  * Thread-safety: safe alongside the other I/O and accessor calls.
  */
@@ -520,7 +520,7 @@ EVSRC_EXPORT ssize_t evsrc_unix_datagram_send(struct evsrc_unix_datagram *datagr
  * longer (the rest is discarded), or -errno: -EAGAIN when none is waiting;
  * -EINVAL if datagram is NULL or buf is NULL with len > 0; -EBADF if
  * closed. An empty datagram returns 0, as does len 0 (which discards the
- * datagram); after shutdown(SHUT_RD) a drained socket also returns 0.
+ * datagram).
  * Thread-safety: safe alongside the other I/O and accessor calls.
  */
 EVSRC_EXPORT ssize_t evsrc_unix_datagram_recv(struct evsrc_unix_datagram *datagram, void *buf, size_t len);

@@ -77,17 +77,18 @@ static int check_address(const struct sockaddr_un *addr, socklen_t addrlen)
 }
 
 /*
- * getsockname(2) and friends. An unnamed peer comes back from recvfrom(2)
- * with length 0 on some kernels and {AF_UNIX} on others: both are made the
- * latter, the form unix(7) documents.
+ * recvfrom(2) reports an unnamed sender (an unbound socket) as length 0 and
+ * writes nothing: make it {AF_UNIX} of length sizeof(sa_family_t), the form
+ * unix(7) documents and getsockname(2) and accept(2) give, so that callers
+ * see one form of "unnamed".
  */
-static void name_unnamed(struct sockaddr_un *addr, socklen_t room, socklen_t *addrlen)
+static void name_unnamed(struct sockaddr_un *from, socklen_t room, socklen_t *fromlen)
 {
-    if (*addrlen != 0)
+    if (*fromlen != 0)
         return;
     if (room >= sizeof(sa_family_t))
-        addr->sun_family = AF_UNIX;
-    *addrlen = sizeof(sa_family_t);
+        from->sun_family = AF_UNIX;
+    *fromlen = sizeof(sa_family_t);
 }
 
 static int get_address(const struct evsrc_source *source, struct sockaddr_un *addr, socklen_t *addrlen,
