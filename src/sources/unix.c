@@ -144,10 +144,13 @@ static int open_bound_addr(struct evsrc_source *source, int type, const struct s
 
 static int open_pair(struct evsrc_source *a, struct evsrc_source *b, int type)
 {
+    /* Whichever struct was given is left closed on any failure, as after every constructor. */
+    if (a)
+        fd_source_init_closed(a);
+    if (b)
+        fd_source_init_closed(b);
     if (!a || !b || a == b)
         return -EINVAL;
-    fd_source_init_closed(a);
-    fd_source_init_closed(b);
     int fds[2];
     if (socketpair(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) < 0)
         return -errno;
