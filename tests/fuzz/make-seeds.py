@@ -23,6 +23,7 @@ WRITE, READ, WAIT, QUEUE, TIMER, SHUTDOWN, REINIT, MISC = range(8, 16)
 # Create kinds (op_create: byte % 8).
 PIPE, PIPE_ADOPT, SOCKPAIR, EVENTFD, TIMERFD, TCP, MEMFD = 0, 0x11, 2, 3, 4, 5, 6
 WAKER = 0x0F  # followed by a handle byte and a token byte
+UNIX_STREAM, UNIX_DGRAM = 0x17, 0x37  # evsrc_unix_stream_pair / evsrc_unix_datagram_pair (then two unused bytes)
 TIMER_ADOPT = 4 | (1 << 3)
 
 # Registry handles (pick_handle: byte % 6).
@@ -342,6 +343,37 @@ def seeds():
         op_queue(1, POLL_NEW),
         op_fd(REG_FD, Q1, 1, W | LEVEL),
         op_wait(1), op_wait(1),
+    ], [])
+
+    # Unix stream and datagram pairs: data in order, shutdown, a gone peer, closed ends.
+    s["unix"] = [3] + sum([
+        [CREATE, UNIX_STREAM, 0, 0],
+        [CREATE, UNIX_DGRAM, 0, 0],
+        op_src(REG, Q0, 0, OWN, R | W),
+        op_src(REG, Q0, 1, OWN, R),
+        op_src(REG, Q1, 3, OWN, R),
+        op_write(0, 30), op_write(0, 31), op_write(0, 32),
+        op_write(2, 10), op_write(2, 0), op_write(2, 11),
+        op_wait(0), op_wait(1),
+        op_read(1, 0x10), op_read(1, 0x11), op_read(1, 0x12), op_read(1, 0xff),
+        op_read(3, 1, 0), op_read(3, 1, 1), op_read(3, 1, 0), op_read(3, 1, 0),
+        op_shutdown(0, 1),
+        op_wait(0),
+        op_read(1),
+        op_shutdown(3, 0),
+        op_write(2, 4),
+        op_wait(1),
+        op_write(3, 5),
+        op_close(2),
+        op_write(3, 6), op_read(3), op_write(3, 6),
+        op_close(1),
+        op_wait(0),
+        op_write(0, 5), op_read(0),
+        op_shutdown(0, 3),
+        [MISC, 7], [MISC, 8],
+        op_close(0),
+        op_write(0, 5), op_read(0), op_shutdown(0, 2),
+        op_close(3), op_write(3, 1), op_read(3),
     ], [])
 
     # Random operations, to start from something busy.
