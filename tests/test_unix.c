@@ -15,6 +15,7 @@
 
 #include <evsrc/unix.h>
 
+#include "load/loadutil.h"
 #include "testutil.h"
 
 /* ---- The private directory ---------------------------------------------- */
@@ -1228,7 +1229,7 @@ START_TEST(bad_arguments_on_open_structs)
 {
     struct evsrc_unix_stream a, b;
     pair(&a, &b);
-    char buf[4];
+    char buf[4] = {0};
     int fds[EVSRC_UNIX_MAX_FDS + 1];
     for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
         fds[i] = STDERR_FILENO;
@@ -1293,15 +1294,25 @@ START_TEST(failed_constructors_leak_nothing_when_out_of_fds)
     const char *path = path_of("limit.sock");
     struct evsrc_unix_listener listener;
     ck_assert_int_eq(evsrc_unix_listener_bind(&listener, path), 0);
-    struct rlimit old = testutil_exhaust_fds();
     struct evsrc_unix_stream s, t;
     struct evsrc_unix_datagram d, e;
-    int r = evsrc_unix_stream_connect(&s, path);
-    ck_assert(r == -EMFILE);
-    ck_assert_int_eq(evsrc_unix_stream_pair(&s, &t), -EMFILE);
-    ck_assert_int_eq(evsrc_unix_datagram_pair(&d, &e), -EMFILE);
-    ck_assert_int_eq(evsrc_unix_datagram_unbound(&d), -EMFILE);
+    struct rlimit old = testutil_exhaust_fds();
+    int connected = evsrc_unix_stream_connect(&s, path);
+    int unbound = evsrc_unix_datagram_unbound(&d);
+    int stream_pair = evsrc_unix_stream_pair(&s, &t);
+    int datagram_pair = evsrc_unix_datagram_pair(&d, &e);
     ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
+    ck_assert_int_eq(connected, -EMFILE);
+    ck_assert_int_eq(unbound, -EMFILE);
+    /* Valgrind does not hold socketpair(2) to the limit it shows us; the kernel does. */
+    if (UNDER_VALGRIND() && stream_pair == 0)
+        close_pair(&s, &t);
+    else
+        ck_assert_int_eq(stream_pair, -EMFILE);
+    if (UNDER_VALGRIND() && datagram_pair == 0)
+        close_datagrams(&d, &e);
+    else
+        ck_assert_int_eq(datagram_pair, -EMFILE);
     ck_assert_int_eq(evsrc_unix_stream_close(&s), -EBADF);
     ck_assert_int_eq(evsrc_unix_stream_close(&t), -EBADF);
     ck_assert_int_eq(evsrc_unix_datagram_close(&d), -EBADF);
