@@ -640,6 +640,25 @@ START_TEST(close_leaves_the_socket_file)
 }
 END_TEST
 
+START_TEST(closing_listener_drops_pending_connections)
+{
+    const char *path = path_of("pending.sock");
+    struct evsrc_unix_listener listener;
+    ck_assert_int_eq(evsrc_unix_listener_bind(&listener, path), 0);
+    struct evsrc_unix_stream client;
+    ck_assert_int_eq(evsrc_unix_stream_connect(&client, path), 0);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &client.source, 1, EVSRC_READABLE), 0);
+    ck_assert_int_eq(evsrc_unix_listener_close(&listener), 0);
+    struct evsrc_event event = wait_event(1);
+    ck_assert(evsrc_event_is_read_closed(&event) || evsrc_event_is_error(&event));
+    char buf[4];
+    ck_assert_int_eq(evsrc_unix_stream_read(&client, buf, sizeof buf), -ECONNRESET);
+    ck_assert_int_eq(evsrc_unix_stream_read(&client, buf, sizeof buf), 0);
+    ck_assert_int_eq(evsrc_unix_stream_write(&client, "x", 1), -EPIPE);
+    ck_assert_int_eq(evsrc_unix_stream_close(&client), 0);
+}
+END_TEST
+
 START_TEST(abstract_names)
 {
     struct sockaddr_un addr;
@@ -1363,6 +1382,7 @@ int main(void)
     TCase *addresses = add_tcase(suite, "addresses");
     tcase_add_test(addresses, listener_accepts_and_addresses_match);
     tcase_add_test(addresses, close_leaves_the_socket_file);
+    tcase_add_test(addresses, closing_listener_drops_pending_connections);
     tcase_add_test(addresses, abstract_names);
     tcase_add_test(addresses, unbound_datagram_senders);
     tcase_add_test(addresses, peek_readv_writev);

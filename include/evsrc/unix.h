@@ -229,8 +229,9 @@ EVSRC_EXPORT int evsrc_unix_listener_fd(const struct evsrc_unix_listener *listen
 
 /*
  * Closes the listener's socket (see "Closing"). Pending connections not yet
- * accepted are dropped (their clients read end of stream). The socket file
- * stays: unlink it yourself.
+ * accepted are dropped: their clients' next read is -ECONNRESET, then 0
+ * (end of stream), and their writes -EPIPE. The socket file stays: unlink
+ * it yourself.
  * Errors: -EINVAL if listener is NULL; -EBADF if already closed.
  * Thread-safety: not alongside any other call on the same struct.
  */
