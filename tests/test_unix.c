@@ -503,6 +503,38 @@ START_TEST(fds_that_do_not_fit_are_closed)
 }
 END_TEST
 
+START_TEST(the_most_fds_arrive_with_credentials_beside_them)
+{
+    struct evsrc_unix_stream a, b;
+    pair(&a, &b);
+    /* Credentials take room in the same control buffer; every fd must still arrive. */
+    int on = 1;
+    ck_assert_int_eq(setsockopt(evsrc_unix_stream_fd(&b), SOL_SOCKET, SO_PASSCRED, &on, sizeof on), 0);
+    int fds[2];
+    testutil_pipe(fds);
+    int before = testutil_open_fds();
+    static int many[EVSRC_UNIX_MAX_FDS], got[EVSRC_UNIX_MAX_FDS];
+    for (size_t i = 0; i < EVSRC_UNIX_MAX_FDS; i++)
+        many[i] = fds[i % 2];
+    ck_assert_int_eq(evsrc_unix_stream_send_fds(&a, "m", 1, many, EVSRC_UNIX_MAX_FDS), 1);
+    testutil_await_fd(evsrc_unix_stream_fd(&b), POLLIN);
+    char byte;
+    size_t nfds = EVSRC_UNIX_MAX_FDS;
+    bool truncated = true;
+    ck_assert_int_eq(evsrc_unix_stream_recv_fds(&b, &byte, 1, got, &nfds, &truncated), 1);
+    ck_assert_uint_eq(nfds, EVSRC_UNIX_MAX_FDS);
+    ck_assert(!truncated);
+    ck_assert_int_eq(testutil_open_fds(), before + EVSRC_UNIX_MAX_FDS);
+    for (size_t i = 0; i < nfds; i++) {
+        ck_assert(fcntl(got[i], F_GETFD) & FD_CLOEXEC);
+        close(got[i]);
+    }
+    ck_assert_int_eq(testutil_open_fds(), before);
+    testutil_close_pair(fds);
+    close_pair(&a, &b);
+}
+END_TEST
+
 START_TEST(fds_of_two_sends_do_not_mix)
 {
     struct evsrc_unix_stream a, b;
@@ -1376,6 +1408,7 @@ int main(void)
     TCase *passing = add_tcase(suite, "fd passing and credentials");
     tcase_add_test(passing, passed_pipe_end_works);
     tcase_add_test(passing, fds_that_do_not_fit_are_closed);
+    tcase_add_test(passing, the_most_fds_arrive_with_credentials_beside_them);
     tcase_add_test(passing, fds_of_two_sends_do_not_mix);
     tcase_add_test(passing, peer_cred_is_our_own);
 
