@@ -167,7 +167,9 @@ EVSRC_EXPORT int evsrc_unix_addr_abstract(struct sockaddr_un *addr, socklen_t *a
  * Errors: -EINVAL if listener or path is NULL or path is empty;
  * -ENAMETOOLONG; -EADDRINUSE if anything exists at path; -ENOENT or
  * -ENOTDIR for a missing directory; -EACCES; -EROFS; -EMFILE/-ENFILE;
- * -ENOMEM/-ENOBUFS. On error no fd is left open and no file is created.
+ * -ENOMEM/-ENOBUFS. On error no fd is left open, and no file is created
+ * unless the bind itself succeeded and listen(2) then failed (the file then
+ * stays, as after close).
  * Thread-safety: not alongside any other call on the same struct (as with
  * close(2)); distinct structs are independent.
  */
