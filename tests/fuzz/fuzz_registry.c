@@ -1512,8 +1512,11 @@ static void udgram_send(int i, size_t len)
         /* Shut down, or the peer is gone (and a send to a gone peer drops this end's queue). */
         CHECK(r == -EPIPE || r == -ENOTCONN || r == -ECONNREFUSED || r == -ECONNRESET,
               "datagram send with no way out: %s", err_name(r));
-        if (!p)
+        if (!p) {
+            /* Its queue may be gone now, and with it the readiness an owed event was for. */
             s->lossy = true;
+            forgive(s);
+        }
         return;
     }
     if (r == -EAGAIN || r == -ENOBUFS)
