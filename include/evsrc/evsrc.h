@@ -41,5 +41,6 @@
 #include <evsrc/process.h>
 #endif
 #include <evsrc/udp.h>
+#include <evsrc/unix.h>
 
 #endif /* EVSRC_EVSRC_H */

@@ -147,7 +147,7 @@ grep -qx "consumer: evsrc $version (headers $version): ok" "$tmp/consumer-static
 # name are joined in order and built and run like any consumer, except custom-source.c,
 # whose blocks must stand verbatim in examples/custom-source.c.
 example=$src/examples/custom-source.c
-docs=("$src/docs/custom-sources.md" "$src/docs/threads.md" "$src/docs/daemon-loop.md" "$src/README.md")
+docs=("$src/docs/custom-sources.md" "$src/docs/threads.md" "$src/docs/daemon-loop.md" "$src/docs/unix-sockets.md" "$src/README.md")
 for doc in "${docs[@]}"; do
   [ -f "$doc" ] || fail "$doc is missing"
 done
