@@ -640,7 +640,12 @@ static const char *const infallible[] = {
     "pthread_once",         /* a valid once control and routine */
     "pthread_setcancelstate", "pthread_testcancel", /* a valid state */
     "clock_gettime",        /* a clock the library checked is supported */
-    "dlsym",                /* NULL (absent) is an answer the caller handles, not a failure */
+    "dlsym", "secure_getenv", /* NULL (absent) is an answer the caller handles, not a failure */
+    "environ", "__environ", /* variables, not calls */
+    "__libc_current_sigrtmax", /* SIGRTMAX: a constant of the running C library */
+    "posix_spawnattr_setflags", "posix_spawnattr_setsigmask", "posix_spawnattr_destroy", /* valid flags, set and attr */
+    "dup3",                 /* in a fork child (one thread), onto an open fd: EBUSY needs a racing open */
+    "__register_atfork",    /* pthread_atfork, once per process under pthread_once: see docs/testing.md */
     "sigisemptyset", "strcmp", "strnlen", "snprintf", /* pure functions of their arguments */
     "__errno_location", "memcpy", "memset", "memmove", "__stack_chk_fail", "__cxa_finalize",
     "_ITM_deregisterTMCloneTable", "_ITM_registerTMCloneTable", "__gmon_start__",
