@@ -245,8 +245,14 @@ static void scenario_registry(void)
 {
     struct loop loop;
     loop_open(&loop);
+    /* Seven more queues fill the live-handle table (room for eight), so the clone's entry must grow it. */
+    struct evsrc_poll *others[7];
+    for (int i = 0; i < 7; i++)
+        FAULT_OK(evsrc_poll_new(&others[i]));
     struct evsrc_registry *clone;
     FAULT_OK(evsrc_registry_try_clone(loop.registry, &clone));
+    for (int i = 0; i < 7; i++)
+        evsrc_poll_free(others[i]);
     int fds[2];
     testutil_socketpair(fds);
 
@@ -1041,6 +1047,56 @@ START_TEST(waits_without_epoll_pwait2)
 }
 END_TEST
 
+/* A wait the kernel refuses for a reason of its own (EINVAL) in the process that made the queue: not -ECHILD. */
+START_TEST(wait_refused_in_the_queues_own_process_is_not_echild)
+{
+    struct loop loop;
+    int fds[2];
+    ready_loop(&loop, fds);
+    fault_injection_arm_function("epoll_wait", 0, EINVAL, false);
+    ck_assert_int_eq(evsrc_poll_wait(loop.poll, loop.events, &(struct timespec){0, 0}), -EINVAL);
+    ck_assert_uint_eq(fault_injection_disarm(), 1);
+    testutil_close_pair(fds);
+    loop_close(&loop);
+}
+END_TEST
+
+/*
+ * A fork child whose atfork handler finds no fd for the eventfd it puts over
+ * the inherited queue fds: those stay as they are (queue.c), and registry
+ * calls through inherited handles still answer -ECHILD.
+ */
+START_TEST(fork_child_without_an_fd_to_spare)
+{
+    struct loop loop;
+    int fds[2];
+    ready_loop(&loop, fds);
+    unsigned long fired = fault_injection_fired();
+    fault_injection_arm_function("eventfd", 1, EMFILE, false);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int status = 0;
+        if (fault_injection_fired() != fired + 1)
+            status = 1; /* the handler's eventfd did not fail */
+        fault_injection_disarm();
+        /* Already registered: the parent's queue answers EEXIST, and is left as it is. */
+        if (evsrc_registry_register_fd(loop.registry, fds[0], 2, EVSRC_READABLE) != -ECHILD)
+            status = 2;
+        testutil_child_exit(status);
+    }
+    ck_assert_uint_eq(fault_injection_disarm(), 0);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status));
+    ck_assert_int_eq(WEXITSTATUS(status), 0);
+    /* The parent's registration is intact. */
+    ck_assert_int_eq(evsrc_poll_wait(loop.poll, loop.events, &(struct timespec){0, 0}), 1);
+    testutil_close_pair(fds);
+    loop_close(&loop);
+}
+END_TEST
+
 /* Two wakes race on a full counter and the other one empties it first: this one's read is EAGAIN, and fine. */
 START_TEST(wake_whose_reset_finds_the_counter_emptied)
 {
@@ -1186,6 +1242,8 @@ int main(void)
     tcase_add_test(tc, waits_without_epoll_pwait2);
     tcase_add_test(tc, wake_whose_reset_finds_the_counter_emptied);
     tcase_add_test(tc, connect_completed_at_once);
+    tcase_add_test(tc, wait_refused_in_the_queues_own_process_is_not_echild);
+    tcase_add_test(tc, fork_child_without_an_fd_to_spare);
     tcase_add_loop_test(tc, each_fallible_call_fails_cleanly, 0, SCENARIOS);
     suite_add_tcase(suite, tc);
     return testutil_run(suite);

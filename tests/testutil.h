@@ -110,4 +110,11 @@ TCase *testutil_add_tcase(Suite *suite, const char *name);
 /* Runs a suite in fork mode and returns the process exit status. */
 int testutil_run(Suite *suite);
 
+/*
+ * Ends a forked child with `status`. In a coverage build through exit(), so that the child's counts are written: what
+ * only a fork child runs (the library's fork handling) is then measured too.
+ * Elsewhere through _exit(), which flushes nothing twice.
+ */
+_Noreturn void testutil_child_exit(int status);
+
 #endif /* EVSRC_TESTUTIL_H */
