@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -216,4 +217,19 @@ int testutil_run(Suite *suite)
     int failed = srunner_ntests_failed(runner);
     srunner_free(runner);
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+const char *testutil_emulator(void)
+{
+    const char *wrapper = getenv("MESON_EXE_WRAPPER");
+    return wrapper && *wrapper ? wrapper : NULL;
+}
+
+bool testutil_skip_under_emulator(const char *test, const char *why)
+{
+    const char *emulator = testutil_emulator();
+    if (!emulator)
+        return false;
+    fprintf(stderr, "%s: skipped under %s: %s\n", test, emulator, why);
+    return true;
 }

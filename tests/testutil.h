@@ -111,10 +111,26 @@ TCase *testutil_add_tcase(Suite *suite, const char *name);
 int testutil_run(Suite *suite);
 
 /*
- * Ends a forked child with `status`. In a coverage build through exit(), so that the child's counts are written: what
- * only a fork child runs (the library's fork handling) is then measured too.
- * Elsewhere through _exit(), which flushes nothing twice.
+ * Ends a forked child with `status`. In a coverage build through exit(), so
+ * that the child's counts are written: what only a fork child runs (the
+ * library's fork handling) is then measured too. Elsewhere through _exit(),
+ * which flushes nothing twice.
  */
 _Noreturn void testutil_child_exit(int status);
+
+/*
+ * The emulator this test runs under (meson's exe_wrapper, which `meson test`
+ * passes in MESON_EXE_WRAPPER: qemu-aarch64 in the aarch64 cross run), or
+ * NULL when it runs natively.
+ */
+const char *testutil_emulator(void);
+
+/*
+ * For the one step of a test that an emulator cannot do: under an emulator,
+ * says on stderr that the test skips that step and why (what the emulator
+ * lacks) and returns true, and the test cleans up and returns; natively it
+ * returns false. Never for a whole test that could run, nor a suite.
+ */
+bool testutil_skip_under_emulator(const char *test, const char *why);
 
 #endif /* EVSRC_TESTUTIL_H */
