@@ -35,6 +35,7 @@
 #include <sys/timerfd.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
+#include <sys/resource.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <spawn.h>
@@ -1097,6 +1098,40 @@ START_TEST(fork_child_without_an_fd_to_spare)
 }
 END_TEST
 
+/*
+ * The spawned child is gone before its pidfd could be opened (ESRCH): a
+ * reaper elsewhere took it, which the caller hears as -ECHILD.
+ */
+START_TEST(spawned_child_reaped_before_its_pidfd)
+{
+    char *argv[] = {"true", NULL};
+    struct evsrc_process process;
+    fault_injection_arm_function("pidfd_open", 1, ESRCH, false);
+    ck_assert_int_eq(evsrc_process_spawn(&process, "/bin/true", argv, NULL, NULL, NULL), -ECHILD);
+    ck_assert_uint_eq(fault_injection_disarm(), 1);
+    ck_assert_int_eq(evsrc_process_fd(&process), -EBADF);
+    reap_strays();
+}
+END_TEST
+
+/* No fd for the pidfd: the child is killed and reaped, the reaping retried when a signal interrupts it. */
+START_TEST(child_without_a_pidfd_is_reaped_through_eintr)
+{
+    char *argv[] = {"sleep", "60", NULL};
+    struct evsrc_process process;
+    struct rlimit old = testutil_exhaust_fds();
+    fault_injection_arm_function("waitpid", 1, EINTR, false);
+    int r = evsrc_process_spawn(&process, "/bin/sleep", argv, NULL, NULL, NULL);
+    unsigned long waits = fault_injection_disarm();
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
+    ck_assert_int_eq(r, -EMFILE);
+    ck_assert_uint_eq(waits, 2);
+    errno = 0;
+    ck_assert_int_eq(waitpid(-1, NULL, WNOHANG), -1);
+    ck_assert_int_eq(errno, ECHILD);
+}
+END_TEST
+
 /* Two wakes race on a full counter and the other one empties it first: this one's read is EAGAIN, and fine. */
 START_TEST(wake_whose_reset_finds_the_counter_emptied)
 {
@@ -1245,6 +1280,8 @@ int main(void)
     tcase_add_test(tc, connect_completed_at_once);
     tcase_add_test(tc, wait_refused_in_the_queues_own_process_is_not_echild);
     tcase_add_test(tc, fork_child_without_an_fd_to_spare);
+    tcase_add_test(tc, spawned_child_reaped_before_its_pidfd);
+    tcase_add_test(tc, child_without_a_pidfd_is_reaped_through_eintr);
     tcase_add_loop_test(tc, each_fallible_call_fails_cleanly, 0, SCENARIOS);
     suite_add_tcase(suite, tc);
     return testutil_run(suite);
