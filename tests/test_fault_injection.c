@@ -1114,21 +1114,48 @@ START_TEST(spawned_child_reaped_before_its_pidfd)
 }
 END_TEST
 
+/*
+ * Spawns with no fd to spare, so that the pidfd cannot be opened; the child
+ * gets no stderr, where its loader would complain of the same limit.
+ */
+static int spawn_without_fds(struct evsrc_process *process)
+{
+    char *argv[] = {"sleep", "60", NULL};
+    posix_spawn_file_actions_t actions;
+    ck_assert_int_eq(posix_spawn_file_actions_init(&actions), 0);
+    ck_assert_int_eq(posix_spawn_file_actions_addclose(&actions, STDERR_FILENO), 0);
+    struct rlimit old = testutil_exhaust_fds();
+    int r = evsrc_process_spawn(process, "/bin/sleep", argv, NULL, &actions, NULL);
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
+    posix_spawn_file_actions_destroy(&actions);
+    return r;
+}
+
 /* No fd for the pidfd: the child is killed and reaped, the reaping retried when a signal interrupts it. */
 START_TEST(child_without_a_pidfd_is_reaped_through_eintr)
 {
-    char *argv[] = {"sleep", "60", NULL};
     struct evsrc_process process;
-    struct rlimit old = testutil_exhaust_fds();
     fault_injection_arm_function("waitpid", 1, EINTR, false);
-    int r = evsrc_process_spawn(&process, "/bin/sleep", argv, NULL, NULL, NULL);
+    int r = spawn_without_fds(&process);
     unsigned long waits = fault_injection_disarm();
-    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
     ck_assert_int_eq(r, -EMFILE);
     ck_assert_uint_eq(waits, 2);
     errno = 0;
     ck_assert_int_eq(waitpid(-1, NULL, WNOHANG), -1);
     ck_assert_int_eq(errno, ECHILD);
+}
+END_TEST
+
+/* The reaping fails otherwise (a reaper elsewhere took the child first): not retried, and the spawn's error stands. */
+START_TEST(child_without_a_pidfd_reaped_elsewhere)
+{
+    struct evsrc_process process;
+    fault_injection_arm_function("waitpid", 1, ECHILD, false);
+    int r = spawn_without_fds(&process);
+    unsigned long waits = fault_injection_disarm();
+    ck_assert_int_eq(r, -EMFILE);
+    ck_assert_uint_eq(waits, 1);
+    reap_strays(); /* the killed child, which the failed reap left */
 }
 END_TEST
 
@@ -1282,6 +1309,7 @@ int main(void)
     tcase_add_test(tc, fork_child_without_an_fd_to_spare);
     tcase_add_test(tc, spawned_child_reaped_before_its_pidfd);
     tcase_add_test(tc, child_without_a_pidfd_is_reaped_through_eintr);
+    tcase_add_test(tc, child_without_a_pidfd_reaped_elsewhere);
     tcase_add_loop_test(tc, each_fallible_call_fails_cleanly, 0, SCENARIOS);
     suite_add_tcase(suite, tc);
     return testutil_run(suite);

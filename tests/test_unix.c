@@ -834,6 +834,7 @@ START_TEST(valid_edge_arguments)
     addrlen = abstract_addr(&addr, "edge");
     ck_assert_int_eq(evsrc_unix_datagram_bind_addr(&server, &addr, addrlen), 0);
     ck_assert_int_eq(evsrc_unix_datagram_unbound(&sender), 0);
+    ck_assert_int_eq(evsrc_unix_datagram_send_to_addr(&sender, NULL, 1, &addr, addrlen), -EINVAL);
     ck_assert_int_eq(evsrc_unix_datagram_send_to_addr(&sender, NULL, 0, &addr, addrlen), 0);
     testutil_await_fd(evsrc_unix_datagram_fd(&server), POLLIN);
     struct sockaddr_un from;
