@@ -25,6 +25,7 @@ PIPE, PIPE_ADOPT, SOCKPAIR, EVENTFD, TIMERFD, TCP, MEMFD = 0, 0x11, 2, 3, 4, 5, 
 WAKER = 0x0F  # followed by a handle byte and a token byte
 TIMER_ADOPT = 4 | (1 << 3)
 UDP = 0x17  # a connected loopback UDP pair; followed by a variant byte (1, 2: adopt an end) and a spare byte
+UNIX_STREAM, UNIX_DGRAM = 0x27, 0x67  # evsrc_unix_stream_pair / evsrc_unix_datagram_pair (then two unused bytes)
 
 # Registry handles (pick_handle: byte % 6).
 Q0, Q0C0, Q0C1, Q1, Q1C0, Q1C1 = range(6)
@@ -377,6 +378,46 @@ def seeds():
         op_close(0),
         op_src(REG, Q0, 0, OWN, R),
     ], [])
+
+    # Unix stream and datagram pairs: data in order, shutdown, a gone peer, closed ends.
+    s["unix"] = [3] + sum([
+        [CREATE, UNIX_STREAM, 0, 0],
+        [CREATE, UNIX_DGRAM, 0, 0],
+        op_src(REG, Q0, 0, OWN, R | W),
+        op_src(REG, Q0, 1, OWN, R),
+        op_src(REG, Q1, 3, OWN, R),
+        op_write(0, 30), op_write(0, 31), op_write(0, 32),
+        op_write(2, 10), op_write(2, 0), op_write(2, 11),
+        op_wait(0), op_wait(1),
+        op_read(1, 0x10), op_read(1, 0x11), op_read(1, 0x12), op_read(1, 0xff),
+        op_read(3, 1, 0), op_read(3, 1, 1), op_read(3, 1, 0), op_read(3, 1, 0),
+        op_shutdown(0, 1),
+        op_wait(0),
+        op_read(1),
+        op_shutdown(3, 0),
+        op_write(2, 4),
+        op_wait(1),
+        op_write(3, 5),
+        op_close(2),
+        op_write(3, 6), op_read(3), op_write(3, 6),
+        op_close(1),
+        op_wait(0),
+        op_write(0, 5), op_read(0),
+        op_shutdown(0, 3),
+        [MISC, 7], [MISC, 8],
+        op_close(0),
+        op_write(0, 5), op_read(0), op_shutdown(0, 2),
+        op_close(3), op_write(3, 1), op_read(3),
+    ], [])
+
+    # Found by the fuzzer: a datagram send to a gone peer may purge the sender's own queue, and with it
+    # the readiness an owed event was for. Byte 9 creates the Unix datagram pair.
+    purge = bytes.fromhex(
+        "02ff0f03001700000037000005000000000300050001000001000503030000010008000e0008001f000800200008020a"
+        "000802000000000bffffffffffff01000000ffffffffffff60ffffffffffff6032ffffffffffff0140000d0300080204"
+        "000a010803050001022803060009034000080b0b0b0b0b0b0b0b0b0b0b0b00"
+    )
+    s["unix-gone-peer-purge"] = list(purge[:9]) + [UNIX_DGRAM] + list(purge[10:])
 
     # Random operations, to start from something busy.
     rng = random.Random(20240601)
