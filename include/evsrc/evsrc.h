@@ -26,5 +26,6 @@
 #include <evsrc/tcp.h>
 #include <evsrc/pipe.h>
 #include <evsrc/timerfd.h>
+#include <evsrc/timers.h>
 
 #endif /* EVSRC_EVSRC_H */
