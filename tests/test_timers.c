@@ -184,14 +184,17 @@ START_TEST(equal_delays_come_out_in_start_order)
     for (size_t k = 0; k < N; k++)
         ck_assert_uint_eq(evsrc_timer_token(got[k]), k);
 
-    /* Restarted to a later deadline in reverse order, they come out reversed. */
-    for (size_t i = 0; i < N; i++)
-        start_ms(&q, &timers[i], 1000);
-    for (size_t i = N; i-- > 0;)
-        start_ms(&q, &timers[i], 30);
-    ck_assert_uint_eq(collect(&q, got, NULL, N), N);
-    for (size_t k = 0; k < N; k++)
-        ck_assert_uint_eq(evsrc_timer_token(got[k]), N - 1 - k);
+    /* Restarted in reverse order, to a later deadline and to an earlier one, they come out reversed. */
+    const long first[] = {20, 1000}, then[] = {40, 30};
+    for (size_t pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < N; i++)
+            start_ms(&q, &timers[i], first[pass]);
+        for (size_t i = N; i-- > 0;)
+            start_ms(&q, &timers[i], then[pass]);
+        ck_assert_uint_eq(collect(&q, got, NULL, N), N);
+        for (size_t k = 0; k < N; k++)
+            ck_assert_uint_eq(evsrc_timer_token(got[k]), N - 1 - k);
+    }
     ck_assert_int_eq(evsrc_timers_close(&q), 0);
 }
 END_TEST
