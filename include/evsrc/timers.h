@@ -27,6 +27,13 @@
  *   - Never early: a timer is handed out only once its deadline has passed
  *     by the queue's clock, read (through the vDSO, no system call) during
  *     the drain that hands it out.
+ *   - Late by no more than the timer slack: the fd is armed for the earliest
+ *     deadline plus the timer slack of the thread that called
+ *     evsrc_timers_new() (prctl(PR_SET_TIMERSLACK); 50 us by default, the
+ *     slack the kernel gives that thread's poll, epoll_wait and nanosleep
+ *     timeouts too; at most 1 ms is used), so that timers due close together
+ *     share one wake-up. Set a thread's slack to 1 ns before creating a
+ *     queue for the tightest wake-ups.
  *   - No busy loop: once evsrc_timers_expired() has returned -EAGAIN the fd
  *     is armed for the earliest deadline left, and it is not readable unless
  *     a timer is due. A timer due at once makes the poll report the queue
@@ -97,6 +104,7 @@ struct evsrc_timers {
     bool draining; /* a drain is under way: `now` is its clock reading */
     int64_t now;
     int64_t armed; /* the deadline the fd is armed for, INT64_MAX for none */
+    int64_t slack; /* ns the fd is armed after that deadline */
     size_t len;
     size_t capacity;
     void *table;

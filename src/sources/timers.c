@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/timerfd.h>
 
 #include "../timespec.h"
@@ -32,6 +33,7 @@ _Static_assert(sizeof(void *) != 8 || sizeof(struct evsrc_timer) <= 48, "a timer
 #define NOT_ARMED INT64_MAX          /* q->armed when the fd is disarmed */
 #define LATEST_DEADLINE (INT64_MAX - 1) /* deadlines are clamped here */
 #define FIRST_CAPACITY 64
+#define MAX_SLACK 1000000 /* ns: however large the thread's slack, timers are at most 1 ms late for it */
 #define CACHE_LINE 64
 /* Slot 0 sits 3 slots into a line, so the children of slot i (4i+1 .. 4i+4) start a line. */
 #define TABLE_OFFSET 3
@@ -181,12 +183,20 @@ static struct evsrc_timer *front(struct evsrc_timers *timers)
     return timers->len ? table[0].timer : NULL;
 }
 
-/* Arms the fd for `deadline` on the queue's clock, or disarms it for NOT_ARMED. */
+/*
+ * Arms the fd for `deadline` on the queue's clock, or disarms it for
+ * NOT_ARMED. The kernel is asked for deadline + slack, so that timers due
+ * within the slack of each other share one wake-up, as the kernel lets the
+ * timeouts of poll, epoll_wait and nanosleep do; timers.armed records the
+ * deadline itself.
+ */
 static int arm(struct evsrc_timers *timers, int64_t deadline)
 {
     struct itimerspec setting = {{0, 0}, {0, 0}};
     if (deadline != NOT_ARMED) {
-        int64_t at = deadline > 0 ? deadline : 1; /* {0, 0} would disarm; a time past fires at once */
+        int64_t at = add_clamped(deadline, timers->slack);
+        if (at <= 0)
+            at = 1; /* {0, 0} would disarm; a time past fires at once */
         setting.it_value.tv_sec = (time_t)(at / NS_PER_SECOND);
         setting.it_value.tv_nsec = (long)(at % NS_PER_SECOND);
     }
@@ -225,6 +235,9 @@ EVSRC_EXPORT int evsrc_timers_new(struct evsrc_timers *timers, clockid_t clock)
     timers->draining = false;
     timers->now = 0;
     timers->armed = NOT_ARMED;
+    /* The creating thread's timer slack (PR_SET_TIMERSLACK; 50 us unless changed), capped. */
+    int slack = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+    timers->slack = slack < 0 ? 0 : slack > MAX_SLACK ? MAX_SLACK : slack;
     return 0;
 }
 
