@@ -26,7 +26,9 @@
  *     fewer than 2^31 starts of that queue apart.)
  *   - Never early: a timer is handed out only once its deadline has passed
  *     by the queue's clock, read (through the vDSO, no system call) during
- *     the drain that hands it out.
+ *     the drain that hands it out. A drain (the calls up to -EAGAIN) hands
+ *     out the timers queued before it began as they fall due, including
+ *     those that fall due while it runs.
  *   - Late by no more than the timer slack: the fd is armed for the earliest
  *     deadline plus the timer slack of the thread that called
  *     evsrc_timers_new() (prctl(PR_SET_TIMERSLACK); 50 us by default, the
@@ -40,9 +42,9 @@
  *     once. After a stop, or a restart to a later deadline, the fd may still
  *     fire at the old time: that is one spurious event, after which
  *     evsrc_timers_expired() returns -EAGAIN at once and re-arms the fd.
- *     A timer started during a drain with a deadline that has passed comes
- *     out in the next drain (the next event of the queue), so a handler that
- *     restarts its timer with a zero delay cannot make a drain endless.
+ *     A timer started during a drain (or a periodic timer's next period)
+ *     comes out in a later drain (the next event of the queue), so a handler
+ *     that restarts its timer with a zero delay cannot make a drain endless.
  *   - Cost: start, stop and restart are O(log n), and a restart to a later
  *     deadline (the idle-timeout reset) is O(1): the timer is only marked,
  *     and its place in the queue is corrected when it reaches the front.
@@ -101,8 +103,9 @@ struct evsrc_timers {
     clockid_t clock;
     uint32_t id;
     uint32_t sequence;
-    bool draining; /* a drain is under way: `now` is its clock reading */
-    int64_t now;
+    bool draining;           /* a drain is under way: */
+    uint32_t drain_sequence; /* the last start before it, */
+    int64_t now;             /* and its latest clock reading */
     int64_t armed; /* the deadline the fd is armed for, INT64_MAX for none */
     int64_t slack; /* ns the fd is armed after that deadline */
     size_t len;

@@ -233,6 +233,7 @@ EVSRC_EXPORT int evsrc_timers_new(struct evsrc_timers *timers, clockid_t clock)
     timers->id = new_queue_id();
     timers->sequence = 0;
     timers->draining = false;
+    timers->drain_sequence = 0;
     timers->now = 0;
     timers->armed = NOT_ARMED;
     /* The creating thread's timer slack (PR_SET_TIMERSLACK; 50 us unless changed), capped. */
@@ -363,19 +364,26 @@ EVSRC_EXPORT int evsrc_timers_expired(struct evsrc_timers *timers, struct evsrc_
     if (timers->fd < 0)
         return -EBADF;
     /*
-     * One clock reading per drain: never early (the clock only moves on), and
-     * a timer that becomes due during the drain, even one restarted with no
-     * delay by a handler, waits for the next drain instead of prolonging this one.
+     * A drain hands out the timers that were queued when it began, as they
+     * fall due by the clock (read again only when the front is not due by the
+     * last reading). A timer started during the drain, a handler's restart
+     * with no delay or a periodic timer's next period, waits for the next
+     * drain: the drain cannot go on forever.
      */
     if (!timers->draining) {
         timers->now = clock_now(timers->clock);
+        timers->drain_sequence = timers->sequence;
         timers->draining = true;
     }
     struct evsrc_timer *timer = front(timers);
-    if (timer && timer->deadline <= timers->now) {
-        hand_out(timers, timer);
-        *out = timer;
-        return 0;
+    if (timer && (int32_t)(timer->sequence - timers->drain_sequence) <= 0) {
+        if (timer->deadline > timers->now)
+            timers->now = clock_now(timers->clock);
+        if (timer->deadline <= timers->now) {
+            hand_out(timers, timer);
+            *out = timer;
+            return 0;
+        }
     }
     timers->draining = false;
     /*
