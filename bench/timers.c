@@ -47,6 +47,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -66,7 +67,10 @@
 enum phase { P_START, P_RESTART, P_STOP, P_FIRE, P_COUNT };
 
 /* Every library's program (timers-<name>); the driver runs those that were built. */
-static const char *const impl_names[] = {"evsrc", "libev", "libuv", "libevent"};
+static const char *const impl_names[] = {"evsrc", "evsrc-1ms", "libev", "libuv", "libevent"};
+/* The program each runs (evsrc-1ms is evsrc with a timer slack of 1 ms), and its extra argument. */
+static const char *const impl_programs[] = {"evsrc", "evsrc", "libev", "libuv", "libevent"};
+static const char *const impl_extra[] = {NULL, "--slack-1ms", NULL, NULL, NULL};
 #define NIMPLS (sizeof impl_names / sizeof impl_names[0])
 static const char *const phase_names[P_COUNT] = {"start", "restart", "stop", "fire"};
 
@@ -84,6 +88,7 @@ static uint64_t *second_delay; /* ns, >= first_delay */
 static size_t fired;
 static size_t to_fire;
 static bool tracing;
+static bool slack_1ms; /* evsrc only: the queue's thread has a timer slack of 1 ms */
 
 static uint64_t random_next(uint64_t *state)
 {
@@ -158,6 +163,9 @@ static struct evsrc_timer *ev_timers;
 
 static void evsrc_setup(void)
 {
+    /* The queue arms its fd with the creating thread's timer slack (50 us unless set). */
+    if (slack_1ms && prctl(PR_SET_TIMERSLACK, 1000000UL, 0, 0, 0) < 0)
+        die("prctl(PR_SET_TIMERSLACK)");
     if (evsrc_poll_new(&ev_poll) < 0 || evsrc_events_new(64, &ev_events) < 0 ||
         evsrc_timers_new(&ev_queue, CLOCK_MONOTONIC) < 0 ||
         evsrc_registry_register(evsrc_poll_registry(ev_poll), &ev_queue.source, 1, EVSRC_READABLE) < 0)
@@ -429,7 +437,7 @@ static char program_dir[4096];
 static bool impl_built(size_t k)
 {
     char path[4200];
-    snprintf(path, sizeof path, "%s/timers-%s", program_dir, impl_names[k]);
+    snprintf(path, sizeof path, "%s/timers-%s", program_dir, impl_programs[k]);
     return access(path, X_OK) == 0;
 }
 
@@ -437,7 +445,7 @@ static bool impl_built(size_t k)
 static pid_t spawn(size_t k, uint64_t base_ns, uint64_t span_ns, const char *clock_name, bool traced, int *out)
 {
     char path[4200], size[32], base[32], span[32];
-    snprintf(path, sizeof path, "%s/timers-%s", program_dir, impl_names[k]);
+    snprintf(path, sizeof path, "%s/timers-%s", program_dir, impl_programs[k]);
     snprintf(size, sizeof size, "%zu", n);
     snprintf(base, sizeof base, "%" PRIu64, base_ns);
     snprintf(span, sizeof span, "%" PRIu64, span_ns);
@@ -454,7 +462,14 @@ static pid_t spawn(size_t k, uint64_t base_ns, uint64_t span_ns, const char *clo
         close(fds[1]);
         if (traced && ptrace(PTRACE_TRACEME, 0, NULL, NULL) < 0)
             _exit(3);
-        execl(path, path, "--run", size, base, span, "--clock", clock_name, traced ? "--traced" : NULL, (char *)NULL);
+        char *args[10] = {path, "--run", size, base, span, "--clock", (char *)clock_name};
+        int count = 7;
+        if (impl_extra[k])
+            args[count++] = (char *)impl_extra[k];
+        if (traced)
+            args[count++] = "--traced";
+        args[count] = NULL;
+        execv(path, args);
         _exit(127);
     }
     close(fds[1]);
@@ -537,7 +552,7 @@ static double median(double *values, int count)
 
 /* ---- The chart -------------------------------------------------------------------- */
 
-static const char *const impl_colours[] = {"#d62728", "#1f77b4", "#2ca02c", "#9467bd"};
+static const char *const impl_colours[] = {"#d62728", "#ff9896", "#1f77b4", "#2ca02c", "#9467bd"};
 
 /* Bars of ns per operation, one panel per operation, a group per n, log scale. */
 static void write_svg(const char *path, size_t sizes, const size_t *ns_list, const bool *used,
@@ -663,6 +678,8 @@ static int run_main(int argc, char **argv)
     for (int i = 5; i < argc; i++) {
         if (strcmp(argv[i], "--traced") == 0)
             tracing = true;
+        else if (strcmp(argv[i], "--slack-1ms") == 0)
+            slack_1ms = true;
         else if (strcmp(argv[i], "--clock") == 0 && i + 1 < argc)
             op_clock = strcmp(argv[++i], "wall") == 0 ? CLOCK_MONOTONIC : CLOCK_THREAD_CPUTIME_ID;
     }

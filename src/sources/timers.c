@@ -145,20 +145,30 @@ static void remove_slot(struct evsrc_timers *timers, size_t i)
         resift(table, last, i, table[last]);
 }
 
-/* Doubles the table (only ever when the number of active timers passes its peak). */
+/* The table inside an allocation: slot 0 three slots into a cache line. */
+static struct slot *table_in(void *allocation)
+{
+    uintptr_t line = ((uintptr_t)allocation + CACHE_LINE - 1) & ~(uintptr_t)(CACHE_LINE - 1);
+    return (struct slot *)line + TABLE_OFFSET;
+}
+
+/*
+ * Doubles the table (only ever when the number of active timers passes its
+ * peak). realloc can move a large block by remapping its pages, without
+ * copying; if the block's alignment changed, the slots move within it.
+ */
 static int grow(struct evsrc_timers *timers)
 {
     size_t capacity = timers->capacity ? timers->capacity * 2 : FIRST_CAPACITY;
     if (capacity > (size_t)UINT32_MAX + 1 || capacity > (SIZE_MAX - CACHE_LINE) / sizeof(struct slot) - TABLE_OFFSET)
         return -ENOMEM; /* indexes are 32-bit */
-    void *allocation = malloc((capacity + TABLE_OFFSET) * sizeof(struct slot) + CACHE_LINE - 1);
+    size_t offset = timers->allocation ? (size_t)((char *)timers->table - (char *)timers->allocation) : 0;
+    void *allocation = realloc(timers->allocation, (capacity + TABLE_OFFSET) * sizeof(struct slot) + CACHE_LINE - 1);
     if (!allocation)
         return -ENOMEM;
-    uintptr_t line = ((uintptr_t)allocation + CACHE_LINE - 1) & ~(uintptr_t)(CACHE_LINE - 1);
-    struct slot *table = (struct slot *)line + TABLE_OFFSET;
-    if (timers->len)
-        memcpy(table, timers->table, timers->len * sizeof *table);
-    free(timers->allocation);
+    struct slot *table = table_in(allocation);
+    if (timers->len && (char *)table - (char *)allocation != (ptrdiff_t)offset)
+        memmove(table, (char *)allocation + offset, timers->len * sizeof *table);
     timers->allocation = allocation;
     timers->table = table;
     timers->capacity = capacity;
