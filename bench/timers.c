@@ -122,20 +122,16 @@ static uint64_t now_ns(clockid_t clock)
 }
 
 /* A phase marker for the tracing parent: write(-1, NULL, phase + 1); 0 ends a phase. */
-static inline void mark(int phase)
+/* Unused by the driver, which runs no library itself. */
+__attribute__((unused)) static void mark(int phase)
 {
     if (tracing)
         syscall(SYS_write, -1, NULL, (size_t)phase + 1);
 }
 
-static inline void on_fired(void)
+__attribute__((unused)) static void on_fired(void)
 {
     fired++;
-}
-
-static inline struct timespec timespec_of(uint64_t ns)
-{
-    return (struct timespec){(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
 }
 
 /*
@@ -160,6 +156,11 @@ static struct evsrc_poll *ev_poll;
 static struct evsrc_events *ev_events;
 static struct evsrc_timers ev_queue;
 static struct evsrc_timer *ev_timers;
+
+static struct timespec timespec_of(uint64_t ns)
+{
+    return (struct timespec){(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
+}
 
 static void evsrc_setup(void)
 {
