@@ -629,6 +629,40 @@ START_TEST(deregistered_queue_reports_nothing)
 }
 END_TEST
 
+START_TEST(next_deadline_sees_through_pushed_back_timers)
+{
+    struct evsrc_timers q;
+    new_queue(&q, CLOCK_MONOTONIC, EVSRC_READABLE);
+    enum { N = 100 };
+    static struct evsrc_timer timers[N];
+    for (size_t i = 0; i < N; i++) {
+        evsrc_timer_init(&timers[i], i);
+        start_ms(&q, &timers[i], (long)(1000 + 10 * i));
+    }
+    /* Push every timer back but the last, which is now the earliest, without a drain to re-sort them. */
+    for (size_t i = 0; i + 1 < N; i++)
+        start_ms(&q, &timers[i], (long)(100000 + i));
+    struct timespec remaining;
+    ck_assert_int_eq(evsrc_timers_next_deadline(&q, &remaining), 0);
+    ck_assert_int_gt(ns_of(remaining), 1000LL * 1000000LL);
+    ck_assert_int_le(ns_of(remaining), (1000LL + 10 * (N - 1)) * 1000000LL);
+    ck_assert_int_eq(evsrc_timers_stop(&q, &timers[N - 1]), 1);
+    ck_assert_int_eq(evsrc_timers_next_deadline(&q, &remaining), 0);
+    ck_assert_int_gt(ns_of(remaining), 99000LL * 1000000LL);
+    ck_assert_int_le(ns_of(remaining), 100000LL * 1000000LL);
+    /* Pulled in again, but not before the first deadline: still a restart that leaves the heap alone. */
+    long long earliest = start_ms(&q, &timers[7], 150);
+    start_ms(&q, &timers[7], 400);
+    earliest = start_ms(&q, &timers[7], 200);
+    struct evsrc_timer *got;
+    long long at;
+    ck_assert_uint_eq(collect(&q, &got, &at, 1), 1);
+    ck_assert_ptr_eq(got, &timers[7]);
+    ck_assert_int_ge(at, earliest);
+    ck_assert_int_eq(evsrc_timers_close(&q), 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *suite = suite_create("timers");
@@ -651,5 +685,6 @@ int main(void)
     tcase_add_test(tc, close_stops_every_timer);
     tcase_add_test(tc, boottime_and_realtime_queues);
     tcase_add_test(tc, deregistered_queue_reports_nothing);
+    tcase_add_test(tc, next_deadline_sees_through_pushed_back_timers);
     return testutil_run(suite);
 }
