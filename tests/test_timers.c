@@ -663,6 +663,34 @@ START_TEST(next_deadline_sees_through_pushed_back_timers)
 }
 END_TEST
 
+/*
+ * Start numbers are 32-bit. A timer left alone while the queue counts 2^31
+ * other starts must still come out (rather than seem started in the future
+ * and make the queue wake for nothing forever). The queue's private start
+ * counter is moved on to each point where the library renumbers, as that
+ * many starts would, with one real start there.
+ */
+START_TEST(a_timer_outlives_billions_of_starts)
+{
+    struct evsrc_timers q;
+    new_queue(&q, CLOCK_MONOTONIC, EVSRC_READABLE);
+    struct evsrc_timer old, busy, *got;
+    evsrc_timer_init(&old, 1);
+    evsrc_timer_init(&busy, 2);
+    long long earliest = start_ms(&q, &old, 30);
+    for (int k = 0; k < 6; k++) {
+        q.sequence |= (UINT32_C(1) << 29) - 1;
+        start_ms(&q, &busy, 10000);
+    }
+    long long at;
+    ck_assert_uint_eq(collect(&q, &got, &at, 1), 1);
+    ck_assert_ptr_eq(got, &old);
+    ck_assert_int_ge(at, earliest);
+    testutil_expect_quiet(QUEUE);
+    ck_assert_int_eq(evsrc_timers_close(&q), 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *suite = suite_create("timers");
@@ -686,5 +714,6 @@ int main(void)
     tcase_add_test(tc, boottime_and_realtime_queues);
     tcase_add_test(tc, deregistered_queue_reports_nothing);
     tcase_add_test(tc, next_deadline_sees_through_pushed_back_timers);
+    tcase_add_test(tc, a_timer_outlives_billions_of_starts);
     return testutil_run(suite);
 }

@@ -22,8 +22,9 @@
  * Guarantees:
  *   - Order: timers come out in deadline order, and timers with equal
  *     deadlines in the order they were (last) started. (The tie-break is a
- *     32-bit start counter: it holds between two timers whose starts are
- *     fewer than 2^31 starts of that queue apart.)
+ *     32-bit start counter, renumbered every 2^29 starts: two timers with
+ *     deadlines equal to the nanosecond whose starts are more than 2^29
+ *     starts of that queue apart may come out in either order.)
  *   - Never early: a timer is handed out only once its deadline has passed
  *     by the queue's clock, read (through the vDSO, no system call) during
  *     the drain that hands it out. A drain (the calls up to -EAGAIN) hands

@@ -175,6 +175,42 @@ static int grow(struct evsrc_timers *timers)
     return 0;
 }
 
+/*
+ * Start numbers are 32-bit and compared by serial-number arithmetic, which
+ * holds while no active timer's number lags the queue's by 2^31 or more. A
+ * timer left alone while the queue counts 2^31 starts (an hour of a busy
+ * server's resets) would seem to be started in the future, and a drain would
+ * never hand it out. So every 2^29 starts, numbers more than 2^29 behind are
+ * raised to that floor, which keeps every lag below 2^30. Raising is monotone,
+ * so the heap order holds (it can only make old timers' numbers equal, among
+ * timers that would need equal deadlines to the ns for it to matter).
+ */
+#define SEQUENCE_WINDOW (UINT32_C(1) << 29)
+
+static void raise_old_sequences(struct evsrc_timers *timers)
+{
+    uint32_t floor = timers->sequence - SEQUENCE_WINDOW;
+    struct slot *table = table_of(timers);
+    for (size_t i = 0; i < timers->len; i++) {
+        struct evsrc_timer *timer = table[i].timer;
+        if ((int32_t)(timer->sequence - floor) < 0)
+            timer->sequence = floor;
+        if ((int32_t)(timer->queued_sequence - floor) < 0)
+            timer->queued_sequence = floor;
+    }
+    if ((int32_t)(timers->drain_sequence - floor) < 0)
+        timers->drain_sequence = floor;
+}
+
+/* The next start number: O(1), and O(n) once every 2^29 starts. */
+static uint32_t next_sequence(struct evsrc_timers *timers)
+{
+    uint32_t sequence = ++timers->sequence;
+    if ((sequence & (SEQUENCE_WINDOW - 1)) == 0)
+        raise_old_sequences(timers);
+    return sequence;
+}
+
 static bool is_stale(const struct slot *slot)
 {
     const struct evsrc_timer *timer = slot->timer;
@@ -284,7 +320,7 @@ static int insert(struct evsrc_timers *timers, struct evsrc_timer *timer, int64_
     }
     timer->deadline = deadline;
     timer->queue = timers->id;
-    timer->sequence = timer->queued_sequence = ++timers->sequence;
+    timer->sequence = timer->queued_sequence = next_sequence(timers);
     sift_up(table_of(timers), timers->len++, (struct slot){deadline, timer});
     return 0;
 }
@@ -295,14 +331,14 @@ static int restart(struct evsrc_timers *timers, struct evsrc_timer *timer, int64
     /* Later than its deadline, so not before its slot's key: mark it, leave the heap alone. */
     if (deadline >= timer->deadline) {
         timer->deadline = deadline;
-        timer->sequence = ++timers->sequence;
+        timer->sequence = next_sequence(timers);
         return 0;
     }
     if (!holds(timers, timer))
         return -EEXIST;
     struct slot *table = table_of(timers);
     timer->deadline = deadline;
-    timer->sequence = ++timers->sequence;
+    timer->sequence = next_sequence(timers);
     if (deadline >= table[timer->index].key)
         return 0;
     timer->queued_sequence = timer->sequence;
@@ -362,7 +398,7 @@ static void hand_out(struct evsrc_timers *timers, struct evsrc_timer *timer)
     uint64_t step = late - late % period + period; /* periods * period, without overflow */
     uint64_t room = (uint64_t)(LATEST_DEADLINE - timer->deadline);
     timer->deadline = step > room ? LATEST_DEADLINE : timer->deadline + (int64_t)step;
-    timer->sequence = timer->queued_sequence = ++timers->sequence;
+    timer->sequence = timer->queued_sequence = next_sequence(timers);
     timer->expirations = periods;
     sift_down(table_of(timers), timers->len, 0, (struct slot){timer->deadline, timer});
 }
