@@ -94,6 +94,7 @@
 #include <evsrc/timerfd.h>
 #include <evsrc/udp.h>
 #include <evsrc/unix.h>
+#include <evsrc/timers.h>
 #include <evsrc/waker.h>
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -2737,17 +2738,233 @@ static void op_misc(struct input *in)
     }
 }
 
+/* ---- Timer queues (evsrc/timers.h) against a sorted-list model ---------- */
+
+/*
+ * Two timer queues and TM_TIMERS timers. So that every result is determined,
+ * a delay is either zero (due at the next drain) or a whole number of
+ * kiloseconds (never due within an input), and periods are 1500, 2500 or
+ * 3500 s. A timer's deadline is then (seconds, base): `seconds` after the
+ * moment of the start that set its phase, and the starts are numbered in the
+ * order they happen (`base`), which is the order of their clock readings. The
+ * model keeps each queue as that list and expects drains in its order.
+ */
+#define TM_QUEUES 2
+#define TM_TIMERS 8
+
+static struct timers_model {
+    struct evsrc_timers queue[TM_QUEUES];
+    struct evsrc_timer timer[TM_TIMERS];
+    int in[TM_TIMERS];          /* the queue holding it, -1 for none */
+    long seconds[TM_TIMERS];    /* its deadline: seconds after its base start */
+    uint64_t base[TM_TIMERS];   /* the start that set its phase */
+    long period[TM_TIMERS];     /* seconds, 0 for a one-shot */
+    bool fresh[TM_TIMERS];      /* started during the drain under way: due at the next one */
+    uint64_t expirations[TM_TIMERS];
+    uint64_t starts;
+} TM;
+
+static void tm_begin(void)
+{
+    memset(&TM, 0xa5, sizeof TM); /* the queues must not need initialising */
+    for (int q = 0; q < TM_QUEUES; q++)
+        EXPECT(evsrc_timers_new(&TM.queue[q], q ? CLOCK_BOOTTIME : CLOCK_MONOTONIC), 0, "timers_new(%d)", q);
+    for (int t = 0; t < TM_TIMERS; t++) {
+        evsrc_timer_init(&TM.timer[t], (evsrc_token)t);
+        TM.in[t] = -1;
+        TM.fresh[t] = false;
+        TM.expirations[t] = 0;
+    }
+    TM.starts = 0;
+}
+
+static size_t tm_len(int q)
+{
+    size_t n = 0;
+    for (int t = 0; t < TM_TIMERS; t++)
+        n += TM.in[t] == q;
+    return n;
+}
+
+/* The model's earliest timer of queue q, due ones only if `due`; -1 if none. */
+static int tm_first(int q, bool due)
+{
+    int best = -1;
+    for (int t = 0; t < TM_TIMERS; t++) {
+        if (TM.in[t] != q || (due && (TM.seconds[t] != 0 || TM.fresh[t])))
+            continue;
+        if (best < 0 || TM.seconds[t] < TM.seconds[best] ||
+            (TM.seconds[t] == TM.seconds[best] && TM.base[t] < TM.base[best]))
+            best = t;
+    }
+    return best;
+}
+
+static void tm_start(int q, int t, long seconds, long period, bool in_drain)
+{
+    struct timespec after = {seconds, 0}, interval = {period, 0};
+    int want = TM.in[t] >= 0 && TM.in[t] != q ? -EEXIST : 0;
+    int r = evsrc_timers_start(&TM.queue[q], &TM.timer[t], &after, period ? &interval : NULL);
+    note("timers_start(q%d, t%d, %lds, every %lds) = %s", q, t, seconds, period, err_name(r));
+    EXPECT(r, want, "timers_start(q%d, t%d)", q, t);
+    if (r < 0)
+        return;
+    TM.in[t] = q;
+    TM.seconds[t] = seconds;
+    TM.base[t] = ++TM.starts;
+    TM.period[t] = period;
+    TM.fresh[t] = in_drain && seconds == 0;
+    TM.expirations[t] = 0;
+}
+
+static void tm_stop(int q, int t)
+{
+    int want = TM.in[t] < 0 ? 0 : TM.in[t] == q ? 1 : -ENOENT;
+    int r = evsrc_timers_stop(&TM.queue[q], &TM.timer[t]);
+    note("timers_stop(q%d, t%d) = %s", q, t, err_name(r));
+    EXPECT(r, want, "timers_stop(q%d, t%d)", q, t);
+    if (r == 1)
+        TM.in[t] = -1;
+}
+
+static bool tm_fd_readable(int q, int timeout_ms)
+{
+    struct pollfd p = {evsrc_timers_fd(&TM.queue[q]), POLLIN, 0};
+    return poll(&p, 1, timeout_ms) == 1;
+}
+
+/* Everything the queue reports about itself, against the model. */
+static void tm_check(int q)
+{
+    EXPECT(evsrc_timers_len(&TM.queue[q]), tm_len(q), "timers_len(q%d)", q);
+    for (int t = 0; t < TM_TIMERS; t++) {
+        CHECK(evsrc_timer_is_active(&TM.timer[t]) == (TM.in[t] >= 0), "timer_is_active(t%d)", t);
+        EXPECT(evsrc_timer_expirations(&TM.timer[t]), TM.expirations[t], "timer_expirations(t%d)", t);
+    }
+    struct timespec remaining = {-1, -1};
+    int first = tm_first(q, false);
+    int r = evsrc_timers_next_deadline(&TM.queue[q], &remaining);
+    EXPECT(r, first < 0 ? -ENOENT : 0, "timers_next_deadline(q%d)", q);
+    if (first >= 0) {
+        long long ns = (long long)remaining.tv_sec * 1000000000LL + remaining.tv_nsec;
+        long long want = TM.seconds[first] * 1000000000LL;
+        /* An input lasts well under a minute. */
+        CHECK(ns <= want && ns > want - 60000000000LL, "next_deadline(q%d): %lld ns left, want about %lld", q, ns,
+              want);
+    }
+}
+
+/* A whole drain, with starts and stops from inside it as the input says. */
+static void tm_drain(int q, struct input *in)
+{
+    /* A timer due since before the drain has made the fd readable. */
+    if (tm_first(q, true) >= 0)
+        CHECK(tm_fd_readable(q, 5000), "q%d: a timer is due but its fd is not readable", q);
+    for (int round = 0; round < 4 * TM_TIMERS; round++) {
+        struct evsrc_timer *got = NULL;
+        int want = tm_first(q, true);
+        int r = evsrc_timers_expired(&TM.queue[q], &got);
+        note("timers_expired(q%d) = %s, t%lld", q, err_name(r), got ? (long long)evsrc_timer_token(got) : -1LL);
+        if (want < 0) {
+            EXPECT(r, -EAGAIN, "timers_expired(q%d): nothing due", q);
+            break;
+        }
+        EXPECT(r, 0, "timers_expired(q%d): t%d is due", q, want);
+        CHECK(got == &TM.timer[want], "timers_expired(q%d) handed out t%lld, want t%d", q,
+              (long long)evsrc_timer_token(got), want);
+        TM.expirations[want] = 1;
+        if (TM.period[want]) {
+            TM.seconds[want] = TM.period[want]; /* base unchanged: the phase is kept */
+        } else {
+            TM.in[want] = -1;
+        }
+        uint8_t b = take(in);
+        if (b & 1)
+            tm_start(q, want, 0, 0, true);
+        if (b & 2)
+            tm_stop(q, (b >> 2) % TM_TIMERS);
+        if (b & 0x40)
+            tm_start(q, (b >> 2) % TM_TIMERS, 1000, 0, true);
+    }
+    bool pending = false;
+    for (int t = 0; t < TM_TIMERS; t++) {
+        pending |= TM.in[t] == q && TM.fresh[t];
+        TM.fresh[t] = false;
+    }
+    /* Nothing due: the fd must not be readable (no busy loop); started mid-drain: it must be (never late). */
+    if (pending)
+        CHECK(tm_fd_readable(q, 5000), "q%d: a timer started in the drain is due but the fd is not readable", q);
+    else
+        CHECK(!tm_fd_readable(q, 0), "q%d: nothing is due but the fd is readable", q);
+    tm_check(q);
+}
+
+static void tm_close(int q)
+{
+    EXPECT(evsrc_timers_close(&TM.queue[q]), 0, "timers_close(q%d)", q);
+    for (int t = 0; t < TM_TIMERS; t++)
+        if (TM.in[t] == q) {
+            TM.in[t] = -1;
+            CHECK(!evsrc_timer_is_active(&TM.timer[t]), "t%d active after its queue closed", t);
+        }
+    EXPECT(evsrc_timers_close(&TM.queue[q]), -EBADF, "timers_close(q%d) again", q);
+}
+
+static void tm_end(void)
+{
+    for (int q = 0; q < TM_QUEUES; q++)
+        tm_close(q);
+}
+
+static void op_timers(struct input *in)
+{
+    uint8_t b = take(in);
+    int q = (b >> 3) % TM_QUEUES;
+    int t = (b >> 4) % TM_TIMERS;
+    switch (b % 6) {
+    case 0: { /* start or restart */
+        uint8_t d = take(in);
+        long seconds = (d % 4) * 1000L;
+        long period = d & 4 ? ((d >> 3) % 3) * 1000L + 1500 : 0;
+        tm_start(q, t, seconds, period, false);
+        break;
+    }
+    case 1: tm_stop(q, t); break;
+    case 2: tm_drain(q, in); break;
+    case 3: tm_check(q); break;
+    case 4: /* close: every timer stops; then a fresh queue */
+        tm_close(q);
+        EXPECT(evsrc_timers_new(&TM.queue[q], CLOCK_MONOTONIC), 0, "timers_new(q%d)", q);
+        break;
+    default: { /* bad input changes nothing */
+        static const struct timespec bad[] = {{-1, 0}, {0, -1}, {0, 1000000000L}};
+        const struct timespec ok = {0, 0};
+        uint8_t d = take(in);
+        const struct timespec *after = d & 1 ? &bad[d / 2 % 3] : &ok;
+        const struct timespec *interval = d & 1 ? NULL : &bad[d / 2 % 3];
+        EXPECT(evsrc_timers_start(&TM.queue[q], &TM.timer[t], after, interval), -EINVAL, "timers_start(bad)");
+        EXPECT(evsrc_timers_start(&TM.queue[q], NULL, &ok, NULL), -EINVAL, "timers_start(NULL timer)");
+        EXPECT(evsrc_timers_stop(NULL, &TM.timer[t]), -EINVAL, "timers_stop(NULL)");
+        EXPECT(evsrc_timers_expired(&TM.queue[q], NULL), -EINVAL, "timers_expired(NULL out)");
+        tm_check(q);
+        break;
+    }
+    }
+}
+
 /* ---- The driver ---------------------------------------------------------- */
 
 enum op {
     OP_CREATE, OP_CLOSE, OP_REG_FD, OP_REREG_FD, OP_DEREG_FD, OP_REG, OP_REREG, OP_DEREG,
     OP_WRITE, OP_READ, OP_WAIT, OP_QUEUE, OP_TIMER, OP_SHUTDOWN, OP_REINIT, OP_MISC,
+    OP_TIMERS,
     OP_COUNT
 };
 
 static const char *const op_names[OP_COUNT] = {
     "create", "close", "register_fd", "reregister_fd", "deregister_fd", "register", "reregister", "deregister",
     "write", "read", "wait", "queue", "timer", "shutdown", "reinit", "misc",
+    "timers",
 };
 
 static void run_op(struct input *in)
@@ -2770,6 +2987,7 @@ static void run_op(struct input *in)
     case OP_TIMER: op_timer(in); break;
     case OP_SHUTDOWN: op_shutdown(in); break;
     case OP_REINIT: op_reinit(in); break;
+    case OP_TIMERS: op_timers(in); break;
     default: op_misc(in); break;
     }
 }
@@ -2825,6 +3043,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     op_number = 0;
     for (int q = 0; q < NQUEUES; q++)
         queue_new(&W.q[q]);
+    tm_begin();
     if (trace)
         fprintf(stderr, "evsrc-fuzz: input of %zu bytes, capacity %zu\n", size, W.capacity);
 
@@ -2853,6 +3072,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     for (int i = 0; i < MAX_ENTRIES; i++)
         CHECK(!W.entries[i].used, "model: entry %d left after teardown", i);
+    tm_end();
     evsrc_events_free(W.events);
     W.events = NULL;
 

@@ -19,6 +19,7 @@ import random
 # Operation codes (enum op in fuzz_registry.c).
 CREATE, CLOSE, REG_FD, REREG_FD, DEREG_FD, REG, REREG, DEREG = range(8)
 WRITE, READ, WAIT, QUEUE, TIMER, SHUTDOWN, REINIT, MISC = range(8, 16)
+TIMERS = 16
 
 # Create kinds (op_create: byte % 8).
 PIPE, PIPE_ADOPT, SOCKPAIR, EVENTFD, TIMERFD, TCP, MEMFD = 0, 0x11, 2, 3, 4, 5, 6
@@ -87,6 +88,16 @@ def op_queue(queue, sub, arg=0):
 
 
 POLL_NEW, POLL_FREE, CLONE, CLONE_FREE, FREE_BORROWED, CLONE_NULL_OUT = range(6)
+
+# Timer queue ops (op_timers: byte % 6, queue (byte >> 3) % 2, timer (byte >> 4) % 8).
+T_START, T_STOP, T_DRAIN, T_CHECK, T_CLOSE, T_BAD = range(6)
+ZERO, KS1, KS2, KS3 = 0, 1, 2, 3  # start delays: zero or kiloseconds
+PERIODIC = 4                       # plus a period of 1500 + 1000 * (delay >> 3) % 3 s
+
+
+def op_timers(sub, queue=0, timer=0, *args):
+    b = next(b for b in range(256) if b % 6 == sub and (b >> 3) % 2 == queue and (b >> 4) % 8 == timer)
+    return [TIMERS, b] + list(args)
 
 
 def clone_arg(into, from_handle_in_queue):
@@ -418,6 +429,33 @@ def seeds():
         "000a010803050001022803060009034000080b0b0b0b0b0b0b0b0b0b0b0b00"
     )
     s["unix-gone-peer-purge"] = list(purge[:9]) + [UNIX_DGRAM] + list(purge[10:])
+
+    # Timer queues: zero and far deadlines, restarts both ways, a periodic timer, starts and stops
+    # from inside a drain, a timer claimed by both queues, and a queue closed with timers in it.
+    s["timers"] = [1] + sum([
+        op_timers(T_START, 0, 0, KS2),
+        op_timers(T_START, 0, 1, ZERO),
+        op_timers(T_START, 0, 2, KS1),
+        op_timers(T_START, 0, 3, ZERO | PERIODIC),
+        op_timers(T_START, 0, 4, ZERO),
+        op_timers(T_CHECK, 0),
+        op_timers(T_START, 0, 0, KS3),
+        op_timers(T_START, 0, 2, ZERO),
+        op_timers(T_START, 1, 2, KS1),
+        op_timers(T_STOP, 1, 2),
+        op_timers(T_STOP, 0, 4),
+        op_timers(T_CHECK, 0),
+        op_timers(T_DRAIN, 0, 0, 0x01, 0x42, 0x00),
+        op_timers(T_DRAIN, 0, 0, 0x00),
+        op_timers(T_START, 1, 5, KS1 | PERIODIC | 8),
+        op_timers(T_START, 1, 6, ZERO),
+        op_timers(T_BAD, 1, 6, 1),
+        op_timers(T_DRAIN, 1, 0, 0x00),
+        op_timers(T_CLOSE, 0),
+        op_timers(T_START, 0, 0, ZERO),
+        op_timers(T_DRAIN, 0, 0, 0x00),
+        op_timers(T_CHECK, 1),
+    ], [])
 
     # Random operations, to start from something busy.
     rng = random.Random(20240601)
