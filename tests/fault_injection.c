@@ -370,6 +370,30 @@ int fcntl64(int fd, int cmd, ...)
     return fcntl_forward(&cache, "fcntl64", fd, cmd, arg);
 }
 
+/*
+ * prctl takes up to four more arguments, each an unsigned long or a pointer;
+ * forwarding all four is what the C library's own wrapper passes the kernel.
+ * The library only reads its thread's timer slack, and takes a failure as
+ * none: absorbed.
+ */
+int prctl(int option, ...)
+{
+    va_list ap;
+    va_start(ap, option);
+    unsigned long args[4];
+    for (int i = 0; i < 4; i++)
+        args[i] = va_arg(ap, unsigned long);
+    va_end(ap);
+    int error = EINVAL;
+    if (decide("prctl", &error, true, __builtin_return_address(0)) != CALL)
+        return fail_with(error);
+    static _Atomic(void *) cache;
+    void *found = next_definition(&cache, "prctl");
+    int (*real)(int, ...);
+    memcpy(&real, &found, sizeof real);
+    return real(option, args[0], args[1], args[2], args[3]);
+}
+
 /* ---- The allocator ----------------------------------------------------------------- */
 
 /*
@@ -504,7 +528,7 @@ static const char *const interposed[] = {
     "getsockname", "getpeername", "shutdown", "recv", "send", "recvfrom", "sendto", "recvmsg", "sendmsg",
     "accept", "recvmmsg", "sendmmsg", "signalfd", "inotify_init1", "inotify_add_watch", "inotify_rm_watch",
     "pidfd_open", "pidfd_send_signal", "kill", "poll", "waitid", "waitpid", "posix_spawn", "posix_spawnattr_init",
-    "readlink",
+    "readlink", "prctl",
     "sigpending", "sigtimedwait", "pthread_sigmask", "fcntl", "fcntl64", "malloc", "calloc", "realloc", "free",
 };
 

@@ -59,6 +59,8 @@ struct step {
 };
 
 static unsigned long faults_checked;
+/* Set around a step whose documented failure may leave its object holding memory (FAULT_OK_HOLDING). */
+static bool step_may_hold_bytes;
 
 static void step_begin(struct step *step, const char *call, const char *file, int line)
 {
@@ -79,7 +81,7 @@ static bool step_end(const struct step *step, long result)
                   step->file, step->line, step->call, result, fault.function, fault.call, fault.error);
     ck_assert_msg(testutil_open_fds() == step->fds, "%s:%d: %s left %d fds more when %s (call %lu) failed",
                   step->file, step->line, step->call, testutil_open_fds() - step->fds, fault.function, fault.call);
-    ck_assert_msg(fault_injection_library_bytes() == step->bytes,
+    ck_assert_msg(step_may_hold_bytes || fault_injection_library_bytes() == step->bytes,
                   "%s:%d: %s leaked %zu bytes when %s (call %lu) failed", step->file, step->line, step->call,
                   fault_injection_library_bytes() - step->bytes, fault.function, fault.call);
     return true;
@@ -110,6 +112,20 @@ static bool step_end(const struct step *step, long result)
         long fault_ok_;                                                                              \
         FAULT_CALL(fault_ok_, call);                                                                 \
         ck_assert_msg(fault_ok_ >= 0, "%s:%d: %s returned %ld", __FILE__, __LINE__, #call, fault_ok_); \
+    } while (0)
+
+/*
+ * FAULT_OK for a call whose header says a failure may still have changed
+ * the object: evsrc_timers_start() queues the timer (and grows the queue's
+ * table) even when arming the fd earlier fails. The bytes are then the
+ * object's, freed when it is closed (each run's end checks that), so this
+ * step does not count them; its fds, error and retry are checked as usual.
+ */
+#define FAULT_OK_HOLDING(call)         \
+    do {                               \
+        step_may_hold_bytes = true;    \
+        FAULT_OK(call);                \
+        step_may_hold_bytes = false;   \
     } while (0)
 
 /* ---- Helpers for scenarios --------------------------------------------------------- */
@@ -917,6 +933,44 @@ static void scenario_unix_datagram(void)
     loop_close(&loop);
 }
 
+static void scenario_timers(void)
+{
+    struct loop loop;
+    loop_open(&loop);
+    struct evsrc_timers timers;
+    FAULT_OK(evsrc_timers_new(&timers, CLOCK_MONOTONIC));
+    FAULT_OK(evsrc_registry_register(loop.registry, &timers.source, 18, EVSRC_READABLE));
+    /* Three timers, so that the table grows; the first due at once arms the fd. */
+    struct evsrc_timer timer[3];
+    for (int i = 0; i < 3; i++)
+        evsrc_timer_init(&timer[i], (evsrc_token)i);
+    FAULT_OK_HOLDING(evsrc_timers_start(&timers, &timer[0], &(struct timespec){0, 0}, NULL));
+    FAULT_OK_HOLDING(evsrc_timers_start(&timers, &timer[1], &(struct timespec){3600, 0}, &(struct timespec){3600, 0}));
+    FAULT_OK_HOLDING(evsrc_timers_start(&timers, &timer[2], &(struct timespec){7200, 0}, NULL));
+    ck_assert_uint_eq(evsrc_timers_len(&timers), 3);
+    testutil_await_fd(evsrc_timers_fd(&timers), POLLIN);
+    loop_expect(&loop, 18);
+    struct evsrc_timer *out;
+    int r;
+    FAULT_CALL(r, evsrc_timers_expired(&timers, &out));
+    ck_assert_int_eq(r, 0);
+    ck_assert_ptr_eq(out, &timer[0]);
+    ck_assert_uint_eq(evsrc_timer_expirations(out), 1);
+    /* The drain ends: the fd is armed for the next deadline, an hour away. */
+    FAULT_CALL(r, evsrc_timers_expired(&timers, &out));
+    ck_assert_int_eq(r, -EAGAIN);
+    struct timespec remaining;
+    ck_assert_int_eq(evsrc_timers_next_deadline(&timers, &remaining), 0);
+    ck_assert_int_le(remaining.tv_sec, 3600);
+    ck_assert_int_eq(evsrc_timers_stop(&timers, &timer[1]), 1);
+    ck_assert(!evsrc_timer_is_active(&timer[1]));
+    ck_assert_uint_eq(evsrc_timer_token(&timer[2]), 2);
+    deregister_once(loop.registry, &timers.source);
+    ck_assert_int_eq(evsrc_timers_close(&timers), 0);
+    ck_assert(!evsrc_timer_is_active(&timer[2]));
+    loop_close(&loop);
+}
+
 /* ---- The loop ---------------------------------------------------------------------- */
 
 struct scenario {
@@ -944,6 +998,7 @@ static const struct scenario scenarios[] = {
     {"process", scenario_process},
     {"unix_stream", scenario_unix_stream},
     {"unix_datagram", scenario_unix_datagram},
+    {"timers", scenario_timers},
 };
 
 #define SCENARIOS ((int)(sizeof scenarios / sizeof scenarios[0]))
