@@ -25,8 +25,8 @@ START_TEST(new_and_free)
 }
 END_TEST
 
-/* The queue fd must not leak into exec'd children. */
-START_TEST(queue_fd_is_close_on_exec)
+/* The queue fd must not leak into exec'd children, and is non-blocking like every fd the library makes. */
+START_TEST(queue_fd_is_close_on_exec_and_non_blocking)
 {
     struct evsrc_poll *poll;
     ck_assert_int_eq(evsrc_poll_new(&poll), 0);
@@ -41,6 +41,7 @@ START_TEST(queue_fd_is_close_on_exec)
         if (strstr(target, "eventpoll")) {
             found++;
             ck_assert(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+            ck_assert(fcntl(fd, F_GETFL) & O_NONBLOCK);
         }
     }
     ck_assert_int_eq(found, 1);
@@ -95,6 +96,42 @@ START_TEST(timeouts_return_zero_when_nothing_is_ready)
 END_TEST
 
 /* A huge timeout is valid: the pipe is ready, so it returns at once. */
+/*
+ * Where epoll_pwait2 is refused (EPERM under a seccomp profile) or missing
+ * (ENOSYS), sub-millisecond timeouts fall back to epoll_wait, every time.
+ * The library's internal test hook simulates the answer on its first call;
+ * each test runs in its own process, so each probes afresh.
+ */
+static void sub_millisecond_waits_survive(const char *simulated)
+{
+    ck_assert_int_eq(setenv("EVSRC_TEST_EPOLL_PWAIT2", simulated, 1), 0);
+    struct testutil_fixture f = testutil_fixture_new(4);
+    struct timespec short_wait = {0, 1000};
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(evsrc_poll_wait(f.poll, f.events, &short_wait), 0);
+    int fds[2];
+    testutil_pipe(fds);
+    ck_assert_int_eq(evsrc_registry_register_fd(f.registry, fds[0], 5, EVSRC_READABLE), 0);
+    ck_assert_int_eq(write(fds[1], "x", 1), 1);
+    struct timespec long_wait = {TESTUTIL_EVENT_DEADLINE_MS / 1000, 1000};
+    ck_assert_int_eq(evsrc_poll_wait(f.poll, f.events, &long_wait), 1);
+    testutil_close_pair(fds);
+    testutil_fixture_free(&f);
+    unsetenv("EVSRC_TEST_EPOLL_PWAIT2");
+}
+
+START_TEST(pwait2_refused_with_eperm_falls_back)
+{
+    sub_millisecond_waits_survive("EPERM");
+}
+END_TEST
+
+START_TEST(pwait2_missing_with_enosys_falls_back)
+{
+    sub_millisecond_waits_survive("ENOSYS");
+}
+END_TEST
+
 START_TEST(huge_timeouts_are_valid)
 {
     struct testutil_fixture f = testutil_fixture_new(4);
@@ -262,7 +299,7 @@ int main(void)
     TCase *tc = tcase_create("poll");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, new_and_free);
-    tcase_add_test(tc, queue_fd_is_close_on_exec);
+    tcase_add_test(tc, queue_fd_is_close_on_exec_and_non_blocking);
     tcase_add_test(tc, wait_rejects_bad_arguments);
     tcase_add_test(tc, failed_wait_empties_the_buffer);
     tcase_add_test(tc, timeouts_return_zero_when_nothing_is_ready);
@@ -272,6 +309,8 @@ int main(void)
     tcase_add_test(tc, small_buffer_returns_the_rest_next_time);
     tcase_add_test(tc, signal_gives_eintr_and_loses_nothing);
     tcase_add_test(tc, free_leaves_sources_open);
+    tcase_add_test(tc, pwait2_refused_with_eperm_falls_back);
+    tcase_add_test(tc, pwait2_missing_with_enosys_falls_back);
     suite_add_tcase(suite, tc);
     return testutil_run(suite);
 }

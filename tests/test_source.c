@@ -48,6 +48,50 @@ START_TEST(source_fd_reports_under_its_token)
 }
 END_TEST
 
+/*
+ * The reported mix-up: a source_fd deregistered after its fd was closed
+ * removed the registration of the next fd with that number. Closing with
+ * evsrc_source_fd_close() clears the record, so the stray deregister is
+ * -ENOENT and the new pipe keeps its events.
+ */
+START_TEST(source_fd_close_protects_the_next_fd_with_that_number)
+{
+    int first[2], second[2];
+    testutil_pipe(first);
+    struct evsrc_source_fd s;
+    ck_assert_int_eq(evsrc_source_fd_close(NULL), -EINVAL);
+    ck_assert_int_eq(evsrc_source_fd_init(&s, first[0]), 0);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &s.source, 1, EVSRC_READABLE), 0);
+    int number = first[0];
+    ck_assert_int_eq(evsrc_source_fd_close(&s), 0);
+    ck_assert_int_eq(s.fd, -1);
+    ck_assert(!testutil_fd_is_open(number));
+    ck_assert_int_eq(evsrc_source_fd_close(&s), -EBADF);
+    close(first[1]);
+    testutil_pipe(second);
+    ck_assert_int_eq(second[0], number);
+    ck_assert_int_eq(evsrc_registry_register_fd(testutil_fx.registry, second[0], 2, EVSRC_READABLE), 0);
+    ck_assert_int_eq(evsrc_registry_deregister(testutil_fx.registry, &s.source), -ENOENT);
+    ck_assert_int_eq(write(second[1], "x", 1), 1);
+    testutil_expect_event(2);
+    ck_assert_int_eq(evsrc_registry_deregister_fd(testutil_fx.registry, second[0]), 0);
+    testutil_close_pair(second);
+}
+END_TEST
+
+/* The record is an 8-byte atomic: 8-byte aligned even where uint64_t is not (i386), wherever it is embedded. */
+START_TEST(registration_record_is_8_byte_aligned)
+{
+    struct embedding {
+        char c;
+        struct evsrc_source source;
+    } e;
+    ck_assert_uint_ge(_Alignof(struct evsrc_source), 8);
+    ck_assert_uint_eq(offsetof(struct evsrc_source, registered_queue) % 8, 0);
+    ck_assert_uint_eq((uintptr_t)&e.source.registered_queue % 8, 0);
+}
+END_TEST
+
 START_TEST(registry_rejects_bad_sources)
 {
     struct evsrc_source_fd s;
@@ -242,6 +286,8 @@ int main(void)
     tcase_add_test(tc, failed_register_leaves_source_unregistered);
     tcase_add_test(tc, deregister_clears_record_whatever_the_op_says);
     tcase_add_test(tc, closing_a_builtin_source_clears_its_record);
+    tcase_add_test(tc, source_fd_close_protects_the_next_fd_with_that_number);
+    tcase_add_test(tc, registration_record_is_8_byte_aligned);
     suite_add_tcase(suite, tc);
     return testutil_run(suite);
 }

@@ -173,6 +173,29 @@ START_TEST(writable_after_connect)
 }
 END_TEST
 
+/* tcp.h: after a refused connect, a read made before take_error returns the error and clears it. */
+START_TEST(read_before_take_error_consumes_a_refused_connect)
+{
+    struct evsrc_tcp_listener listener;
+    testutil_listen_loopback(&listener, NULL);
+    socklen_t len;
+    struct sockaddr_storage addr = listener_addr(&listener, &len);
+    ck_assert_int_eq(evsrc_tcp_listener_close(&listener), 0);
+
+    struct evsrc_tcp_stream client;
+    int r = evsrc_tcp_stream_connect(&client, (const struct sockaddr *)&addr, len);
+    if (r == -ECONNREFUSED)
+        return;
+    ck_assert_int_eq(r, 0);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &client.source, 12, EVSRC_WRITABLE), 0);
+    wait_event(12);
+    char buf[8];
+    ck_assert_int_eq(evsrc_tcp_stream_read(&client, buf, sizeof buf), -ECONNREFUSED);
+    ck_assert_int_eq(evsrc_tcp_stream_take_error(&client), 0);
+    ck_assert_int_eq(evsrc_tcp_stream_close(&client), 0);
+}
+END_TEST
+
 START_TEST(refused_connect_reports_econnrefused)
 {
     /* A port that was free a moment ago and has no listener now. */
@@ -890,6 +913,7 @@ int main(void)
     tcase_add_test(readiness, level_triggered_reports_while_data_remains);
     tcase_add_test(readiness, writable_after_connect);
     tcase_add_test(readiness, refused_connect_reports_econnrefused);
+    tcase_add_test(readiness, read_before_take_error_consumes_a_refused_connect);
     tcase_add_test(readiness, peer_shutdown_write_is_read_closed);
     tcase_add_test(readiness, peer_close_is_read_closed_then_write_closed);
     tcase_add_test(readiness, reset_peer_write_fails_without_sigpipe);

@@ -2,6 +2,7 @@
 #include <evsrc/waker.h>
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <time.h>
@@ -649,6 +650,70 @@ START_TEST(clone_kept_by_another_thread_outlives_the_poll)
 }
 END_TEST
 
+/*
+ * No wait is a cancellation point (poll.h), on any path: a thread cancelled
+ * while it waits finishes the wait, and is cancelled at its next
+ * cancellation point.
+ */
+struct cancel_case {
+    const struct timespec *timeout;
+    atomic_bool started, returned;
+    int result;
+};
+
+static void *wait_then_test_cancel(void *arg)
+{
+    struct cancel_case *c = arg;
+    atomic_store(&c->started, true);
+    c->result = evsrc_poll_wait(testutil_fx.poll, testutil_fx.events, c->timeout);
+    atomic_store(&c->returned, true);
+    pthread_testcancel();
+    return NULL;
+}
+
+static void cancel_during_wait(const struct timespec *timeout)
+{
+    struct evsrc_waker *waker = NULL;
+    ck_assert_int_eq(evsrc_waker_new(&waker, testutil_fx.registry, 77), 0);
+    struct cancel_case c = {.timeout = timeout};
+    pthread_t thread;
+    ck_assert_int_eq(pthread_create(&thread, NULL, wait_then_test_cancel, &c), 0);
+    while (!atomic_load(&c.started))
+        sched_yield();
+    /* Most likely inside the wait by now; if not, the cancel is pending when the wait starts. */
+    struct timespec pause = {0, 50 * 1000000};
+    nanosleep(&pause, NULL);
+    ck_assert_int_eq(pthread_cancel(thread), 0);
+    nanosleep(&pause, NULL);
+    ck_assert_int_eq(evsrc_waker_wake(waker), 0);
+    void *result;
+    ck_assert_int_eq(pthread_join(thread, &result), 0);
+    ck_assert_ptr_eq(result, PTHREAD_CANCELED);
+    ck_assert(atomic_load(&c.returned));
+    ck_assert_int_eq(c.result, 1);
+    evsrc_waker_free(waker);
+}
+
+START_TEST(cancel_does_not_end_an_unbounded_wait)
+{
+    cancel_during_wait(NULL);
+}
+END_TEST
+
+START_TEST(cancel_does_not_end_a_timed_wait)
+{
+    struct timespec timeout = {TESTUTIL_EVENT_DEADLINE_MS / 1000 * 3, 0};
+    cancel_during_wait(&timeout);
+}
+END_TEST
+
+START_TEST(cancel_does_not_end_a_nanosecond_timed_wait)
+{
+    struct timespec timeout = {TESTUTIL_EVENT_DEADLINE_MS / 1000 * 3, 1000};
+    cancel_during_wait(&timeout);
+}
+END_TEST
+
 int main(void)
 {
     Suite *suite = suite_create("threads");
@@ -661,5 +726,8 @@ int main(void)
     tcase_add_test(tc, freeing_the_poll_registry_does_nothing);
     tcase_add_test(tc, clone_of_a_clone_reaches_the_poll);
     tcase_add_test(tc, clone_kept_by_another_thread_outlives_the_poll);
+    tcase_add_test(tc, cancel_does_not_end_an_unbounded_wait);
+    tcase_add_test(tc, cancel_does_not_end_a_timed_wait);
+    tcase_add_test(tc, cancel_does_not_end_a_nanosecond_timed_wait);
     return testutil_run(suite);
 }

@@ -440,6 +440,30 @@ START_TEST(from_fd_refuses_other_files)
 }
 END_TEST
 
+/*
+ * timerfd.h: get on an expired, unread periodic timer re-arms its edge (the
+ * kernel's timerfd_gettime does); without get, no edge comes until a read.
+ */
+START_TEST(get_on_an_expired_periodic_timer_re_arms_its_edge)
+{
+    struct evsrc_timerfd timer;
+    ck_assert_int_eq(evsrc_timerfd_new(&timer, CLOCK_MONOTONIC), 0);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &timer.source, 7, EVSRC_READABLE), 0);
+    struct timespec period = ms(5);
+    ck_assert_int_eq(evsrc_timerfd_set(&timer, &period, &period, 0), 0);
+    testutil_expect_event(7);
+    testutil_expect_quiet(7); /* expired and unread: the kernel's timer is stopped */
+    struct timespec remaining, interval;
+    ck_assert_int_eq(evsrc_timerfd_get(&timer, &remaining, &interval), 0);
+    ck_assert_int_eq(ns_of(interval), ns_of(period));
+    testutil_expect_event(7); /* the edge get re-armed, as documented */
+    uint64_t expirations = 0;
+    ck_assert_int_eq(evsrc_timerfd_read(&timer, &expirations), 0);
+    ck_assert_uint_ge(expirations, 2);
+    ck_assert_int_eq(evsrc_timerfd_close(&timer), 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *suite = suite_create("timerfd");
@@ -461,5 +485,6 @@ int main(void)
     tcase_add_test(tc, from_fd_adopts_a_timerfd);
     tcase_add_test(tc, from_fd_refuses_other_files);
     tcase_add_test(tc, out_of_fds_is_emfile);
+    tcase_add_test(tc, get_on_an_expired_periodic_timer_re_arms_its_edge);
     return testutil_run(suite);
 }

@@ -43,6 +43,23 @@
  * sources registered with it: they stay open, and their registrations end
  * with the queue (see evsrc_registry_register() for what that means for a
  * source struct).
+ *
+ * fork()
+ * ------
+ * A child process inherits the parent's polls, registry clones and wakers,
+ * but their kernel queue is shared with the parent, so using them in the
+ * child would steal the parent's events or change its interest list. In the
+ * child, every call on a poll, registry or waker made in the parent (or in
+ * any other process) returns -ECHILD, after its argument checks, and touches
+ * nothing; a wait returns -ECHILD at once. Freeing them (evsrc_poll_free(),
+ * evsrc_registry_free(), evsrc_waker_free()) is what the child may do: that
+ * releases the child's memory and fd copies without changing the parent's
+ * queue. Sources are the caller's structs and stay usable in the child: their
+ * I/O works, a source registered in the parent counts as unregistered there
+ * and may be registered with a poll the child makes, and closing one closes
+ * the child's copy of its fd (the parent's registration stays, since the
+ * parent still holds the fd). Making new polls in the child is safe even if
+ * other parent threads were inside the library at the fork.
  */
 
 #include <time.h>
@@ -85,11 +102,13 @@ EVSRC_EXPORT struct evsrc_registry *evsrc_poll_registry(struct evsrc_poll *poll)
  *
  * timeout: NULL waits without limit; {0, 0} checks and returns at once. A
  * timeout is never shortened by rounding: a sub-millisecond timeout waits
- * with nanosecond precision (epoll_pwait2) or, on kernels before 5.11, is
- * rounded up to the next millisecond, so short timeouts never turn into busy
- * loops. On those older kernels a timeout above INT_MAX milliseconds (24.8
- * days) is capped there, so such a wait may return 0 early: loop on a
- * deadline if that matters.
+ * with nanosecond precision (epoll_pwait2) or, where epoll_pwait2 is not to
+ * be had, is rounded up to the next millisecond, so short timeouts never turn
+ * into busy loops. epoll_pwait2 is not to be had on kernels before 5.11,
+ * under a seccomp profile that refuses it (EPERM; probed once, then not tried
+ * again), or in a build against a libc without it. There, too, a timeout
+ * above INT_MAX milliseconds (24.8 days) is capped at that, so such a wait
+ * may return 0 early: loop on a deadline if that matters.
  *
  * Returns the number of events stored (0 when the timeout passed), or:
  * -EINVAL if poll or events is NULL, or a timeout field is negative or
@@ -100,9 +119,14 @@ EVSRC_EXPORT struct evsrc_registry *evsrc_poll_registry(struct evsrc_poll *poll)
  * one poll, each with its own buffer, do not corrupt anything, but each
  * edge-triggered event goes to only one of them; that is not a supported way
  * to share work. Registration from other threads while one waits is safe.
- * Does not allocate. It is not a pthread cancellation point (on x86-64 the
- * unbounded wait is a raw system call): stop a waiting thread with a waker,
- * not pthread_cancel().
+ * Does not allocate.
+ *
+ * Cancellation: no wait is a pthread cancellation point, timed or not, on
+ * every architecture and build (the unbounded x86-64 wait is a raw system
+ * call; every other wait runs with cancellation disabled around libc's
+ * call). A thread cancelled while it waits finishes the wait as if nothing
+ * happened and acts on the cancel at its next cancellation point. Stop a
+ * waiting thread with a waker, not pthread_cancel().
  */
 EVSRC_EXPORT int evsrc_poll_wait(struct evsrc_poll *poll, struct evsrc_events *events,
                                  const struct timespec *timeout);

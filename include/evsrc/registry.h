@@ -32,6 +32,11 @@
  * with it may be registered anew with another queue: the stale mark is
  * recognised and replaced. The built-in sources' close functions clear the
  * mark (closing an fd removes it from the queue; they do not call deregister).
+ *
+ * fork(): in a child process every function here, called with a registry
+ * made in the parent, returns -ECHILD after its argument checks (poll.h,
+ * "fork()"); evsrc_registry_free() releases the child's copy only. A source
+ * registered in the parent counts as unregistered in the child.
  */
 
 #include <evsrc/export.h>

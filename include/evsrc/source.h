@@ -36,6 +36,13 @@
  * (stack, heap or embedded, as the caller likes); the library keeps no
  * pointer to it after a call returns, and allocates nothing per source.
  * docs/custom-sources.md is the full tutorial.
+ *
+ * fork(): a source is the caller's struct, so a child process has its own
+ * copy. A source registered with a parent's queue counts as unregistered in
+ * the child (even if a parent thread was registering it at the fork) and may
+ * be registered with a poll the child makes; closing it closes only the
+ * child's copy of its fd. Calls on the parent's registries return -ECHILD
+ * (poll.h, "fork()").
  */
 
 #include <stddef.h>
@@ -69,6 +76,17 @@ struct event_source_ops {
 };
 
 /*
+ * The registration record is a 64-bit atomic, so it must be 8-byte aligned
+ * on every ABI: i386 aligns uint64_t to 4 inside structs, where an atomic
+ * access could straddle a cache line (or not be lock-free at all).
+ */
+#if defined(__cplusplus)
+#define EVSRC_ALIGNED_8 alignas(8)
+#else
+#define EVSRC_ALIGNED_8 _Alignas(8)
+#endif
+
+/*
  * The part of a source that the library knows. Embed it anywhere in your
  * struct; set `ops` and zero the rest (EVSRC_SOURCE_INIT or
  * evsrc_source_init() do both).
@@ -80,7 +98,7 @@ struct evsrc_source {
      * by the registry so that double registration and deregistration through
      * the wrong queue are caught. Read and written atomically.
      */
-    uint64_t registered_queue;
+    EVSRC_ALIGNED_8 uint64_t registered_queue;
 };
 
 /* A static initialiser: struct my_source s = { .source = EVSRC_SOURCE_INIT(&ops) }; */
@@ -107,6 +125,12 @@ EVSRC_EXPORT int evsrc_source_init(struct evsrc_source *source, const struct eve
 /*
  * A ready-made source for a plain fd that the caller already has (mio's
  * SourceFd). It does not own the fd: closing it stays the caller's job.
+ *
+ * Close it with evsrc_source_fd_close(), or deregister it BEFORE closing its
+ * fd. Never deregister after close(2): the kernel knows registrations by fd
+ * number, and once the fd is closed that number may already name a new fd
+ * (the next pipe, socket or accept), whose registration the deregister would
+ * remove, silently. The same holds for every custom source.
  */
 struct evsrc_source_fd {
     struct evsrc_source source;
@@ -119,6 +143,20 @@ struct evsrc_source_fd {
  * distinct structs.
  */
 EVSRC_EXPORT int evsrc_source_fd_init(struct evsrc_source_fd *s, int fd);
+
+/*
+ * Closes s->fd and clears the registration record in one call, leaving
+ * s->fd at -1: closing the fd takes it out of the queue, and the cleared
+ * record makes a later evsrc_registry_deregister() on s a harmless -ENOENT
+ * instead of a deregister of whatever fd now has that number. If the fd has
+ * copies (dup(), fork(), SCM_RIGHTS), the open file stays in the queue until
+ * they are closed too: deregister first in that case, then call this.
+ * Returns 0 even when close(2) reports an error (the fd is released either
+ * way on Linux).
+ * Errors: -EINVAL if s is NULL; -EBADF if s->fd is already negative (closed).
+ * Not thread-safe for one struct (as close(2)); distinct structs are independent.
+ */
+EVSRC_EXPORT int evsrc_source_fd_close(struct evsrc_source_fd *s);
 
 EVSRC_END_DECLS
 

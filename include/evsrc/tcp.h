@@ -169,6 +169,10 @@ EVSRC_EXPORT int evsrc_tcp_listener_close(struct evsrc_tcp_listener *listener);
  * evsrc_tcp_stream_take_error(): 0 means connected, a -errno such as
  * -ECONNREFUSED or -ETIMEDOUT means the connect failed and the stream should
  * be closed. Reads and writes before then return -EAGAIN or -ENOTCONN.
+ * Once a connect has failed, the error is pending on the socket, and the
+ * first read or write returns it (-ECONNREFUSED, say) and clears it, so
+ * take_error then returns 0: call take_error first, or treat such a read's
+ * error as the connect's outcome.
  * Errors: -EINVAL if stream or addr is NULL, or the address is invalid (see
  * "Addresses"); -EAFNOSUPPORT; -ENETUNREACH; -ECONNREFUSED (refused at once);
  * -EADDRNOTAVAIL/-EAGAIN (no free local port); -EMFILE/-ENFILE;
@@ -195,7 +199,9 @@ EVSRC_EXPORT int evsrc_tcp_stream_from_fd(struct evsrc_tcp_stream *stream, int f
 /*
  * Reads and clears the socket's pending error (SO_ERROR): 0 if there is none,
  * else that error as -errno (-ECONNREFUSED for a refused connect). A second
- * call returns 0, as the first cleared it.
+ * call returns 0, as the first cleared it, and so does a call after a read
+ * or write that already returned the pending error (the kernel hands a
+ * socket error to the first call that asks for it).
  * Errors (of the call itself): -EINVAL if stream is NULL; -EBADF if closed.
  * Thread-safety: safe alongside the other I/O and accessor calls on the
  * same struct (each is one system call).

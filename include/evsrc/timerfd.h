@@ -110,6 +110,14 @@ EVSRC_EXPORT int evsrc_timerfd_read(struct evsrc_timerfd *timer, uint64_t *expir
  * *interval ({0, 0} for a one-shot or disarmed timer). Either pointer may be
  * NULL when that value is not wanted. The remaining time is relative even
  * if the timer was set with EVSRC_TIMERFD_ABSTIME.
+ *
+ * On a periodic timer that has expired and not been read yet, this call
+ * (the kernel's timerfd_gettime(), which nothing in user space can avoid)
+ * moves the timer on to its next period and re-arms it: the expiry count is
+ * kept, but the next expiry is reported as a new readable edge although no
+ * read happened. With edge-triggered registrations, expect that extra
+ * event; a read (evsrc_timerfd_read()) before get avoids it.
+ *
  * Errors: -EINVAL if timer is NULL; -EBADF if it is closed. Nothing is
  * stored on error.
  * Thread-safety: safe alongside the other I/O and accessor calls on the

@@ -26,6 +26,11 @@
  * wake empties it and writes again, so a wake never blocks and never fails
  * for that reason, and the poll thread still gets its event.
  *
+ * fork(): in a child process, evsrc_waker_wake() on a waker made in the
+ * parent returns -ECHILD (a wake from the child would reach the parent's
+ * poll); evsrc_waker_free() closes the child's copy of the eventfd and
+ * leaves the parent's waker working.
+ *
  * Lifetime: the waker keeps no pointer to the registry it was made with, so
  * that registry (a poll's borrowed one, or a clone) may be freed before the
  * waker, and so may the poll. Freeing the waker closes its eventfd, which is

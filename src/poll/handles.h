@@ -7,12 +7,21 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "queue.h"
+
 /* A handle to a queue: a poll's own, or an owned clone. */
 struct evsrc_registry {
     int selector;      /* this handle's fd for the queue; clones hold a dup */
     bool owned;        /* a clone, freed by evsrc_registry_free() */
+    unsigned generation; /* the process generation it was made in (queue.h); another answers -ECHILD */
     uint64_t queue_id; /* shared by every handle of the queue; see queue.h */
 };
+
+/* Whether the handle was made in this process rather than inherited through fork(). */
+static inline bool handle_is_ours(const struct evsrc_registry *registry)
+{
+    return registry->generation == queue_generation;
+}
 
 struct evsrc_poll {
     struct evsrc_registry registry; /* the borrowed handle; its fd is the one we wait on */

@@ -21,13 +21,14 @@ EVSRC_EXPORT int evsrc_poll_new(struct evsrc_poll **out)
         free(poll);
         return selector;
     }
-    uint64_t id = queue_id_create();
+    uint64_t id = queue_id_create(selector);
     if (!id) {
         selector_close(selector);
         free(poll);
         return -ENOMEM;
     }
-    poll->registry = (struct evsrc_registry){.selector = selector, .owned = false, .queue_id = id};
+    poll->registry = (struct evsrc_registry){
+        .selector = selector, .owned = false, .generation = queue_generation, .queue_id = id};
     *out = poll;
     return 0;
 }
@@ -36,8 +37,9 @@ EVSRC_EXPORT void evsrc_poll_free(struct evsrc_poll *poll)
 {
     if (!poll)
         return;
+    /* In a fork child this closes only the child's copy: the parent's queue is untouched. */
+    queue_id_release(poll->registry.queue_id, poll->registry.selector);
     selector_close(poll->registry.selector);
-    queue_id_release(poll->registry.queue_id);
     free(poll);
 }
 
@@ -58,6 +60,18 @@ static int events_store(struct evsrc_events *events, int n)
 }
 
 /*
+ * A failed wait on queue fd `selector`. In a fork child an inherited queue fd
+ * is no epoll fd any more (queue.c), so the wait fails at once with EINVAL;
+ * say why. Checked only here, and by the fd that is still in a register after
+ * the system call, so that a successful wait pays nothing for it.
+ */
+__attribute__((noinline)) static int poll_wait_failed(struct evsrc_events *events, long n, int selector)
+{
+    events->len = 0;
+    return n == -EINVAL && queue_fd_is_inherited(selector) ? -ECHILD : (int)n;
+}
+
+/*
  * Every wait but the unbounded one: argument errors and timeouts. Out of
  * line, so that evsrc_poll_wait's common case stays a few instructions
  * around the system call (the instruction budget in docs/benchmarks.md).
@@ -71,10 +85,11 @@ __attribute__((noinline)) static int poll_wait_bounded(struct evsrc_poll *poll, 
         return events_store(events, -EINVAL);
     /* evsrc_events_new() bounds capacity, so the cast cannot truncate. */
     int capacity = (int)events->capacity;
-    if (!timeout)
-        return events_store(events,
-                            (int)selector_wait_forever(poll->registry.selector, events_slots(events), capacity));
-    return events_store(events, selector_wait(poll->registry.selector, events_slots(events), capacity, timeout));
+    long n = timeout ? selector_wait(poll->registry.selector, events_slots(events), capacity, timeout)
+                     : selector_wait_forever(poll->registry.selector, events_slots(events), capacity);
+    if (n < 0)
+        return poll_wait_failed(events, n, poll->registry.selector);
+    return events_store(events, (int)n);
 }
 
 /*
@@ -93,11 +108,10 @@ EVSRC_EXPORT int evsrc_poll_wait(struct evsrc_poll *poll, struct evsrc_events *e
         return poll_wait_bounded(poll, events, timeout);
     if (__builtin_expect(!poll, 0))
         return poll_wait_bounded(poll, events, timeout);
-    long n = selector_wait_forever(poll->registry.selector, events_slots(events), (int)events->capacity);
-    if (__builtin_expect(n < 0, 0)) {
-        events->len = 0;
-        return (int)n;
-    }
+    int selector = poll->registry.selector;
+    long n = selector_wait_forever(selector, events_slots(events), (int)events->capacity);
+    if (__builtin_expect(n < 0, 0))
+        return poll_wait_failed(events, n, selector);
     events->len = (size_t)n;
     return (int)n;
 }

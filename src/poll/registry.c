@@ -2,6 +2,8 @@
 #include <evsrc/registry.h>
 
 #include <errno.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdlib.h>
 
 #include "handles.h"
@@ -21,6 +23,14 @@ static bool source_is_valid(const struct evsrc_source *source)
     const struct event_source_ops *ops = source ? source->ops : NULL;
     return ops && ops->register_source && ops->reregister_source && ops->deregister_source;
 }
+
+/* The record's atomics must be lock-free and naturally aligned on every ABI (source.h). */
+_Static_assert(offsetof(struct evsrc_source, registered_queue) % 8 == 0 && _Alignof(struct evsrc_source) >= 8,
+               "the registration record is 8-byte aligned");
+_Static_assert(sizeof(long long) == sizeof(uint64_t), "long long is the record's width");
+#if ATOMIC_LLONG_LOCK_FREE != 2
+#error "64-bit atomics are not always lock-free here: the registration record needs them"
+#endif
 
 /*
  * The registration record in a source is read and written with atomics so
@@ -56,11 +66,28 @@ __attribute__((noinline)) static int record_claim_contended(struct evsrc_source 
 {
     do {
         /* Busy: another thread is registering or deregistering it right now. */
-        if ((current & QUEUE_ID_BUSY) || current == queue || queue_id_is_live(current))
+        if (current == queue || queue_id_is_live(current & ~QUEUE_ID_BUSY))
             return -EEXIST;
-        /* Stale or just cleared: try again to swap what we saw. */
+        /*
+         * Stale or just cleared. A busy mark of a queue that is not live was
+         * left in a fork child by a thread of the parent that was mid-op: that
+         * op never ends here, so it is stale too. Try again to swap what we saw.
+         */
     } while (!record_swap(source, &current, queue | QUEUE_ID_BUSY));
     return 0;
+}
+
+/*
+ * A failed call through `registry`. In a fork child an inherited handle's fd
+ * is no epoll fd any more (queue.c), so every epoll_ctl through it fails; and
+ * a source's record may name the parent's queue. Either way the caller is
+ * told -ECHILD (an op's failure reaches the caller as its fd-level call
+ * returned it, so that is -ECHILD already). Checked only on failure, so that the register path pays
+ * nothing for it.
+ */
+__attribute__((noinline, cold)) static int registry_failed(const struct evsrc_registry *registry, int r)
+{
+    return handle_is_ours(registry) ? r : -ECHILD;
 }
 
 /* Claims an unregistered source for `queue`, replacing a record left by a dead queue. */
@@ -79,7 +106,8 @@ EVSRC_EXPORT int evsrc_registry_register(struct evsrc_registry *registry, struct
         return -EINVAL;
     int r = record_claim(source, registry->queue_id);
     if (r < 0)
-        return r;
+        return registry_failed(registry, r);
+    /* An op's failure through an inherited handle is already -ECHILD (the fd-level functions say so). */
     r = source->ops->register_source(source, registry, token, interests);
     record_store(source, r >= 0 ? registry->queue_id : 0);
     return r;
@@ -91,7 +119,7 @@ EVSRC_EXPORT int evsrc_registry_reregister(struct evsrc_registry *registry, stru
     if (!registry || !source_is_valid(source) || !interests_are_valid(interests))
         return -EINVAL;
     if (record_load(source) != registry->queue_id)
-        return -ENOENT;
+        return registry_failed(registry, -ENOENT);
     return source->ops->reregister_source(source, registry, token, interests);
 }
 
@@ -101,7 +129,7 @@ EVSRC_EXPORT int evsrc_registry_deregister(struct evsrc_registry *registry, stru
         return -EINVAL;
     uint64_t queue = registry->queue_id;
     if (!record_swap(source, &queue, queue | QUEUE_ID_BUSY))
-        return -ENOENT;
+        return registry_failed(registry, -ENOENT);
     int r = source->ops->deregister_source(source, registry);
     record_store(source, 0);
     return r;
@@ -123,7 +151,8 @@ EVSRC_EXPORT int evsrc_registry_register_fd(struct evsrc_registry *registry, int
         return -EINVAL;
     if (fd < 0)
         return -EBADF;
-    return selector_add(registry->selector, fd, token, interests);
+    int r = selector_add(registry->selector, fd, token, interests);
+    return r < 0 ? registry_failed(registry, r) : r;
 }
 
 EVSRC_EXPORT int evsrc_registry_reregister_fd(struct evsrc_registry *registry, int fd, evsrc_token token,
@@ -133,7 +162,8 @@ EVSRC_EXPORT int evsrc_registry_reregister_fd(struct evsrc_registry *registry, i
         return -EINVAL;
     if (fd < 0)
         return -EBADF;
-    return selector_modify(registry->selector, fd, token, interests);
+    int r = selector_modify(registry->selector, fd, token, interests);
+    return r < 0 ? registry_failed(registry, r) : r;
 }
 
 EVSRC_EXPORT int evsrc_registry_deregister_fd(struct evsrc_registry *registry, int fd)
@@ -142,13 +172,16 @@ EVSRC_EXPORT int evsrc_registry_deregister_fd(struct evsrc_registry *registry, i
         return -EINVAL;
     if (fd < 0)
         return -EBADF;
-    return selector_delete(registry->selector, fd);
+    int r = selector_delete(registry->selector, fd);
+    return r < 0 ? registry_failed(registry, r) : r;
 }
 
 EVSRC_EXPORT int evsrc_registry_try_clone(const struct evsrc_registry *registry, struct evsrc_registry **out)
 {
     if (!registry || !out)
         return -EINVAL;
+    if (!handle_is_ours(registry))
+        return -ECHILD;
     struct evsrc_registry *clone = malloc(sizeof *clone);
     if (!clone)
         return -ENOMEM;
@@ -157,9 +190,15 @@ EVSRC_EXPORT int evsrc_registry_try_clone(const struct evsrc_registry *registry,
         free(clone);
         return selector;
     }
-    /* The handle being cloned is live, so its queue is too. */
-    queue_id_retain(registry->queue_id);
-    *clone = (struct evsrc_registry){.selector = selector, .owned = true, .queue_id = registry->queue_id};
+    /* The handle being cloned is live, so its queue is too: only memory can fail. */
+    int r = queue_id_retain(registry->queue_id, selector);
+    if (r < 0) {
+        selector_close(selector);
+        free(clone);
+        return r;
+    }
+    *clone = (struct evsrc_registry){
+        .selector = selector, .owned = true, .generation = queue_generation, .queue_id = registry->queue_id};
     *out = clone;
     return 0;
 }
@@ -168,7 +207,8 @@ EVSRC_EXPORT void evsrc_registry_free(struct evsrc_registry *registry)
 {
     if (!registry || !registry->owned)
         return;
+    /* In a fork child this closes only the child's copy: the parent's queue is untouched. */
+    queue_id_release(registry->queue_id, registry->selector);
     selector_close(registry->selector);
-    queue_id_release(registry->queue_id);
     free(registry);
 }

@@ -7,8 +7,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -37,7 +40,15 @@ _Static_assert(EVSRC_EVENTS_CAPACITY_MAX <= INT_MAX / sizeof(struct epoll_event)
 static inline int selector_open(void)
 {
     int fd = epoll_create1(EPOLL_CLOEXEC);
-    return fd < 0 ? -errno : fd;
+    if (fd < 0)
+        return -errno;
+    /* epoll_create1 takes no O_NONBLOCK, and every fd the library makes is non-blocking (evsrc.h). */
+    if (fcntl(fd, F_SETFL, O_NONBLOCK) < 0) {
+        int r = -errno;
+        close(fd);
+        return r;
+    }
+    return fd;
 }
 
 static inline int selector_clone(int selector)
@@ -114,8 +125,11 @@ static inline int selector_timeout_ms(const struct timespec *timeout)
  * On x86-64 the unbounded wait is the raw system call, which returns -errno
  * itself: libc's wrapper and its errno round trip would cost more user-space
  * instructions per event than the rest of evsrc does. Not under ThreadSanitizer
- * or MemorySanitizer, whose epoll_wait interceptors must see the call. The raw
- * call is not a pthread cancellation point; poll.h says so.
+ * or MemorySanitizer, whose epoll_wait interceptors must see the call.
+ *
+ * No wait is a pthread cancellation point (poll.h): the raw call is not one,
+ * and every wait through libc (timed waits, other architectures, sanitizers)
+ * runs with cancellation disabled, so one rule holds everywhere.
  */
 #if defined(__has_feature)
 #if __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
@@ -125,6 +139,30 @@ static inline int selector_timeout_ms(const struct timespec *timeout)
 #if defined(__SANITIZE_THREAD__)
 #define SELECTOR_SANITIZED 1
 #endif
+
+/* Disables cancellation around a libc wait; returns the state to restore. */
+static inline int selector_cancel_off(void)
+{
+    int old = PTHREAD_CANCEL_ENABLE;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+    return old;
+}
+
+static inline void selector_cancel_restore(int old)
+{
+    int ignored;
+    pthread_setcancelstate(old, &ignored);
+}
+
+/* epoll_wait through libc, never a cancellation point: count or -errno. */
+static inline int selector_epoll_wait(int selector, struct epoll_event *events, int capacity, int timeout_ms)
+{
+    int old = selector_cancel_off();
+    int n = epoll_wait(selector, events, capacity, timeout_ms);
+    n = n < 0 ? -errno : n;
+    selector_cancel_restore(old);
+    return n;
+}
 
 static inline long selector_wait_forever(int selector, struct evsrc_event *buffer, int capacity)
 {
@@ -137,35 +175,78 @@ static inline long selector_wait_forever(int selector, struct evsrc_event *buffe
                      : "rcx", "r11", "memory");
     return result;
 #else
-    int n = epoll_wait(selector, (struct epoll_event *)(void *)buffer, capacity, -1);
-    return n < 0 ? -errno : n;
+    return selector_epoll_wait(selector, (struct epoll_event *)(void *)buffer, capacity, -1);
 #endif
 }
+
+#if defined(EVSRC_HAVE_EPOLL_PWAIT2)
+/*
+ * Whether epoll_pwait2 is there: unknown until the first call, then present,
+ * or absent once it answered ENOSYS (kernels before 5.11) or EPERM (seccomp
+ * profiles that refuse system calls they do not know). Absent is final.
+ */
+enum { SELECTOR_PWAIT2_UNKNOWN, SELECTOR_PWAIT2_PRESENT, SELECTOR_PWAIT2_ABSENT };
+
+/*
+ * Test hook, not API: with EVSRC_TEST_EPOLL_PWAIT2=ENOSYS or =EPERM in the
+ * environment when the first sub-millisecond wait runs, that first call
+ * answers that error without reaching the kernel, so a test suite runs as on
+ * a kernel without epoll_pwait2 (tests/meson.build's nopwait2* setups). Read
+ * once, on the probe; secure_getenv, so set-user-ID programs ignore it.
+ */
+static inline int selector_pwait2_probe_error(void)
+{
+    const char *simulate = secure_getenv("EVSRC_TEST_EPOLL_PWAIT2");
+    if (!simulate)
+        return 0;
+    if (strcmp(simulate, "ENOSYS") == 0)
+        return -ENOSYS;
+    if (strcmp(simulate, "EPERM") == 0)
+        return -EPERM;
+    return 0;
+}
+
+/* epoll_pwait2 while it may be there: count or -errno; -ENOSYS once it is known to be absent. */
+static inline int selector_pwait2(int selector, struct epoll_event *events, int capacity,
+                                  const struct timespec *timeout)
+{
+    static atomic_int state = SELECTOR_PWAIT2_UNKNOWN;
+    int known = atomic_load_explicit(&state, memory_order_relaxed);
+    if (known == SELECTOR_PWAIT2_ABSENT)
+        return -ENOSYS;
+    int n = known == SELECTOR_PWAIT2_UNKNOWN ? selector_pwait2_probe_error() : 0;
+    if (n == 0) {
+        int old = selector_cancel_off();
+        n = epoll_pwait2(selector, events, capacity, timeout, NULL);
+        n = n < 0 ? -errno : n;
+        selector_cancel_restore(old);
+    }
+    if (n == -ENOSYS || n == -EPERM) {
+        atomic_store_explicit(&state, SELECTOR_PWAIT2_ABSENT, memory_order_relaxed);
+        return -ENOSYS;
+    }
+    if (n >= 0 && known == SELECTOR_PWAIT2_UNKNOWN)
+        atomic_store_explicit(&state, SELECTOR_PWAIT2_PRESENT, memory_order_relaxed);
+    return n;
+}
+#endif
 
 static inline int selector_wait(int selector, struct evsrc_event *buffer, int capacity,
                                 const struct timespec *timeout)
 {
-    /* Cleared once epoll_pwait2 answers ENOSYS (kernels before 5.11). */
-    static atomic_bool has_pwait2 = true;
     struct epoll_event *events = (struct epoll_event *)(void *)buffer;
-    int n;
-    if (!timeout) {
-        n = epoll_wait(selector, events, capacity, -1);
-    } else if (timeout->tv_nsec % 1000000 == 0 && timeout->tv_sec < INT_MAX / 1000) {
-        /* Exact in milliseconds: plain epoll_wait, the cheapest call. */
-        n = epoll_wait(selector, events, capacity, selector_timeout_ms(timeout));
-    } else {
+    if (!timeout)
+        return selector_epoll_wait(selector, events, capacity, -1);
+    /* Exact in milliseconds: plain epoll_wait, the cheapest call. */
+    if (timeout->tv_nsec % 1000000 == 0 && timeout->tv_sec < INT_MAX / 1000)
+        return selector_epoll_wait(selector, events, capacity, selector_timeout_ms(timeout));
 #if defined(EVSRC_HAVE_EPOLL_PWAIT2)
-        if (atomic_load_explicit(&has_pwait2, memory_order_relaxed)) {
-            n = epoll_pwait2(selector, events, capacity, timeout, NULL);
-            if (n >= 0 || errno != ENOSYS)
-                return n < 0 ? -errno : n;
-            atomic_store_explicit(&has_pwait2, false, memory_order_relaxed);
-        }
+    int n = selector_pwait2(selector, events, capacity, timeout);
+    if (n != -ENOSYS)
+        return n;
 #endif
-        n = epoll_wait(selector, events, capacity, selector_timeout_ms(timeout));
-    }
-    return n < 0 ? -errno : n;
+    /* No epoll_pwait2 (old kernel, refused, or a libc without it): rounded up to milliseconds. */
+    return selector_epoll_wait(selector, events, capacity, selector_timeout_ms(timeout));
 }
 
 #endif /* EVSRC_SELECTOR_EPOLL_H */

@@ -9,12 +9,15 @@
 
 #include <evsrc/registry.h>
 
+#include "queue.h"
+
 /*
  * Only the eventfd: no registry pointer, so the registry and the poll may be
  * freed before the waker (closing the fd is what takes it off the queue).
  */
 struct evsrc_waker {
     int fd;
+    unsigned generation; /* the process generation it was made in; another answers -ECHILD */
 };
 
 /* Adds one to the eventfd's counter: 0, or -EAGAIN if it would overflow. */
@@ -41,6 +44,7 @@ EVSRC_EXPORT int evsrc_waker_new(struct evsrc_waker **out, struct evsrc_registry
     struct evsrc_waker *waker = malloc(sizeof *waker);
     if (!waker)
         return -ENOMEM;
+    waker->generation = queue_generation;
     waker->fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (waker->fd < 0) {
         int r = -errno;
@@ -62,6 +66,9 @@ EVSRC_EXPORT int evsrc_waker_wake(struct evsrc_waker *waker)
 {
     if (!waker)
         return -EINVAL;
+    /* A fork child's copy of the eventfd would wake the parent's poll. */
+    if (waker->generation != queue_generation)
+        return -ECHILD;
     /* Keeps errno as it was, so that a signal handler may wake. */
     int saved_errno = errno;
     int r = waker_write(waker->fd);

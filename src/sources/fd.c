@@ -86,3 +86,8 @@ EVSRC_EXPORT int evsrc_source_fd_init(struct evsrc_source_fd *s, int fd)
     fd_source_init(&s->source, fd);
     return 0;
 }
+
+EVSRC_EXPORT int evsrc_source_fd_close(struct evsrc_source_fd *s)
+{
+    return s ? fd_source_close(&s->source) : -EINVAL;
+}
