@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#define _POSIX_C_SOURCE 200809L /* CLOCK_MONOTONIC under -std=c11; before any #include */
 /*
  * evsrc-demo: one thread, one poll, five kinds of work.
  *

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#define _GNU_SOURCE /* pipe2, O_CLOEXEC and sigaction under -std=c11; before any #include */
 /*
  * echo-server: sends every byte each client sends back to it.
  *

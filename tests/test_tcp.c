@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -578,6 +579,22 @@ START_TEST(readv_and_writev)
 }
 END_TEST
 
+/* Only a base with a length must be valid: an empty entry may have a NULL base, as readv(2) allows. */
+START_TEST(empty_iovec_entries_may_have_null_bases)
+{
+    struct evsrc_tcp_stream client, server;
+    registered_pair(&client, &server, 1, EVSRC_READABLE);
+    struct iovec out[2] = {{.iov_base = NULL, .iov_len = 0}, {.iov_base = (void *)"ab", .iov_len = 2}};
+    ck_assert_int_eq(evsrc_tcp_stream_writev(&client, out, 2), 2);
+    testutil_expect_event(1);
+    char buf[2];
+    struct iovec in[2] = {{.iov_base = NULL, .iov_len = 0}, {.iov_base = buf, .iov_len = sizeof buf}};
+    ck_assert_int_eq(evsrc_tcp_stream_readv(&server, in, 2), 2);
+    ck_assert_int_eq(memcmp(buf, "ab", 2), 0);
+    close_streams(&client, &server);
+}
+END_TEST
+
 /* ---- Ownership --------------------------------------------------------- */
 
 START_TEST(close_twice_is_ebadf_and_spares_other_fds)
@@ -659,6 +676,103 @@ START_TEST(from_fd_refuses_non_tcp_fds)
     ck_assert_int_eq(evsrc_tcp_stream_close(&stream), -EBADF);
     ck_assert_int_eq(evsrc_tcp_stream_from_fd(NULL, STDERR_FILENO), -EINVAL);
     ck_assert(testutil_fd_is_open(STDERR_FILENO));
+}
+END_TEST
+
+/* listener_from_fd must refuse fd and leave it open, blocking and otherwise as it was. */
+static void assert_listener_from_fd_refuses(int fd, int expected)
+{
+    int flags = fcntl(fd, F_GETFL);
+    ck_assert_int_ge(flags, 0);
+    ck_assert(!(flags & O_NONBLOCK));
+    struct evsrc_tcp_listener listener;
+    memset(&listener, 0xff, sizeof listener);
+    ck_assert_int_eq(evsrc_tcp_listener_from_fd(&listener, fd), expected);
+    ck_assert(testutil_fd_is_open(fd));
+    ck_assert_int_eq(fcntl(fd, F_GETFL), flags);
+    ck_assert_int_eq(evsrc_tcp_listener_close(&listener), -EBADF);
+    ck_assert(testutil_fd_is_open(fd));
+}
+
+START_TEST(listener_from_fd_refuses_what_is_not_listening)
+{
+    int fds[2];
+    ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0);
+    assert_listener_from_fd_refuses(fds[0], -ENOTSOCK);
+    testutil_close_pair(fds);
+
+    int udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(udp, 0);
+    assert_listener_from_fd_refuses(udp, -EINVAL);
+    ck_assert_int_eq(close(udp), 0);
+
+    /* A listening Unix stream socket is not TCP. */
+    int local = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(local, 0);
+    struct sockaddr_un unnamed = {.sun_family = AF_UNIX};
+    ck_assert_int_eq(bind(local, (const struct sockaddr *)&unnamed, sizeof(sa_family_t)), 0); /* autobind */
+    ck_assert_int_eq(listen(local, 1), 0);
+    assert_listener_from_fd_refuses(local, -EINVAL);
+    ck_assert_int_eq(close(local), 0);
+
+    /* A TCP socket that is bound but not listening, and a connected one. */
+    int tcp = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(tcp, 0);
+    struct sockaddr_in addr = loopback4(0);
+    ck_assert_int_eq(bind(tcp, (const struct sockaddr *)&addr, sizeof addr), 0);
+    assert_listener_from_fd_refuses(tcp, -EINVAL);
+    ck_assert_int_eq(close(tcp), 0);
+    struct evsrc_tcp_listener listener;
+    testutil_listen_loopback(&listener, &addr);
+    int connected = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(connected, 0);
+    ck_assert_int_eq(connect(connected, (const struct sockaddr *)&addr, sizeof addr), 0);
+    assert_listener_from_fd_refuses(connected, -EINVAL);
+    ck_assert_int_eq(close(connected), 0);
+    ck_assert_int_eq(evsrc_tcp_listener_close(&listener), 0);
+
+    /* Bad numbers, and the argument error before the fd's. */
+    ck_assert_int_eq(evsrc_tcp_listener_from_fd(&listener, -1), -EBADF);
+    ck_assert_int_eq(evsrc_tcp_listener_close(&listener), -EBADF);
+    int spare = dup(STDERR_FILENO);
+    ck_assert_int_ge(spare, 0);
+    ck_assert_int_eq(close(spare), 0);
+    ck_assert_int_eq(evsrc_tcp_listener_from_fd(&listener, spare), -EBADF);
+    ck_assert_int_eq(evsrc_tcp_listener_from_fd(NULL, -1), -EINVAL);
+    ck_assert_int_eq(evsrc_tcp_listener_from_fd(NULL, STDERR_FILENO), -EINVAL);
+    ck_assert(testutil_fd_is_open(STDERR_FILENO));
+}
+END_TEST
+
+START_TEST(listener_from_fd_adopts_a_listening_socket)
+{
+    /* A blocking listener made the ordinary way, as socket activation would hand it over. */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
+    struct sockaddr_in addr = loopback4(0);
+    ck_assert_int_eq(bind(fd, (const struct sockaddr *)&addr, sizeof addr), 0);
+    ck_assert_int_eq(listen(fd, 8), 0);
+
+    struct evsrc_tcp_listener listener;
+    memset(&listener, 0xff, sizeof listener);
+    ck_assert_int_eq(evsrc_tcp_listener_from_fd(&listener, fd), 0);
+    ck_assert_int_eq(evsrc_tcp_listener_fd(&listener), fd);
+    ck_assert(fcntl(fd, F_GETFL) & O_NONBLOCK);
+    ck_assert(!(fcntl(fd, F_GETFD) & FD_CLOEXEC)); /* left as the caller had it */
+    struct evsrc_tcp_stream server;
+    ck_assert_int_eq(evsrc_tcp_listener_accept(&listener, &server, NULL, NULL), -EAGAIN);
+
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &listener.source, 30, EVSRC_READABLE), 0);
+    struct evsrc_tcp_stream client;
+    connect_to(&client, &listener);
+    struct evsrc_event event = wait_event(30);
+    ck_assert(evsrc_event_is_readable(&event));
+    ck_assert_int_eq(evsrc_tcp_listener_accept(&listener, &server, NULL, NULL), 0);
+
+    /* The listener owns fd now: its close closes it. */
+    ck_assert_int_eq(evsrc_tcp_listener_close(&listener), 0);
+    ck_assert(!testutil_fd_is_open(fd));
+    close_streams(&client, &server);
 }
 END_TEST
 
@@ -930,11 +1044,14 @@ int main(void)
     tcase_add_test(calls, local_and_peer_addresses_match);
     tcase_add_test(calls, peek_leaves_data);
     tcase_add_test(calls, readv_and_writev);
+    tcase_add_test(calls, empty_iovec_entries_may_have_null_bases);
 
     TCase *ownership = testutil_add_tcase(suite, "ownership");
     tcase_add_test(ownership, close_twice_is_ebadf_and_spares_other_fds);
     tcase_add_test(ownership, from_fd_refuses_non_tcp_fds);
     tcase_add_test(ownership, from_fd_adopts_a_connected_socket);
+    tcase_add_test(ownership, listener_from_fd_refuses_what_is_not_listening);
+    tcase_add_test(ownership, listener_from_fd_adopts_a_listening_socket);
     tcase_add_test(ownership, unconnected_adopted_socket_has_no_peer);
     tcase_add_test(ownership, structs_need_no_zeroing);
     tcase_add_test(ownership, structs_stay_small);

@@ -40,5 +40,7 @@
 #include <evsrc/signal.h>
 #include <evsrc/process.h>
 #endif
+#include <evsrc/udp.h>
+#include <evsrc/unix.h>
 
 #endif /* EVSRC_EVSRC_H */

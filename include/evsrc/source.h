@@ -76,6 +76,13 @@ struct event_source_ops {
 };
 
 /*
+ * The ops table under an evsrc_ name. struct event_source_ops is the one
+ * public name without the prefix; it stays, as existing sources spell it, and
+ * both names are the same type.
+ */
+typedef struct event_source_ops evsrc_source_ops;
+
+/*
  * The registration record is a 64-bit atomic, so it must be 8-byte aligned
  * on every ABI: i386 aligns uint64_t to 4 inside structs, where an atomic
  * access could straddle a cache line (or not be lock-free at all).

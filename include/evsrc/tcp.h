@@ -113,6 +113,23 @@ EVSRC_EXPORT int evsrc_tcp_listener_bind(struct evsrc_tcp_listener *listener, co
                                          socklen_t addrlen);
 
 /*
+ * Adopts `fd`, a listening TCP socket (IPv4 or IPv6), as a listener, and
+ * makes it non-blocking; its close-on-exec flag stays as it was. This is
+ * for sockets made elsewhere: inherited through socket activation, or set
+ * up with options evsrc_tcp_listener_bind() does not set, such as
+ * SO_REUSEPORT to spread connections over one listener per thread
+ * (examples/reuseport-server.c). On success the listener owns the fd (close
+ * it with evsrc_tcp_listener_close()). On failure the fd stays the caller's,
+ * open and unchanged.
+ * Errors: -EINVAL if listener is NULL, or fd is a socket but not a TCP
+ * socket (UDP, Unix domain) or not listening (listen(2) it first); -EBADF if
+ * fd is negative or not open; -ENOTSOCK if fd is not a socket.
+ * Thread-safety: not alongside any other call on the same struct (as with
+ * close(2)); distinct structs are independent.
+ */
+EVSRC_EXPORT int evsrc_tcp_listener_from_fd(struct evsrc_tcp_listener *listener, int fd);
+
+/*
  * Stores the address the listener is bound to in *addr (see "Addresses" for
  * *addrlen and truncation).
  * Errors: -EINVAL if listener, addr or addrlen is NULL; -EBADF if closed.

@@ -17,6 +17,11 @@
  * however many periods pass, because the kernel re-arms it only when it is
  * read: the count it then returns includes the periods missed.
  *
+ * Clock ids: CLOCK_MONOTONIC, CLOCK_BOOTTIME and CLOCK_REALTIME come from
+ * <time.h>, which declares them only for POSIX: a program compiled with
+ * -std=c11 must define _POSIX_C_SOURCE as 199309L or later (or _GNU_SOURCE)
+ * before its first #include. This header needs nothing defined itself.
+ *
  * The fields of the struct are private: use the functions below.
  * Thread-safety: set, read, get and fd may run on one timer in several
  * threads at once (each is one system call on the fd). new, from_fd and

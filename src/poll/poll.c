@@ -83,10 +83,13 @@ __attribute__((noinline)) static int poll_wait_bounded(struct evsrc_poll *poll, 
         return -EINVAL;
     if (!poll || !timespec_is_valid(timeout))
         return events_store(events, -EINVAL);
-    /* evsrc_events_new() bounds capacity, so the cast cannot truncate. */
+    /*
+     * timeout is not NULL: with valid arguments and no timeout,
+     * evsrc_poll_wait() waits itself. evsrc_events_new() bounds capacity, so
+     * the cast cannot truncate.
+     */
     int capacity = (int)events->capacity;
-    long n = timeout ? selector_wait(poll->registry.selector, events_slots(events), capacity, timeout)
-                     : selector_wait_forever(poll->registry.selector, events_slots(events), capacity);
+    long n = selector_wait(poll->registry.selector, events_slots(events), capacity, timeout);
     if (n < 0)
         return poll_wait_failed(events, n, poll->registry.selector);
     return events_store(events, (int)n);

@@ -17,7 +17,7 @@
  *   long selector_wait_forever(int selector, struct evsrc_event *buffer, int capacity);
  *                                                   count or -errno, no timeout
  *   int  selector_wait(int selector, struct evsrc_event *buffer, int capacity,
- *                      const struct timespec *timeout);  count or -errno; timeout validated
+ *                      const struct timespec *timeout);  count or -errno; timeout valid, not NULL
  *
  * and stores events in the public struct evsrc_event layout, translating its
  * flags to EVSRC_EVENT_FLAG_* if they differ. Interests reach a backend

@@ -235,8 +235,6 @@ static inline int selector_wait(int selector, struct evsrc_event *buffer, int ca
                                 const struct timespec *timeout)
 {
     struct epoll_event *events = (struct epoll_event *)(void *)buffer;
-    if (!timeout)
-        return selector_epoll_wait(selector, events, capacity, -1);
     /* Exact in milliseconds: plain epoll_wait, the cheapest call. */
     if (timeout->tv_nsec % 1000000 == 0 && timeout->tv_sec < INT_MAX / 1000)
         return selector_epoll_wait(selector, events, capacity, selector_timeout_ms(timeout));

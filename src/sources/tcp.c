@@ -102,6 +102,37 @@ EVSRC_EXPORT int evsrc_tcp_listener_bind(struct evsrc_tcp_listener *listener, co
     return 0;
 }
 
+/* Only a listening TCP socket can be adopted as a listener. */
+static int check_tcp_listener(int fd)
+{
+    int type, protocol, listening;
+    int r = get_int_option(fd, SOL_SOCKET, SO_TYPE, &type);
+    if (r < 0)
+        return r;
+    if ((r = get_int_option(fd, SOL_SOCKET, SO_PROTOCOL, &protocol)) < 0 ||
+        (r = get_int_option(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening)) < 0)
+        return r;
+    return type == SOCK_STREAM && protocol == IPPROTO_TCP && listening ? 0 : -EINVAL;
+}
+
+EVSRC_EXPORT int evsrc_tcp_listener_from_fd(struct evsrc_tcp_listener *listener, int fd)
+{
+    if (!listener)
+        return -EINVAL;
+    fd_source_init_closed(&listener->source);
+    if (fd < 0)
+        return -EBADF;
+    int r = check_tcp_listener(fd);
+    if (r < 0)
+        return r;
+    /* The last step that can fail, and it changes nothing when it does. */
+    r = fd_source_set_nonblocking(fd);
+    if (r < 0)
+        return r;
+    fd_source_init(&listener->source, fd);
+    return 0;
+}
+
 EVSRC_EXPORT int evsrc_tcp_listener_local_addr(const struct evsrc_tcp_listener *listener,
                                                struct sockaddr_storage *addr, socklen_t *addrlen)
 {

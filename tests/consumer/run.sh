@@ -1,17 +1,25 @@
 #!/usr/bin/env bash
 # Checks evsrc the way its users get it. Usage: tests/consumer/run.sh SRCDIR
 #
-#  1. Configures, builds and installs SRCDIR into a temporary prefix, and
-#     checks what was installed: every public header, the generated
-#     <evsrc/version.h>, the shared library and its soname link, evsrc.pc.
+#  1. Configures, builds and installs SRCDIR (-Ddefault_library=both) into a
+#     temporary prefix, and checks what was installed: every public header,
+#     the generated <evsrc/version.h>, the shared library and its soname link,
+#     libevsrc.a, evsrc.pc, the CMake package files and the man pages.
 #  2. Builds consumer.c with `cc ... $(pkg-config --cflags --libs evsrc)`
-#     against that prefix, strict C11 with -Werror, and runs it.
+#     against that prefix, strict C11 with -Werror, and runs it; then links it
+#     statically (-static and `pkg-config --static`) and runs that.
 #  3. Builds the code of docs/custom-sources.md the same way: the blocks
 #     fenced as "```c NAME" are put together in order into NAME and each
 #     program is compiled and run; the blocks named custom-source.c must
 #     appear verbatim in examples/custom-source.c, which is built and run too.
+#     Every examples/*.c is built with the README's line under
+#     -std=c11 -Wall -Wextra -Werror.
 #  4. Builds and runs the Meson project beside this script, which takes evsrc
-#     as a subproject through dependency('evsrc').
+#     as a subproject through dependency('evsrc'), and checks that the
+#     subproject is quiet: it adds no tests, builds only the library and
+#     installs nothing.
+#  5. Builds and runs the CMake project in cmake/, which finds the installed
+#     evsrc with find_package(evsrc 0.2 REQUIRED), linked shared and static.
 #
 # Honours CC (default cc). Exits non-zero on the first failure, after
 # printing the log of the step that failed.
@@ -47,7 +55,7 @@ quiet() {
 # ---- 1. Install into a temporary prefix -------------------------------------
 step "installing $src into a temporary prefix"
 quiet meson setup "$tmp/build" "$src" --prefix="$prefix" --buildtype=release \
-  -Dtests=disabled -Dexamples=false -Dbenchmarks=false
+  -Dtests=disabled -Dexamples=false -Dbenchmarks=false -Ddefault_library=both
 quiet ninja -C "$tmp/build"
 quiet meson install -C "$tmp/build"
 
@@ -69,6 +77,17 @@ done
 [ -f "$includedir/evsrc/version.h" ] || fail "the generated evsrc/version.h is not installed"
 [ -e "$libdir/libevsrc.so" ] || fail "libevsrc.so (the link-time name) is not in $libdir"
 [ -e "$libdir/libevsrc.so.$major" ] || fail "libevsrc.so.$major (the soname) is not in $libdir"
+[ -f "$libdir/libevsrc.a" ] || fail "libevsrc.a (-Ddefault_library=both) is not in $libdir"
+if command -v cmake >/dev/null; then
+  for file in evsrcConfig.cmake evsrcConfigVersion.cmake; do
+    [ -f "$libdir/cmake/evsrc/$file" ] || fail "$file is not installed in $libdir/cmake/evsrc"
+  done
+fi
+if command -v scdoc >/dev/null; then
+  for page in man7/evsrc.7 man3/evsrc_poll.3 man3/evsrc_poll_wait.3; do
+    [ -f "$prefix/share/man/$page" ] || fail "the man page $page is not installed in $prefix/share/man"
+  done
+fi
 
 # ---- 2. A pkg-config consumer --------------------------------------------------
 export PKG_CONFIG_PATH=$pcdir
@@ -107,12 +126,28 @@ build_and_run consumer "$here/consumer.c" "-DEXPECTED_VERSION=\"$version\""
 grep -qx "consumer: evsrc $version (headers $version): ok" "$tmp/consumer.out" ||
   fail "the pkg-config consumer did not report evsrc $version"
 
+# A static link takes libevsrc.a and what `pkg-config --static` adds (-pthread).
+step "building consumer-static with pkg-config --static"
+# shellcheck disable=SC2046 # pkg-config's output is meant to be split
+quiet "$cc" "${strict[@]}" -static "-DEXPECTED_VERSION=\"$version\"" "$here/consumer.c" -o "$tmp/consumer-static" \
+  $(pkg-config --cflags --libs --static evsrc)
+if ldd "$tmp/consumer-static" >/dev/null 2>&1; then
+  fail "consumer-static is dynamically linked"
+fi
+step "running consumer-static"
+"$tmp/consumer-static" </dev/null >"$tmp/consumer-static.out" 2>&1 || {
+  cat "$tmp/consumer-static.out" >&2
+  fail "consumer-static failed"
+}
+grep -qx "consumer: evsrc $version (headers $version): ok" "$tmp/consumer-static.out" ||
+  fail "the static consumer did not report evsrc $version"
+
 # ---- 3. The documentation's code and the example -----------------------------------
 # Every C block in these documents names its program (```c NAME.c); the blocks of one
 # name are joined in order and built and run like any consumer, except custom-source.c,
 # whose blocks must stand verbatim in examples/custom-source.c.
 example=$src/examples/custom-source.c
-docs=("$src/docs/custom-sources.md" "$src/docs/threads.md" "$src/docs/daemon-loop.md" "$src/README.md")
+docs=("$src/docs/custom-sources.md" "$src/docs/threads.md" "$src/docs/daemon-loop.md" "$src/docs/unix-sockets.md" "$src/README.md")
 for doc in "${docs[@]}"; do
   [ -f "$doc" ] || fail "$doc is missing"
 done
@@ -127,8 +162,8 @@ for docs in documents:
     block = None
     for number, line in enumerate(open(docs, encoding="utf-8"), 1):
         if block is None:
-            if line.startswith("```c") and not line.startswith("```cpp"):
-                words = line[3:].split()
+            words = line[3:].split() if line.startswith("```") else []
+            if words and words[0] == "c":
                 if len(words) != 2:
                     sys.exit(f"{docs}:{number}: a C block must name its program: ```c NAME")
                 block = (words[1], number, [])
@@ -157,16 +192,45 @@ for program in "$tmp"/docs/*.c; do
 done
 build_and_run custom-source "$example"
 
+# Every example builds with the README's line, `cc example.c $(pkg-config
+# --cflags --libs evsrc)`, under strict C11: each defines its feature macros.
+for file in "$src"/examples/*.c; do
+  name=example-$(basename "$file" .c)
+  step "building $name with the README's command line"
+  # shellcheck disable=SC2046 # pkg-config's output is meant to be split
+  quiet "$cc" -std=c11 -Wall -Wextra -Werror "$file" -o "$tmp/$name" $(pkg-config --cflags --libs evsrc)
+done
+
 # ---- 4. A Meson project with evsrc as a subproject -----------------------------------
 step "building the Meson consumer with evsrc as a subproject"
 project=$tmp/meson-consumer
 mkdir -p "$project/subprojects"
 cp "$here/meson.build" "$here/consumer.c" "$project/"
+cp "$here/evsrc.wrap" "$project/subprojects/"
 ln -s "$src" "$project/subprojects/evsrc"
-# No PKG_CONFIG_PATH: the subproject alone must answer dependency('evsrc').
+# No PKG_CONFIG_PATH, and forced fallback: the subproject alone must answer dependency('evsrc').
+saved_pkg_config_path=$PKG_CONFIG_PATH
 unset PKG_CONFIG_PATH
-quiet meson setup "$tmp/meson-build" "$project"
+quiet meson setup "$tmp/meson-build" "$project" --force-fallback-for=evsrc
 quiet ninja -C "$tmp/meson-build"
+# Quiet: the parent's one test, evsrc's library as the subproject's only
+# target, and nothing to install.
+meson introspect --tests --targets --installed "$tmp/meson-build" >"$tmp/introspect.json"
+python3 - "$tmp/introspect.json" <<'PY' || fail "evsrc as a subproject is not quiet"
+import json
+import sys
+
+info = json.load(open(sys.argv[1]))
+tests = [t["name"] for t in info["tests"]]
+if tests != ["consumer"]:
+    sys.exit(f"the parent's tests are {tests}, not just its own 'consumer'")
+ours = [(t["name"], t["type"]) for t in info["targets"] if t["subproject"] == "evsrc"]
+if ours != [("evsrc", "shared library")]:
+    sys.exit(f"the subproject builds {ours}, not the library alone")
+if info["installed"]:
+    sys.exit(f"the subproject installs {sorted(info['installed'])}")
+print("quiet subproject: 1 test (the parent's), 1 evsrc target (the library), nothing installed")
+PY
 step "running the Meson consumer"
 "$tmp/meson-build/consumer" </dev/null >"$tmp/meson-consumer.out" 2>&1 || {
   cat "$tmp/meson-consumer.out" >&2
@@ -175,5 +239,32 @@ step "running the Meson consumer"
 sed 's/^/  | /' "$tmp/meson-consumer.out"
 grep -qx "consumer: evsrc $version (headers $version): ok" "$tmp/meson-consumer.out" ||
   fail "the Meson consumer did not report evsrc $version"
+
+# ---- 5. A CMake project with find_package(evsrc 0.2 REQUIRED) ------------------------
+if command -v cmake >/dev/null; then
+  export PKG_CONFIG_PATH=$saved_pkg_config_path
+  for linkage in shared static; do
+    static=OFF
+    [ "$linkage" = static ] && static=ON
+    step "building the CMake consumer ($linkage) with find_package(evsrc 0.2 REQUIRED)"
+    quiet env CC="$cc" cmake -S "$here/cmake" -B "$tmp/cmake-$linkage" -DCMAKE_PREFIX_PATH="$prefix" \
+      -Devsrc_USE_STATIC_LIBS=$static
+    quiet cmake --build "$tmp/cmake-$linkage"
+    step "running the CMake consumer ($linkage)"
+    LD_LIBRARY_PATH=$libdir "$tmp/cmake-$linkage/consumer" </dev/null >"$tmp/cmake-$linkage.out" 2>&1 || {
+      cat "$tmp/cmake-$linkage.out" >&2
+      fail "the CMake consumer ($linkage) failed"
+    }
+    grep -qx "consumer: evsrc $version (headers $version): ok" "$tmp/cmake-$linkage.out" ||
+      fail "the CMake consumer ($linkage) did not report evsrc $version"
+    LD_LIBRARY_PATH=$libdir ldd "$tmp/cmake-$linkage/consumer" >"$tmp/cmake-$linkage.ldd" || fail "ldd the CMake consumer"
+    loads=static
+    grep -qF "=> $libdir/libevsrc.so.$major " "$tmp/cmake-$linkage.ldd" && loads=shared
+    [ "$loads" = "$linkage" ] || fail "the CMake consumer ($linkage) links evsrc $loads"
+  done
+  sed 's/^/  | /' "$tmp/cmake-shared.out"
+else
+  step "cmake is not installed: the CMake consumer is skipped"
+fi
 
 step "all checks passed"

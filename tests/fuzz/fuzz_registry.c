@@ -16,7 +16,8 @@
  *     pipe ends (evsrc_pipe_*), unix socketpair ends and eventfds (raw fds
  *     in struct evsrc_source_fd), timerfds (evsrc_timerfd), loopback TCP
  *     stream pairs (evsrc_tcp_*), wakers (evsrc_waker_*, their eventfd
- *     found by number) and memfds (a file epoll refuses). Each has its own
+ *     found by number), memfds (a file epoll refuses) and connected
+ *     loopback UDP socket pairs (evsrc_udp_*). Each has its own
  *     source plus a second "raw" evsrc_source_fd over the same fd; closed
  *     objects linger so that their stale sources and fd numbers are
  *     exercised too;
@@ -90,6 +91,7 @@
 #include <evsrc/source.h>
 #include <evsrc/tcp.h>
 #include <evsrc/timerfd.h>
+#include <evsrc/udp.h>
 #include <evsrc/waker.h>
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -191,6 +193,7 @@ static const char *err_name(long r)
     case ENOMEM: return "-ENOMEM";
     case EINTR: return "-EINTR";
     case ENOTSOCK: return "-ENOTSOCK";
+    case ECONNREFUSED: return "-ECONNREFUSED";
     default: snprintf(buf, sizeof buf, "-%ld", -r); return buf;
     }
 }
@@ -224,9 +227,9 @@ static uint8_t take(struct input *in)
 
 /* ---- Model -------------------------------------------------------------- */
 
-enum kind { K_NONE, K_PIPE_R, K_PIPE_W, K_SOCK, K_EVENTFD, K_TIMER, K_TCP, K_MEMFD, K_WAKER };
+enum kind { K_NONE, K_PIPE_R, K_PIPE_W, K_SOCK, K_EVENTFD, K_TIMER, K_TCP, K_MEMFD, K_WAKER, K_UDP };
 static const char *const kind_names[] = {"none", "pipe-r", "pipe-w", "sock", "eventfd",
-                                         "timer", "tcp", "memfd", "waker"};
+                                         "timer", "tcp", "memfd", "waker", "udp"};
 
 /* The library's structs for one object: each kind uses one member. */
 struct object {
@@ -236,6 +239,7 @@ struct object {
         struct evsrc_pipe_receiver rx;
         struct evsrc_timerfd timer;
         struct evsrc_tcp_stream tcp;
+        struct evsrc_udp_socket udp;
     } own;
     struct evsrc_source_fd raw; /* a second source over the same fd */
     struct evsrc_waker *waker;  /* K_WAKER: the waker (its eventfd is the slot's fd) */
@@ -263,6 +267,12 @@ struct slot {
     bool timer_periodic;
     bool interval_known;
     struct timespec interval;
+    /* udp: the datagrams sent towards this end and not yet received, oldest first (a ring). */
+    struct {
+        uint16_t len;
+        uint8_t start; /* the pattern byte it starts with */
+    } dgram[CHUNK_CAP];
+    unsigned dgram_head, dgram_count;
 };
 
 enum armed { ARMED, DISARMED, MAYBE_ARMED };
@@ -321,7 +331,7 @@ static const struct event_source_ops partial_ops = {NULL, NULL, NULL};
 
 static bool is_library_kind(enum kind k)
 {
-    return k == K_PIPE_R || k == K_PIPE_W || k == K_TIMER || k == K_TCP;
+    return k == K_PIPE_R || k == K_PIPE_W || k == K_TIMER || k == K_TCP || k == K_UDP;
 }
 
 static struct evsrc_source *own_source(int i)
@@ -332,6 +342,7 @@ static struct evsrc_source *own_source(int i)
     case K_PIPE_W: return &o->own.tx.source;
     case K_TIMER: return &o->own.timer.source;
     case K_TCP: return &o->own.tcp.source;
+    case K_UDP: return &o->own.udp.source;
     default: return &o->own.sfd.source;
     }
 }
@@ -1124,6 +1135,81 @@ static void create_tcp_pair(void)
     note("create tcp pair: slot %d fd %d, slot %d fd %d", a, cfd, b, sfd);
 }
 
+/* Binds a UDP socket to 127.0.0.1:0, made by the library or made here and adopted. */
+static int udp_bind_loopback(struct evsrc_udp_socket *udp, bool adopt)
+{
+    struct sockaddr_in addr;
+    memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (!adopt)
+        return evsrc_udp_socket_bind(udp, (const struct sockaddr *)&addr, sizeof addr);
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    int r = bind(fd, (const struct sockaddr *)&addr, sizeof addr) < 0 ? -errno : 0;
+    if (r == 0)
+        r = evsrc_udp_socket_from_fd(udp, fd);
+    if (r < 0)
+        close(fd); /* a failed adoption leaves the fd with us */
+    return r;
+}
+
+/* Another kind of fd of the model is refused by udp_socket_from_fd and left as it was. */
+static void udp_refuse_other(uint8_t b)
+{
+    int i = pick_slot(b);
+    if (i < 0 || !W.slots[i].open || W.slots[i].kind == K_UDP)
+        return;
+    int fd = W.slots[i].fd, before = fcntl(fd, F_GETFL);
+    struct evsrc_udp_socket probe;
+    memset(&probe, 0x5a, sizeof probe);
+    bool socket_kind = W.slots[i].kind == K_SOCK || W.slots[i].kind == K_TCP;
+    EXPECT(evsrc_udp_socket_from_fd(&probe, fd), socket_kind ? -EINVAL : -ENOTSOCK, "udp_socket_from_fd(a %s)",
+           kind_names[W.slots[i].kind]);
+    CHECK(fcntl(fd, F_GETFL) == before, "a failed udp adoption changed the fd");
+    EXPECT(evsrc_udp_socket_fd(&probe), -EBADF, "udp socket after a failed adoption");
+}
+
+static void create_udp_pair(uint8_t variant)
+{
+    int a = free_slot(-1), b = free_slot(a);
+    if (a < 0 || b < 0 || live_fds() + 2 > MAX_LIVE_FDS)
+        return;
+    udp_refuse_other(variant >> 2);
+    struct evsrc_udp_socket *ua = &objects[a].own.udp, *ub = &objects[b].own.udp;
+    int r = udp_bind_loopback(ua, variant & 1);
+    if (r < 0) {
+        CHECK(r != -EINVAL && r != -EBADF, "udp bind(127.0.0.1:0): %s", err_name(r));
+        EXPECT(evsrc_udp_socket_fd(ua), -EBADF, "a failed bind leaves the socket closed");
+        slot_forget(a);
+        return;
+    }
+    r = udp_bind_loopback(ub, variant & 2);
+    if (r < 0) {
+        CHECK(r != -EINVAL && r != -EBADF, "udp bind(127.0.0.1:0): %s", err_name(r));
+        EXPECT(evsrc_udp_socket_close(ua), 0, "udp close");
+        slot_forget(a);
+        slot_forget(b);
+        return;
+    }
+    /* Each connected to the other: datagrams from anyone else are dropped, ICMP errors are reported. */
+    struct sockaddr_storage addr_a, addr_b;
+    socklen_t len_a = sizeof addr_a, len_b = sizeof addr_b;
+    EXPECT(evsrc_udp_socket_local_addr(ua, &addr_a, &len_a), 0, "udp local_addr");
+    EXPECT(evsrc_udp_socket_local_addr(ub, &addr_b, &len_b), 0, "udp local_addr");
+    CHECK(len_a == sizeof(struct sockaddr_in) && len_b == len_a, "udp local_addr length %u", (unsigned)len_a);
+    EXPECT(evsrc_udp_socket_connect(ua, (const struct sockaddr *)&addr_b, len_b), 0, "udp connect");
+    EXPECT(evsrc_udp_socket_connect(ub, (const struct sockaddr *)&addr_a, len_a), 0, "udp connect");
+    int fa = evsrc_udp_socket_fd(ua), fb = evsrc_udp_socket_fd(ub);
+    check_new_fd(fa, "udp socket");
+    check_new_fd(fb, "udp socket");
+    slot_setup(a, K_UDP, fa);
+    slot_setup(b, K_UDP, fb);
+    link_peers(a, b);
+    note("create udp pair%s: slot %d fd %d, slot %d fd %d", (variant & 3) ? " (adopted)" : "", a, fa, b, fb);
+}
+
 static void op_create(struct input *in)
 {
     uint8_t b = take(in);
@@ -1139,6 +1225,8 @@ static void op_create(struct input *in)
         uint8_t hb = take(in), tb = take(in);
         if (b & 0x08)
             create_waker(hb, tb);
+        else if (b & 0x10)
+            create_udp_pair(hb);
         else
             create_socketpair();
         break;
@@ -1165,7 +1253,7 @@ static void model_closed(int i)
                 p->reset_pending = true;
             break;
         case K_TCP: p->in_closed = true; break;
-        default: break;
+        default: break; /* K_UDP: the peer just loses its peer; its sends may draw -ECONNREFUSED */
         }
         if (!before && readable_known(p))
             owe_readable(p);
@@ -1174,6 +1262,7 @@ static void model_closed(int i)
     s->file = 0;
     s->buffered = 0;
     s->chunks = 0;
+    s->dgram_count = 0;
 }
 
 static int close_object(int i)
@@ -1184,6 +1273,7 @@ static int close_object(int i)
     case K_PIPE_W: return evsrc_pipe_sender_close(&o->own.tx);
     case K_TIMER: return evsrc_timerfd_close(&o->own.timer);
     case K_TCP: return evsrc_tcp_stream_close(&o->own.tcp);
+    case K_UDP: return evsrc_udp_socket_close(&o->own.udp);
     case K_WAKER:
         evsrc_waker_free(o->waker);
         o->waker = NULL;
@@ -1481,6 +1571,185 @@ static void tcp_read(int i, size_t len, uint8_t variant)
     }
 }
 
+/*
+ * UDP. Loopback delivers a datagram by the time send returns on an idle
+ * machine but not always under load, so readiness is not "known" and a
+ * receive may say -EAGAIN; what it does return must be the oldest datagram
+ * sent, whole or cut to the buffer, with its bytes in order. Once the peer
+ * is gone, sends and receives may report its ICMP refusal, once each time.
+ */
+static void udp_push(struct slot *p, size_t len)
+{
+    unsigned k = (p->dgram_head + p->dgram_count++) % CHUNK_CAP;
+    p->dgram[k].len = (uint16_t)len;
+    p->dgram[k].start = p->wseq;
+    p->wseq = (uint8_t)(p->wseq + len);
+}
+
+static void udp_write(int i, size_t len, uint8_t variant)
+{
+    struct slot *s = &W.slots[i];
+    struct slot *p = live_peer(s);
+    struct evsrc_udp_socket *u = &objects[i].own.udp;
+    int mode = variant & 3; /* send, send_to the peer, send with a NULL buf, send_many of two */
+    unsigned count = mode == 3 ? 2 : 1;
+    if (p && p->dgram_count + count > CHUNK_CAP)
+        return;
+    uint8_t buf[IO_MAX];
+    fill(buf, len, p ? p->wseq : 0);
+    ssize_t r;
+    if (mode == 1) {
+        struct sockaddr_storage to;
+        socklen_t tolen = sizeof to;
+        int a = evsrc_udp_socket_peer_addr(u, &to, &tolen);
+        EXPECT(a, s->open ? 0 : -EBADF, "udp peer_addr of slot %d", i);
+        if (a < 0)
+            memset(&to, 0, sizeof to), to.ss_family = AF_INET, tolen = sizeof(struct sockaddr_in);
+        r = evsrc_udp_socket_send_to(u, buf, len, (const struct sockaddr *)&to, tolen);
+    } else if (mode == 3) {
+        struct iovec iov[2] = {{buf, len / 2}, {buf + len / 2, len - len / 2}};
+        struct mmsghdr msgs[2];
+        memset(msgs, 0, sizeof msgs);
+        for (int k = 0; k < 2; k++) {
+            msgs[k].msg_hdr.msg_iov = &iov[k];
+            msgs[k].msg_hdr.msg_iovlen = 1;
+        }
+        r = evsrc_udp_socket_send_many(u, msgs, 2);
+    } else {
+        r = evsrc_udp_socket_send(u, mode == 2 ? NULL : buf, len);
+    }
+    note("udp %s slot %d len %zu -> %s", mode == 3 ? "send_many" : mode == 1 ? "send_to" : "send", i, len,
+         err_name(r));
+    if (mode == 2 && len > 0) {
+        EXPECT(r, -EINVAL, "udp send of a NULL buffer");
+        return;
+    }
+    if (!s->open) {
+        EXPECT(r, -EBADF, "udp send on a closed socket");
+        return;
+    }
+    long whole = mode == 3 ? 2 : (long)len;
+    if (r == -EAGAIN || r == -ENOBUFS)
+        return; /* nothing went out */
+    if (!p) {
+        CHECK(r == -ECONNREFUSED || (mode == 3 ? r >= 1 && r <= 2 : r == whole), "udp send to a gone peer: %s",
+              err_name(r));
+        return;
+    }
+    EXPECT(r, whole, "udp send of %zu bytes to a live peer", len);
+    if (mode == 3) {
+        udp_push(p, len / 2);
+        udp_push(p, len - len / 2);
+    } else {
+        udp_push(p, len);
+    }
+}
+
+/* Checks a received datagram against the oldest one sent, and takes it off the model unless peeked. */
+static void udp_check_datagram(struct slot *s, const uint8_t *buf, size_t got, size_t room, bool consume,
+                               const char *what)
+{
+    CHECK(s->dgram_count > 0, "%s: a datagram that was never sent", what);
+    unsigned head = s->dgram_head;
+    size_t full = s->dgram[head].len, want = full < room ? full : room;
+    CHECK(got == want, "%s: %zu bytes, want %zu (a datagram of %zu, room %zu)", what, got, want, full, room);
+    for (size_t k = 0; k < got; k++)
+        CHECK(buf[k] == (uint8_t)(s->dgram[head].start + k), "%s: byte %zu out of order", what, k);
+    if (consume) {
+        s->dgram_head = (head + 1) % CHUNK_CAP;
+        s->dgram_count--;
+    }
+}
+
+static void udp_read(int i, size_t len, uint8_t variant)
+{
+    struct slot *s = &W.slots[i];
+    struct evsrc_udp_socket *u = &objects[i].own.udp;
+    int mode = variant & 3; /* recv, peek, recv_from, recv_many of two */
+    uint8_t buf[2][IO_MAX];
+    struct sockaddr_storage from;
+    socklen_t fromlen = sizeof from;
+    struct mmsghdr msgs[2];
+    struct iovec iov[2] = {{buf[0], len}, {buf[1], len}};
+    ssize_t r;
+    if (mode == 3) {
+        memset(msgs, 0, sizeof msgs);
+        for (int k = 0; k < 2; k++) {
+            msgs[k].msg_hdr.msg_iov = &iov[k];
+            msgs[k].msg_hdr.msg_iovlen = 1;
+        }
+        r = evsrc_udp_socket_recv_many(u, msgs, 2);
+    } else if (mode == 2) {
+        r = evsrc_udp_socket_recv_from(u, buf[0], len, &from, &fromlen);
+    } else if (mode == 1) {
+        r = evsrc_udp_socket_peek(u, buf[0], len);
+    } else {
+        r = evsrc_udp_socket_recv(u, buf[0], len);
+    }
+    static const char *const names[] = {"recv", "peek", "recv_from", "recv_many"};
+    note("udp %s slot %d len %zu -> %s (%u sent towards it)", names[mode], i, len, err_name(r), s->dgram_count);
+    if (!s->open) {
+        EXPECT(r, -EBADF, "udp receive on a closed socket");
+        return;
+    }
+    if (r == -ECONNREFUSED) {
+        CHECK(!live_peer(s), "udp receive refused while the peer is alive");
+        return;
+    }
+    if (r == -EAGAIN)
+        return; /* drained, or a datagram still on its way */
+    CHECK(r >= 0, "udp %s: %s", names[mode], err_name(r));
+    if (mode != 3) {
+        udp_check_datagram(s, buf[0], (size_t)r, len, mode != 1, names[mode]);
+        if (mode == 2)
+            CHECK(fromlen == sizeof(struct sockaddr_in) && from.ss_family == AF_INET, "udp recv_from address");
+        return;
+    }
+    CHECK(r >= 1 && r <= 2, "udp recv_many of 2 returned %zd", r);
+    for (int k = 0; k < r; k++) {
+        bool cut = s->dgram_count > 0 && s->dgram[s->dgram_head].len > len;
+        CHECK(((msgs[k].msg_hdr.msg_flags & MSG_TRUNC) != 0) == cut, "udp recv_many: MSG_TRUNC is %s",
+              cut ? "missing" : "set on a whole datagram");
+        udp_check_datagram(s, buf[k], msgs[k].msg_len, len, true, "recv_many");
+    }
+}
+
+/* The address, error and option calls agree with the model. */
+static void udp_misc(int i, uint8_t b)
+{
+    struct slot *s = &W.slots[i];
+    struct evsrc_udp_socket *u = &objects[i].own.udp;
+    long closed = -EBADF;
+    int r = evsrc_udp_socket_take_error(u);
+    note("udp take_error slot %d -> %s", i, err_name(r));
+    if (!s->open)
+        EXPECT(r, closed, "udp take_error on a closed socket");
+    else if (live_peer(s))
+        EXPECT(r, 0, "udp take_error with a live peer");
+    else
+        CHECK(r == 0 || r == -ECONNREFUSED, "udp take_error: %s", err_name(r));
+    struct sockaddr_storage a, pa;
+    socklen_t len = sizeof a, plen = sizeof pa;
+    EXPECT(evsrc_udp_socket_local_addr(u, &a, &len), s->open ? 0 : closed, "udp local_addr");
+    EXPECT(evsrc_udp_socket_peer_addr(u, &pa, &plen), s->open ? 0 : closed, "udp peer_addr");
+    struct slot *p = s->open ? live_peer(s) : NULL;
+    if (p) {
+        struct sockaddr_storage want;
+        socklen_t wlen = sizeof want;
+        EXPECT(evsrc_udp_socket_local_addr(&objects[s->peer].own.udp, &want, &wlen), 0, "udp peer's local_addr");
+        CHECK(plen == wlen && memcmp(&pa, &want, wlen) == 0, "udp peer_addr is not the peer's local address");
+    }
+    int ttl = 1 + b % 255;
+    EXPECT(evsrc_udp_socket_set_ttl(u, ttl), s->open ? 0 : closed, "udp set_ttl(%d)", ttl);
+    EXPECT(evsrc_udp_socket_ttl(u), s->open ? ttl : closed, "udp ttl");
+    EXPECT(evsrc_udp_socket_set_ttl(u, 0), -EINVAL, "udp set_ttl(0)");
+    EXPECT(evsrc_udp_socket_set_broadcast(u, (b >> 4) & 1), s->open ? 0 : closed, "udp set_broadcast");
+    EXPECT(evsrc_udp_socket_broadcast(u), s->open ? (b >> 4) & 1 : closed, "udp broadcast");
+    EXPECT(evsrc_udp_socket_recv_from(u, NULL, 0, &a, NULL), -EINVAL, "udp recv_from without fromlen");
+    EXPECT(evsrc_udp_socket_send_many(u, NULL, 1), -EINVAL, "udp send_many(NULL, 1)");
+    EXPECT(evsrc_udp_socket_connect(u, NULL, 0), -EINVAL, "udp connect(NULL)");
+}
+
 static void timer_read(int i)
 {
     struct slot *s = &W.slots[i];
@@ -1519,6 +1788,7 @@ static void op_write(struct input *in)
     case K_EVENTFD: efd_write(i, lb); break;
     case K_WAKER: waker_wake(i); break;
     case K_TCP: tcp_write(i, len, variant); break;
+    case K_UDP: udp_write(i, len, variant); break;
     case K_TIMER: timer_read(i); break;
     default: break;
     }
@@ -1543,6 +1813,7 @@ static void op_read(struct input *in)
     case K_SOCK: sock_read(i, len); break;
     case K_EVENTFD: efd_read(i); break;
     case K_TCP: tcp_read(i, len, variant); break;
+    case K_UDP: udp_read(i, len, variant); break;
     case K_TIMER: timer_read(i); break;
     default: break;
     }
@@ -2166,7 +2437,8 @@ static void op_misc(struct input *in)
         struct evsrc_tcp_stream s;
         int before = fcntl(W.slots[i].fd, F_GETFL);
         int r = evsrc_tcp_stream_from_fd(&s, W.slots[i].fd);
-        EXPECT(r, W.slots[i].kind == K_SOCK ? -EINVAL : -ENOTSOCK, "tcp_stream_from_fd(a %s)",
+        EXPECT(r, W.slots[i].kind == K_SOCK || W.slots[i].kind == K_UDP ? -EINVAL : -ENOTSOCK,
+               "tcp_stream_from_fd(a %s)",
                kind_names[W.slots[i].kind]);
         CHECK(fcntl(W.slots[i].fd, F_GETFL) == before, "a failed tcp adoption changed the fd");
         EXPECT(evsrc_tcp_stream_fd(&s), -EBADF, "stream after a failed adoption");
@@ -2183,6 +2455,7 @@ static void op_misc(struct input *in)
             case K_PIPE_W: EXPECT(evsrc_pipe_sender_fd(&o->own.tx), want, "sender fd of slot %d", i); break;
             case K_TIMER: EXPECT(evsrc_timerfd_fd(&o->own.timer), want, "timer fd of slot %d", i); break;
             case K_TCP: EXPECT(evsrc_tcp_stream_fd(&o->own.tcp), want, "stream fd of slot %d", i); break;
+            case K_UDP: EXPECT(evsrc_udp_socket_fd(&o->own.udp), want, "udp fd of slot %d", i); break;
             default: break;
             }
         }
@@ -2190,6 +2463,10 @@ static void op_misc(struct input *in)
     }
     case 9: {
         int i = pick_slot(b);
+        if (i >= 0 && W.slots[i].kind == K_UDP) {
+            udp_misc(i, b);
+            break;
+        }
         if (i < 0 || W.slots[i].kind != K_TCP)
             break;
         int r = evsrc_tcp_stream_take_error(&objects[i].own.tcp);

@@ -24,6 +24,7 @@ WRITE, READ, WAIT, QUEUE, TIMER, SHUTDOWN, REINIT, MISC = range(8, 16)
 PIPE, PIPE_ADOPT, SOCKPAIR, EVENTFD, TIMERFD, TCP, MEMFD = 0, 0x11, 2, 3, 4, 5, 6
 WAKER = 0x0F  # followed by a handle byte and a token byte
 TIMER_ADOPT = 4 | (1 << 3)
+UDP = 0x17  # a connected loopback UDP pair; followed by a variant byte (1, 2: adopt an end) and a spare byte
 
 # Registry handles (pick_handle: byte % 6).
 Q0, Q0C0, Q0C1, Q1, Q1C0, Q1C1 = range(6)
@@ -342,6 +343,39 @@ def seeds():
         op_queue(1, POLL_NEW),
         op_fd(REG_FD, Q1, 1, W | LEVEL),
         op_wait(1), op_wait(1),
+    ], [])
+
+    # A connected UDP pair, made and adopted: every send and receive call, truncation, a gone peer's refusal.
+    s["udp"] = [3] + sum([
+        [CREATE, UDP, 0, 0],
+        [CREATE, UDP, 3, 0],
+        op_src(REG, Q0, 0, OWN, R | W),
+        op_src(REG, Q0, 1, OWN, R),
+        op_write(0, 30),
+        op_write(0, 31, 1),
+        op_write(0, 0),
+        op_write(0, 40, 3),
+        op_write(0, 5, 2),
+        op_wait(0), op_wait(0),
+        op_read(1, 0x01, 1),
+        op_read(1, 0x01),
+        op_read(1, 0xff, 2),
+        op_read(1, 0xff, 3),
+        op_read(1, 0xff, 3),
+        op_read(1, 0xff),
+        [MISC, 9],
+        op_src(REREG, Q0, 1, OWN, W),
+        op_write(2, 9),
+        op_read(3, 0xff),
+        op_close(1),
+        op_write(0, 5),
+        op_wait(0),
+        op_read(0),
+        op_write(0, 5),
+        op_read(0),
+        [MISC, 9], [MISC, 21],
+        op_close(0),
+        op_src(REG, Q0, 0, OWN, R),
     ], [])
 
     # Random operations, to start from something busy.

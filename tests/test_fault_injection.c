@@ -1,0 +1,734 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Fault injection in the manner of SQLite's out-of-memory loop: each scenario
+ * runs with the library's 1st fallible call failed, then its 2nd, and so on
+ * (fault_injection.h fails exactly one call per run) until a run has no call
+ * left to fail. Every fallible library call in a scenario is a step (FAULT_CALL
+ * or FAULT_OK), and when the fault fires inside a step:
+ *
+ *   - the call returns exactly -errno of the injected failure;
+ *   - it leaves no fd and no allocated byte behind (counted before and after);
+ *   - the same call made again succeeds (no fault fires twice), so the object
+ *     that just failed is usable, and the scenario goes on with it.
+ *
+ * Each run ends with every object closed or freed, and must leave as many fds
+ * open as it found and no byte the library allocated.
+ *
+ * A new source is one scenario function (every public function of its header,
+ * each fallible call a step) and one line in `scenarios`; a new C library
+ * function it calls is one INTERPOSE line in fault_injection.c (the import
+ * check below fails until it has one). See docs/testing.md.
+ */
+#include <dirent.h>
+#include <elf.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <link.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "fault_injection.h"
+#include "testutil.h"
+
+/* More calls than any scenario makes: a run that gets here loops. */
+#define RUNS_MAX 2000
+
+/* ---- Steps ----------------------------------------------------------------------- */
+
+struct step {
+    const char *call;
+    const char *file;
+    int line;
+    unsigned long fired;
+    int fds;
+    size_t bytes;
+};
+
+static unsigned long faults_checked;
+
+static void step_begin(struct step *step, const char *call, const char *file, int line)
+{
+    *step = (struct step){call, file, line, fault_injection_fired(), testutil_open_fds(),
+                          fault_injection_library_bytes()};
+}
+
+/* Checks a failed step; true if the fault fired in it, and the call is to be made again. */
+static bool step_end(const struct step *step, long result)
+{
+    if (fault_injection_fired() == step->fired)
+        return false;
+    faults_checked++;
+    struct fault fault = fault_injection_last();
+    if (fault.absorbed)
+        return false; /* the library retried it: the step's usual checks apply */
+    ck_assert_msg(result == -fault.error, "%s:%d: %s returned %ld after %s (call %lu) failed with -%d",
+                  step->file, step->line, step->call, result, fault.function, fault.call, fault.error);
+    ck_assert_msg(testutil_open_fds() == step->fds, "%s:%d: %s left %d fds more when %s (call %lu) failed",
+                  step->file, step->line, step->call, testutil_open_fds() - step->fds, fault.function, fault.call);
+    ck_assert_msg(fault_injection_library_bytes() == step->bytes,
+                  "%s:%d: %s leaked %zu bytes when %s (call %lu) failed", step->file, step->line, step->call,
+                  fault_injection_library_bytes() - step->bytes, fault.function, fault.call);
+    return true;
+}
+
+/* Makes `call` a step, storing its (second, if the first failed) result in `result`. */
+#define FAULT_CALL(result, call)                                     \
+    do {                                                             \
+        struct step fault_step_;                                     \
+        step_begin(&fault_step_, #call, __FILE__, __LINE__);         \
+        (result) = (call);                                           \
+        if (step_end(&fault_step_, (long)(result)))                  \
+            (result) = (call);                                       \
+    } while (0)
+
+/* A step not made again after its fault: for calls whose failure changes state (see deregister_once). */
+#define FAULT_ONCE(result, call)                                     \
+    do {                                                             \
+        struct step fault_step_;                                     \
+        step_begin(&fault_step_, #call, __FILE__, __LINE__);         \
+        (result) = (call);                                           \
+        step_end(&fault_step_, (long)(result));                      \
+    } while (0)
+
+/* A step that must succeed (return 0 or more) once no fault is in its way. */
+#define FAULT_OK(call)                                                                               \
+    do {                                                                                             \
+        long fault_ok_;                                                                              \
+        FAULT_CALL(fault_ok_, call);                                                                 \
+        ck_assert_msg(fault_ok_ >= 0, "%s:%d: %s returned %ld", __FILE__, __LINE__, #call, fault_ok_); \
+    } while (0)
+
+/* ---- Helpers for scenarios --------------------------------------------------------- */
+
+struct loop {
+    struct evsrc_poll *poll;
+    struct evsrc_registry *registry;
+    struct evsrc_events *events;
+};
+
+static void loop_open(struct loop *loop)
+{
+    FAULT_OK(evsrc_poll_new(&loop->poll));
+    FAULT_OK(evsrc_events_new(8, &loop->events));
+    loop->registry = evsrc_poll_registry(loop->poll);
+}
+
+static void loop_close(struct loop *loop)
+{
+    evsrc_events_free(loop->events);
+    evsrc_poll_free(loop->poll);
+}
+
+/*
+ * Waits for an event of `token` that is ready already (the scenario made
+ * sure with testutil_await_fd), so that the number of calls is the same in
+ * every run. Alternates a timeout of whole milliseconds (epoll_wait) and one
+ * that is not (epoll_pwait2 where there is one). Returns its flags.
+ */
+static uint32_t loop_expect(struct loop *loop, evsrc_token token)
+{
+    static const struct timespec timeouts[] = {{0, 0}, {0, 1}};
+    for (int i = 0; i < 20; i++) {
+        int n;
+        FAULT_CALL(n, evsrc_poll_wait(loop->poll, loop->events, &timeouts[i % 2]));
+        ck_assert_int_ge(n, 0);
+        for (size_t j = 0; j < (size_t)n; j++) {
+            const struct evsrc_event *event = evsrc_events_get(loop->events, j);
+            if (evsrc_event_token(event) == token)
+                return evsrc_event_raw_flags(event);
+        }
+    }
+    ck_abort_msg("no event for token %llu", (unsigned long long)token);
+    return 0;
+}
+
+/*
+ * Deregisters a source as one step that is not made again: whatever its op
+ * returns, the source is unregistered afterwards (registry.h), which a
+ * second call shows.
+ */
+static void deregister_once(struct evsrc_registry *registry, struct evsrc_source *source)
+{
+    unsigned long fired = fault_injection_fired();
+    int r;
+    FAULT_ONCE(r, evsrc_registry_deregister(registry, source));
+    ck_assert(r == 0 || fault_injection_fired() != fired);
+    ck_assert_int_eq(evsrc_registry_deregister(registry, source), -ENOENT);
+}
+
+/* The one eventfd open in this process (a waker's). */
+static int find_eventfd(void)
+{
+    DIR *dir = opendir("/proc/self/fd");
+    ck_assert_ptr_nonnull(dir);
+    int found = -1;
+    struct dirent *entry;
+    while ((entry = readdir(dir)) != NULL) {
+        char path[300], target[64];
+        snprintf(path, sizeof path, "/proc/self/fd/%s", entry->d_name);
+        ssize_t n = readlink(path, target, sizeof target - 1);
+        if (n < 0)
+            continue;
+        target[n] = '\0';
+        if (strcmp(target, "anon_inode:[eventfd]") == 0)
+            found = atoi(entry->d_name);
+    }
+    closedir(dir);
+    ck_assert_int_ge(found, 0);
+    return found;
+}
+
+/* ---- Scenarios --------------------------------------------------------------------- */
+
+static void scenario_events(void)
+{
+    struct evsrc_events *events;
+    FAULT_OK(evsrc_events_new(4, &events));
+    ck_assert_uint_eq(evsrc_events_capacity(events), 4);
+    ck_assert_uint_eq(evsrc_events_len(events), 0);
+    ck_assert_ptr_null(evsrc_events_get(events, 0));
+    evsrc_events_clear(events);
+    evsrc_events_free(events);
+}
+
+/* No fallible call at all: here so that every public function is in some scenario. */
+static void scenario_version(void)
+{
+    ck_assert_ptr_nonnull(evsrc_version());
+    ck_assert_int_gt(evsrc_version_number(), 0);
+}
+
+/* Nine queues at once: the live-queue table starts with room for eight and grows. */
+#define POLLS 9
+
+static void scenario_poll(void)
+{
+    struct loop loop;
+    loop_open(&loop);
+    int fds[2];
+    testutil_pipe(fds);
+    FAULT_OK(evsrc_registry_register_fd(loop.registry, fds[0], 1, EVSRC_READABLE | EVSRC_LEVEL));
+    int n;
+    FAULT_CALL(n, evsrc_poll_wait(loop.poll, loop.events, &(struct timespec){0, 0}));
+    ck_assert_int_eq(n, 0);
+    FAULT_CALL(n, evsrc_poll_wait(loop.poll, loop.events, &(struct timespec){0, 1}));
+    ck_assert_int_eq(n, 0);
+    ck_assert_int_eq(write(fds[1], "x", 1), 1);
+    /* Unbounded: on x86-64 the raw system call, which no interposer sees; elsewhere epoll_wait. */
+    FAULT_CALL(n, evsrc_poll_wait(loop.poll, loop.events, NULL));
+    ck_assert_int_eq(n, 1);
+    ck_assert(evsrc_event_is_readable(evsrc_events_get(loop.events, 0)));
+    testutil_close_pair(fds);
+
+    struct evsrc_poll *polls[POLLS];
+    for (int i = 0; i < POLLS; i++)
+        FAULT_OK(evsrc_poll_new(&polls[i]));
+    for (int i = 0; i < POLLS; i++)
+        evsrc_poll_free(polls[i]);
+    loop_close(&loop);
+}
+
+static void scenario_registry(void)
+{
+    struct loop loop;
+    loop_open(&loop);
+    struct evsrc_registry *clone;
+    FAULT_OK(evsrc_registry_try_clone(loop.registry, &clone));
+    int fds[2];
+    testutil_socketpair(fds);
+
+    FAULT_OK(evsrc_registry_register_fd(clone, fds[0], 1, EVSRC_READABLE));
+    FAULT_OK(evsrc_registry_reregister_fd(clone, fds[0], 2, EVSRC_WRITABLE));
+    ck_assert_uint_eq(loop_expect(&loop, 2) & EVSRC_EVENT_FLAG_OUT, EVSRC_EVENT_FLAG_OUT);
+    FAULT_OK(evsrc_registry_deregister_fd(clone, fds[0]));
+
+    struct evsrc_source_fd source;
+    ck_assert_int_eq(evsrc_source_fd_init(&source, fds[1]), 0);
+    FAULT_OK(evsrc_registry_register(clone, &source.source, 3, EVSRC_READABLE));
+    FAULT_OK(evsrc_registry_reregister(loop.registry, &source.source, 4, EVSRC_WRITABLE | EVSRC_LEVEL));
+    ck_assert_uint_eq(loop_expect(&loop, 4) & EVSRC_EVENT_FLAG_OUT, EVSRC_EVENT_FLAG_OUT);
+    deregister_once(loop.registry, &source.source);
+
+    evsrc_registry_free(clone);
+    testutil_close_pair(fds);
+    loop_close(&loop);
+}
+
+/* A custom source of two fds whose register undoes the first when the second fails (source.h's rule). */
+struct two_fds {
+    struct evsrc_source source;
+    int fds[2];
+};
+
+static int two_fds_register(struct evsrc_source *source, struct evsrc_registry *registry, evsrc_token token,
+                            evsrc_interest interests)
+{
+    struct two_fds *self = evsrc_container_of(source, struct two_fds, source);
+    int r = evsrc_registry_register_fd(registry, self->fds[0], token, interests);
+    if (r < 0)
+        return r;
+    r = evsrc_registry_register_fd(registry, self->fds[1], token, interests);
+    if (r < 0)
+        evsrc_registry_deregister_fd(registry, self->fds[0]);
+    return r;
+}
+
+static int two_fds_reregister(struct evsrc_source *source, struct evsrc_registry *registry, evsrc_token token,
+                              evsrc_interest interests)
+{
+    struct two_fds *self = evsrc_container_of(source, struct two_fds, source);
+    int r = evsrc_registry_reregister_fd(registry, self->fds[0], token, interests);
+    return r < 0 ? r : evsrc_registry_reregister_fd(registry, self->fds[1], token, interests);
+}
+
+static int two_fds_deregister(struct evsrc_source *source, struct evsrc_registry *registry)
+{
+    struct two_fds *self = evsrc_container_of(source, struct two_fds, source);
+    int first = evsrc_registry_deregister_fd(registry, self->fds[0]);
+    int second = evsrc_registry_deregister_fd(registry, self->fds[1]);
+    return first < 0 ? first : second;
+}
+
+static const struct event_source_ops two_fds_ops = {two_fds_register, two_fds_reregister, two_fds_deregister};
+
+static void scenario_custom_source(void)
+{
+    struct loop loop;
+    loop_open(&loop);
+    struct two_fds source;
+    ck_assert_int_eq(evsrc_source_init(&source.source, &two_fds_ops), 0);
+    testutil_socketpair(source.fds);
+    FAULT_OK(evsrc_registry_register(loop.registry, &source.source, 5, EVSRC_WRITABLE));
+    ck_assert_uint_eq(loop_expect(&loop, 5) & EVSRC_EVENT_FLAG_OUT, EVSRC_EVENT_FLAG_OUT);
+    deregister_once(loop.registry, &source.source);
+    testutil_close_pair(source.fds);
+    loop_close(&loop);
+}
+
+static void scenario_waker(void)
+{
+    struct loop loop;
+    loop_open(&loop);
+    struct evsrc_waker *waker;
+    FAULT_OK(evsrc_waker_new(&waker, loop.registry, 6));
+    FAULT_OK(evsrc_waker_wake(waker));
+    loop_expect(&loop, 6);
+
+    /* A full counter: the wake empties it (read) and writes again. */
+    int fd = find_eventfd();
+    uint64_t count;
+    ck_assert_int_eq(read(fd, &count, sizeof count), (ssize_t)sizeof count);
+    uint64_t full = UINT64_MAX - 1;
+    ck_assert_int_eq(write(fd, &full, sizeof full), (ssize_t)sizeof full);
+    FAULT_OK(evsrc_waker_wake(waker));
+    loop_expect(&loop, 6);
+    evsrc_waker_free(waker);
+    loop_close(&loop);
+}
+
+static void sigpipe_set_blocked(bool blocked)
+{
+    sigset_t sigpipe;
+    sigemptyset(&sigpipe);
+    sigaddset(&sigpipe, SIGPIPE);
+    ck_assert_int_eq(pthread_sigmask(blocked ? SIG_BLOCK : SIG_UNBLOCK, &sigpipe, NULL), 0);
+}
+
+static void scenario_pipe(void)
+{
+    struct loop loop;
+    loop_open(&loop);
+    struct evsrc_pipe_sender tx;
+    struct evsrc_pipe_receiver rx;
+    FAULT_OK(evsrc_pipe_new(&tx, &rx));
+    FAULT_OK(evsrc_registry_register(loop.registry, &rx.source, 7, EVSRC_READABLE));
+    ssize_t n;
+    FAULT_CALL(n, evsrc_pipe_sender_write(&tx, "ab", 2));
+    ck_assert_int_eq(n, 2);
+    loop_expect(&loop, 7);
+    char buf[4];
+    FAULT_CALL(n, evsrc_pipe_receiver_read(&rx, buf, sizeof buf));
+    ck_assert_int_eq(n, 2);
+    ck_assert_int_ge(evsrc_pipe_sender_fd(&tx), 0);
+    ck_assert_int_ge(evsrc_pipe_receiver_fd(&rx), 0);
+    ck_assert_int_eq(evsrc_pipe_receiver_close(&rx), 0);
+
+    /* The reader is gone: -EPIPE, SIGPIPE unblocked in this thread and then blocked (its other path). */
+    FAULT_CALL(n, evsrc_pipe_sender_write(&tx, "c", 1));
+    ck_assert_int_eq(n, -EPIPE);
+    sigpipe_set_blocked(true);
+    FAULT_CALL(n, evsrc_pipe_sender_write(&tx, "c", 1));
+    ck_assert_int_eq(n, -EPIPE);
+    sigpipe_set_blocked(false);
+    ck_assert_int_eq(evsrc_pipe_sender_close(&tx), 0);
+
+    /* Adopted ends. */
+    int fds[2];
+    ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0);
+    FAULT_OK(evsrc_pipe_receiver_from_fd(&rx, fds[0]));
+    FAULT_OK(evsrc_pipe_sender_from_fd(&tx, fds[1]));
+    ck_assert_int_eq(evsrc_pipe_sender_close(&tx), 0);
+    ck_assert_int_eq(evsrc_pipe_receiver_close(&rx), 0);
+    loop_close(&loop);
+}
+
+static void scenario_tcp(void)
+{
+    struct loop loop;
+    loop_open(&loop);
+    struct evsrc_tcp_listener listener;
+    struct sockaddr_in any = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    FAULT_OK(evsrc_tcp_listener_bind(&listener, (const struct sockaddr *)&any, sizeof any));
+    struct sockaddr_storage addr;
+    socklen_t addrlen = sizeof addr;
+    FAULT_OK(evsrc_tcp_listener_local_addr(&listener, &addr, &addrlen));
+    ck_assert_int_ge(evsrc_tcp_listener_fd(&listener), 0);
+
+    struct evsrc_tcp_stream client, server;
+    FAULT_OK(evsrc_tcp_stream_connect(&client, (const struct sockaddr *)&addr, addrlen));
+    testutil_await_fd(evsrc_tcp_listener_fd(&listener), POLLIN);
+    struct sockaddr_storage peer;
+    socklen_t peerlen = sizeof peer;
+    FAULT_OK(evsrc_tcp_listener_accept(&listener, &server, &peer, &peerlen));
+    testutil_await_fd(evsrc_tcp_stream_fd(&client), POLLOUT);
+    FAULT_OK(evsrc_tcp_stream_take_error(&client));
+    FAULT_OK(evsrc_registry_register(loop.registry, &server.source, 8, EVSRC_READABLE));
+
+    FAULT_OK(evsrc_tcp_stream_set_nodelay(&client, true));
+    int nodelay;
+    FAULT_CALL(nodelay, evsrc_tcp_stream_nodelay(&client));
+    ck_assert_int_eq(nodelay, 1);
+    addrlen = sizeof addr;
+    FAULT_OK(evsrc_tcp_stream_local_addr(&client, &addr, &addrlen));
+    addrlen = sizeof addr;
+    FAULT_OK(evsrc_tcp_stream_peer_addr(&client, &addr, &addrlen));
+
+    ssize_t n;
+    FAULT_CALL(n, evsrc_tcp_stream_write(&client, "abcd", 4));
+    ck_assert_int_eq(n, 4);
+    testutil_await_fd(evsrc_tcp_stream_fd(&server), POLLIN);
+    loop_expect(&loop, 8);
+    char buf[8];
+    FAULT_CALL(n, evsrc_tcp_stream_peek(&server, buf, 1));
+    ck_assert_int_eq(n, 1);
+    FAULT_CALL(n, evsrc_tcp_stream_read(&server, buf, 2));
+    ck_assert_int_eq(n, 2);
+    struct iovec iov[2] = {{buf, 1}, {buf + 1, 1}};
+    FAULT_CALL(n, evsrc_tcp_stream_readv(&server, iov, 2));
+    ck_assert_int_eq(n, 2);
+    FAULT_CALL(n, evsrc_tcp_stream_writev(&server, iov, 2));
+    ck_assert_int_eq(n, 2);
+    FAULT_OK(evsrc_tcp_stream_shutdown(&client, SHUT_WR));
+
+    ck_assert_int_eq(evsrc_tcp_stream_close(&server), 0);
+    ck_assert_int_eq(evsrc_tcp_stream_close(&client), 0);
+    ck_assert_int_eq(evsrc_tcp_listener_close(&listener), 0);
+
+    /* An adopted socket. */
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(fd, 0);
+    FAULT_OK(evsrc_tcp_stream_from_fd(&client, fd));
+    ck_assert_int_eq(evsrc_tcp_stream_close(&client), 0);
+    loop_close(&loop);
+}
+
+static void scenario_timerfd(void)
+{
+    struct loop loop;
+    loop_open(&loop);
+    struct evsrc_timerfd timer;
+    FAULT_OK(evsrc_timerfd_new(&timer, CLOCK_MONOTONIC));
+    FAULT_OK(evsrc_registry_register(loop.registry, &timer.source, 9, EVSRC_READABLE));
+    FAULT_OK(evsrc_timerfd_set(&timer, &(struct timespec){0, 1}, &(struct timespec){3600, 0}, 0));
+    testutil_await_fd(evsrc_timerfd_fd(&timer), POLLIN);
+    loop_expect(&loop, 9);
+    uint64_t expirations;
+    FAULT_OK(evsrc_timerfd_read(&timer, &expirations));
+    ck_assert_uint_eq(expirations, 1);
+    struct timespec remaining, interval;
+    FAULT_OK(evsrc_timerfd_get(&timer, &remaining, &interval));
+    ck_assert_int_eq(interval.tv_sec, 3600);
+    ck_assert_int_eq(evsrc_timerfd_close(&timer), 0);
+
+    int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+    ck_assert_int_ge(fd, 0);
+    FAULT_OK(evsrc_timerfd_from_fd(&timer, fd));
+    ck_assert_int_eq(evsrc_timerfd_close(&timer), 0);
+    loop_close(&loop);
+}
+
+/* ---- The loop ---------------------------------------------------------------------- */
+
+struct scenario {
+    const char *name;
+    void (*run)(void);
+};
+
+/* One line per scenario; a new source adds its own. */
+static const struct scenario scenarios[] = {
+    {"version", scenario_version},
+    {"events", scenario_events},
+    {"poll", scenario_poll},
+    {"registry", scenario_registry},
+    {"custom_source", scenario_custom_source},
+    {"waker", scenario_waker},
+    {"pipe", scenario_pipe},
+    {"tcp", scenario_tcp},
+    {"timerfd", scenario_timerfd},
+};
+
+#define SCENARIOS ((int)(sizeof scenarios / sizeof scenarios[0]))
+
+static void skip_without_interposition(void)
+{
+    if (!fault_injection_init()) {
+        /* A static build links the library into the test: no calls of its own to tell apart. */
+        fprintf(stderr, "fault injection: libevsrc is not a shared object here; skipped\n");
+        exit(77);
+    }
+}
+
+START_TEST(each_fallible_call_fails_cleanly)
+{
+    const struct scenario *scenario = &scenarios[_i];
+    int fds = testutil_open_fds();
+    unsigned long run;
+    for (run = 1; run <= RUNS_MAX; run++) {
+        unsigned long fired = fault_injection_fired();
+        faults_checked = 0;
+        fault_injection_arm(run);
+        scenario->run();
+        unsigned long calls = fault_injection_disarm();
+        ck_assert_msg(!fault_injection_table_overflowed(), "the allocation table overflowed");
+        ck_assert_msg(testutil_open_fds() == fds, "%s, call %lu failed: %d fds leaked", scenario->name, run,
+                      testutil_open_fds() - fds);
+        ck_assert_msg(fault_injection_library_bytes() == 0, "%s, call %lu failed: %zu bytes leaked",
+                      scenario->name, run, fault_injection_library_bytes());
+        if (fault_injection_fired() == fired) {
+            /* Ran clean: every call was failed once. */
+            ck_assert_uint_eq(calls, run - 1);
+            break;
+        }
+        struct fault fault = fault_injection_last();
+        ck_assert_msg(faults_checked == 1, "%s: %s (call %lu) failed outside a step", scenario->name,
+                      fault.function, fault.call);
+    }
+    ck_assert_uint_le(run, RUNS_MAX);
+    fprintf(stderr, "fault injection: %s: %lu fallible calls, each failed once\n", scenario->name, run - 1);
+}
+END_TEST
+
+/* The interposer must see the library's calls and only those, or every clean run above proves nothing. */
+START_TEST(counts_the_library_calls_only)
+{
+    fault_injection_arm(0);
+    void *mine = malloc(16);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_uint_eq(fault_injection_disarm(), 0);
+    free(mine);
+    close(fd);
+
+    struct evsrc_poll *poll;
+    fault_injection_arm(0);
+    ck_assert_int_eq(evsrc_poll_new(&poll), 0);
+    ck_assert_uint_gt(fault_injection_library_bytes(), 0);
+    evsrc_poll_free(poll);
+    /* At least calloc, epoll_create1, and the live-queue table's realloc. */
+    ck_assert_uint_ge(fault_injection_disarm(), 3);
+    ck_assert_uint_eq(fault_injection_library_bytes(), 0);
+
+    fault_injection_arm_function("epoll_create1", 1, EMFILE, false);
+    ck_assert_int_eq(evsrc_poll_new(&poll), -EMFILE);
+    ck_assert_uint_eq(fault_injection_disarm(), 1);
+    ck_assert_str_eq(fault_injection_last().function, "epoll_create1");
+    ck_assert_uint_eq(fault_injection_library_bytes(), 0);
+}
+END_TEST
+
+/* ---- Targeted faults: one answer of the kernel each -------------------------------- */
+
+/* A loop with a readable pipe registered under token 1: any wait returns at once. */
+static void ready_loop(struct loop *loop, int fds[2])
+{
+    ck_assert_int_eq(evsrc_poll_new(&loop->poll), 0);
+    ck_assert_int_eq(evsrc_events_new(8, &loop->events), 0);
+    loop->registry = evsrc_poll_registry(loop->poll);
+    testutil_pipe(fds);
+    ck_assert_int_eq(evsrc_registry_register_fd(loop->registry, fds[0], 1, EVSRC_READABLE | EVSRC_LEVEL), 0);
+    ck_assert_int_eq(write(fds[1], "x", 1), 1);
+}
+
+/* A kernel before 5.11: epoll_pwait2 is ENOSYS, the wait rounds up to milliseconds and never asks again. */
+START_TEST(waits_without_epoll_pwait2)
+{
+    struct loop loop;
+    int fds[2];
+    ready_loop(&loop, fds);
+    fault_injection_arm_function("epoll_pwait2", 0, ENOSYS, false);
+    ck_assert_int_eq(evsrc_poll_wait(loop.poll, loop.events, &(struct timespec){0, 1}), 1);
+    fault_injection_disarm();
+
+    /* Answered once: it is not called again (it would fail here). */
+    fault_injection_arm_function("epoll_pwait2", 0, EINTR, false);
+    ck_assert_int_eq(evsrc_poll_wait(loop.poll, loop.events, &(struct timespec){0, 1}), 1);
+    /* A timeout too long for epoll_wait's int milliseconds is capped, not wrapped to a negative (infinite) one. */
+    ck_assert_int_eq(evsrc_poll_wait(loop.poll, loop.events, &(struct timespec){INT_MAX, 1}), 1);
+    ck_assert_uint_eq(fault_injection_disarm(), 0);
+    testutil_close_pair(fds);
+    loop_close(&loop);
+}
+END_TEST
+
+/* Two wakes race on a full counter and the other one empties it first: this one's read is EAGAIN, and fine. */
+START_TEST(wake_whose_reset_finds_the_counter_emptied)
+{
+    struct loop loop;
+    int fds[2];
+    ready_loop(&loop, fds);
+    struct evsrc_waker *waker;
+    ck_assert_int_eq(evsrc_waker_new(&waker, loop.registry, 2), 0);
+    int fd = find_eventfd();
+    uint64_t full = UINT64_MAX - 1;
+    ck_assert_int_eq(write(fd, &full, sizeof full), (ssize_t)sizeof full);
+    fault_injection_arm_function("read", 1, EAGAIN, true);
+    ck_assert_int_eq(evsrc_waker_wake(waker), 0);
+    ck_assert_uint_eq(fault_injection_disarm(), 1);
+    uint64_t count;
+    ck_assert_int_eq(read(fd, &count, sizeof count), (ssize_t)sizeof count);
+    ck_assert_uint_eq(count, 1);
+    evsrc_waker_free(waker);
+    testutil_close_pair(fds);
+    loop_close(&loop);
+}
+END_TEST
+
+/* A non-blocking connect the kernel completes at once (0, not EINPROGRESS) is a success like the other. */
+START_TEST(connect_completed_at_once)
+{
+    struct evsrc_tcp_listener listener;
+    struct sockaddr_in addr;
+    testutil_listen_loopback(&listener, &addr);
+    struct evsrc_tcp_stream stream;
+    fault_injection_arm_function("connect", 1, 0, true);
+    ck_assert_int_eq(evsrc_tcp_stream_connect(&stream, (const struct sockaddr *)&addr, sizeof addr), 0);
+    ck_assert_uint_eq(fault_injection_disarm(), 1);
+    testutil_await_fd(evsrc_tcp_stream_fd(&stream), POLLOUT);
+    ck_assert_int_eq(evsrc_tcp_stream_take_error(&stream), 0);
+    ck_assert_int_eq(evsrc_tcp_stream_close(&stream), 0);
+    ck_assert_int_eq(evsrc_tcp_listener_close(&listener), 0);
+}
+END_TEST
+
+/*
+ * What the library imports and need not fail, each with the reason. Coverage
+ * builds add gcov's runtime, whose imports are listed after it.
+ */
+static const char *const infallible[] = {
+    "close",                /* releases the fd whatever it returns (Linux); the library ignores it */
+    "sigemptyset", "sigaddset", "sigismember", /* a valid signal number */
+    "pthread_mutex_lock", "pthread_mutex_unlock", /* a default mutex, locked by its owner */
+    "getpid", "gettid",     /* always succeed */
+    "pthread_once",         /* a valid once control and routine */
+    "pthread_setcancelstate", "pthread_testcancel", /* a valid state */
+    "clock_gettime",        /* a clock the library checked is supported */
+    "dlsym",                /* NULL (absent) is an answer the caller handles, not a failure */
+    "sigisemptyset", "strcmp", "strnlen", "snprintf", /* pure functions of their arguments */
+    "__errno_location", "memcpy", "memset", "memmove", "__stack_chk_fail", "__cxa_finalize",
+    "_ITM_deregisterTMCloneTable", "_ITM_registerTMCloneTable", "__gmon_start__",
+};
+
+static const char *const gcov_runtime[] = {
+    "abort", "access", "exit", "fclose", "fdopen", "fopen", "fprintf", "fread", "fseek", "fwrite", "getenv",
+    "getpid", "mkdir", "mmap", "open", "sprintf", "stderr", "strcat", "strchr", "strlen", "strtol", "vfprintf",
+    "fileno", "ftell", "setbuf", "munmap", "atoi", "strcpy",
+};
+
+static bool listed(const char *const *list, size_t len, const char *name)
+{
+    for (size_t i = 0; i < len; i++)
+        if (strcmp(list[i], name) == 0)
+            return true;
+    return false;
+}
+
+static bool import_is_accounted(const char *name)
+{
+    if (fault_injection_interposes(name) || listed(infallible, sizeof infallible / sizeof infallible[0], name))
+        return true;
+#if defined(FAULT_INJECTION_COVERAGE)
+    return listed(gcov_runtime, sizeof gcov_runtime / sizeof gcov_runtime[0], name);
+#else
+    (void)gcov_runtime;
+    return false;
+#endif
+}
+
+/* Reads the library's dynamic symbol table from its file. */
+START_TEST(every_import_is_interposed_or_infallible)
+{
+    FILE *file = fopen(fault_injection_library_path(), "rb");
+    ck_assert_ptr_nonnull(file);
+    ElfW(Ehdr) header;
+    ck_assert_uint_eq(fread(&header, sizeof header, 1, file), 1);
+    ck_assert_int_eq(memcmp(header.e_ident, ELFMAG, SELFMAG), 0);
+    ElfW(Shdr) *sections = calloc(header.e_shnum, sizeof *sections);
+    ck_assert_ptr_nonnull(sections);
+    ck_assert_int_eq(fseek(file, (long)header.e_shoff, SEEK_SET), 0);
+    ck_assert_uint_eq(fread(sections, sizeof *sections, header.e_shnum, file), header.e_shnum);
+    int unaccounted = 0, imports = 0;
+    for (size_t s = 0; s < header.e_shnum; s++) {
+        if (sections[s].sh_type != SHT_DYNSYM)
+            continue;
+        const ElfW(Shdr) *strings = &sections[sections[s].sh_link];
+        char *names = malloc(strings->sh_size);
+        ElfW(Sym) *symbols = malloc(sections[s].sh_size);
+        ck_assert(names && symbols);
+        ck_assert_int_eq(fseek(file, (long)strings->sh_offset, SEEK_SET), 0);
+        ck_assert_uint_eq(fread(names, 1, strings->sh_size, file), strings->sh_size);
+        ck_assert_int_eq(fseek(file, (long)sections[s].sh_offset, SEEK_SET), 0);
+        ck_assert_uint_eq(fread(symbols, 1, sections[s].sh_size, file), sections[s].sh_size);
+        for (size_t i = 1; i < sections[s].sh_size / sizeof *symbols; i++) {
+            if (symbols[i].st_shndx != SHN_UNDEF)
+                continue;
+            const char *name = names + symbols[i].st_name;
+            imports++;
+            if (!import_is_accounted(name)) {
+                fprintf(stderr, "libevsrc imports %s: interpose it in tests/fault_injection.c "
+                                "or list it as infallible, with the reason\n", name);
+                unaccounted++;
+            }
+        }
+        free(names);
+        free(symbols);
+    }
+    free(sections);
+    fclose(file);
+    ck_assert_int_gt(imports, 10);
+    ck_assert_int_eq(unaccounted, 0);
+}
+END_TEST
+
+int main(void)
+{
+    skip_without_interposition();
+    Suite *suite = suite_create("fault_injection");
+    TCase *tc = tcase_create("fault_injection");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, counts_the_library_calls_only);
+    tcase_add_test(tc, every_import_is_interposed_or_infallible);
+    tcase_add_test(tc, waits_without_epoll_pwait2);
+    tcase_add_test(tc, wake_whose_reset_finds_the_counter_emptied);
+    tcase_add_test(tc, connect_completed_at_once);
+    tcase_add_loop_test(tc, each_fallible_call_fails_cleanly, 0, SCENARIOS);
+    suite_add_tcase(suite, tc);
+    return testutil_run(suite);
+}
