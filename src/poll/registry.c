@@ -176,6 +176,12 @@ EVSRC_EXPORT int evsrc_registry_deregister_fd(struct evsrc_registry *registry, i
     return r < 0 ? registry_failed(registry, r) : r;
 }
 
+int registry_register_waker(struct evsrc_registry *registry, int fd, evsrc_token token)
+{
+    int r = selector_add_waker(registry->selector, fd, token);
+    return r < 0 ? registry_failed(registry, r) : r;
+}
+
 EVSRC_EXPORT int evsrc_registry_try_clone(const struct evsrc_registry *registry, struct evsrc_registry **out)
 {
     if (!registry || !out)
@@ -185,13 +191,14 @@ EVSRC_EXPORT int evsrc_registry_try_clone(const struct evsrc_registry *registry,
     struct evsrc_registry *clone = malloc(sizeof *clone);
     if (!clone)
         return -ENOMEM;
-    int selector = selector_clone(registry->selector);
-    if (selector < 0) {
+    selector_t selector = {0};
+    int r = selector_clone(registry->selector, &selector);
+    if (r < 0) {
         free(clone);
-        return selector;
+        return r;
     }
     /* The handle being cloned is live, so its queue is too: only memory can fail. */
-    int r = queue_id_retain(registry->queue_id, selector);
+    r = queue_id_retain(registry->queue_id, selector_handle_fd(selector));
     if (r < 0) {
         selector_close(selector);
         free(clone);
@@ -208,7 +215,7 @@ EVSRC_EXPORT void evsrc_registry_free(struct evsrc_registry *registry)
     if (!registry || !registry->owned)
         return;
     /* In a fork child this closes only the child's copy: the parent's queue is untouched. */
-    queue_id_release(registry->queue_id, registry->selector);
+    queue_id_release(registry->queue_id, selector_handle_fd(registry->selector));
     selector_close(registry->selector);
     free(registry);
 }

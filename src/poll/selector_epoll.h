@@ -37,7 +37,10 @@ _Static_assert(EVSRC_EVENT_FLAG_IN == EPOLLIN && EVSRC_EVENT_FLAG_PRI == EPOLLPR
 _Static_assert(EVSRC_EVENTS_CAPACITY_MAX <= INT_MAX / sizeof(struct epoll_event),
                "capacity fits one epoll_wait");
 
-static inline int selector_open(void)
+/* A queue is the epoll fd; a clone is a duplicate of it. */
+typedef int selector_t;
+
+static inline int selector_open(selector_t *out)
 {
     int fd = epoll_create1(EPOLL_CLOEXEC);
     if (fd < 0)
@@ -48,18 +51,27 @@ static inline int selector_open(void)
         close(fd);
         return r;
     }
-    return fd;
+    *out = fd;
+    return 0;
 }
 
-static inline int selector_clone(int selector)
+static inline int selector_clone(selector_t selector, selector_t *out)
 {
     int fd = fcntl(selector, F_DUPFD_CLOEXEC, 0);
-    return fd < 0 ? -errno : fd;
+    if (fd < 0)
+        return -errno;
+    *out = fd;
+    return 0;
 }
 
-static inline void selector_close(int selector)
+static inline void selector_close(selector_t selector)
 {
     close(selector);
+}
+
+static inline int selector_handle_fd(selector_t selector)
+{
+    return selector;
 }
 
 /*
@@ -110,6 +122,12 @@ static inline int selector_modify(int selector, int fd, evsrc_token token, evsrc
 static inline int selector_delete(int selector, int fd)
 {
     return epoll_ctl(selector, EPOLL_CTL_DEL, fd, NULL) < 0 ? -errno : 0;
+}
+
+/* Edge-triggered: every write to the eventfd is a new edge, so nobody needs to read it. */
+static inline int selector_add_waker(int selector, int fd, evsrc_token token)
+{
+    return selector_add(selector, fd, token, EVSRC_READABLE);
 }
 
 /* Whole milliseconds, rounded up so a timeout is never cut short, capped at INT_MAX. */
