@@ -97,6 +97,26 @@ __attribute__((noinline)) static int poll_wait_bounded(struct evsrc_poll *poll, 
 }
 
 /*
+ * A wait with a timeout. The zero timeout, a loop's check that never blocks,
+ * is counted by bench/instructions (churn around a zero-timeout wait), so it
+ * goes straight to the selector; every other timeout is validated in
+ * poll_wait_bounded(). events is not NULL here.
+ */
+__attribute__((noinline)) static int poll_wait_timed(struct evsrc_poll *poll, struct evsrc_events *events,
+                                                     const struct timespec *timeout)
+{
+    if (__builtin_expect(timeout->tv_sec != 0, 0) || __builtin_expect(timeout->tv_nsec != 0, 0) ||
+        __builtin_expect(!poll, 0))
+        return poll_wait_bounded(poll, events, timeout);
+    selector_t selector = poll->registry.selector;
+    long n = selector_wait_now(selector, events_slots(events), (int)events->capacity);
+    if (__builtin_expect(n < 0, 0))
+        return poll_wait_failed(events, n, selector);
+    events->len = (size_t)n;
+    return (int)n;
+}
+
+/*
  * The unbounded wait is the common case and the hot path (docs/benchmarks.md
  * counts its instructions), so it is laid out for the compiler: one test and
  * branch per argument (written apart, or GCC merges them into setcc
@@ -109,7 +129,7 @@ EVSRC_EXPORT int evsrc_poll_wait(struct evsrc_poll *poll, struct evsrc_events *e
     if (__builtin_expect(!events, 0))
         return poll_wait_bounded(poll, events, timeout);
     if (__builtin_expect(timeout != NULL, 0))
-        return poll_wait_bounded(poll, events, timeout);
+        return poll_wait_timed(poll, events, timeout);
     if (__builtin_expect(!poll, 0))
         return poll_wait_bounded(poll, events, timeout);
     selector_t selector = poll->registry.selector;

@@ -25,12 +25,15 @@
  *                                                    event per batch of writes, never read by the user
  *   long selector_wait_forever(selector_t, struct evsrc_event *buffer, int capacity);
  *                                                    count or -errno, no timeout
+ *   long selector_wait_now(selector_t, struct evsrc_event *buffer, int capacity);
+ *                                                    count or -errno, the zero timeout
  *   int  selector_wait(selector_t, struct evsrc_event *buffer, int capacity,
  *                      const struct timespec *timeout);  count or -errno; timeout valid, not NULL
  *
  * Events are stored in the public struct evsrc_event layout with
- * EVSRC_EVENT_FLAG_* flags. Interests and fds (non-negative) reach a backend
- * validated. A backend answers as epoll does: -EEXIST, -ENOENT, -EBADF,
+ * EVSRC_EVENT_FLAG_* flags. selector_add and selector_modify validate the
+ * interests themselves (-EINVAL, before anything else: epoll folds that into
+ * the lookup that translates them) and answer -EBADF for a negative fd. A backend answers as epoll does: -EEXIST, -ENOENT, -EBADF,
  * -EPERM for a regular file, and -ECHILD for a queue inherited through
  * fork(). Waits are never pthread cancellation points. Only backends include
  * kernel headers such as <sys/epoll.h>.
@@ -58,6 +61,7 @@ int selector_modify(selector_t selector, int fd, evsrc_token token, evsrc_intere
 int selector_delete(selector_t selector, int fd);
 int selector_add_waker(selector_t selector, int fd, evsrc_token token);
 long selector_wait_forever(selector_t selector, struct evsrc_event *buffer, int capacity);
+long selector_wait_now(selector_t selector, struct evsrc_event *buffer, int capacity);
 int selector_wait(selector_t selector, struct evsrc_event *buffer, int capacity, const struct timespec *timeout);
 #else
 #error "no selector backend selected"

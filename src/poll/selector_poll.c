@@ -96,6 +96,12 @@ static bool queue_is_ours(const struct selector_poll *q)
     return q->generation == queue_generation;
 }
 
+static bool interests_are_valid(evsrc_interest interests)
+{
+    const evsrc_interest kinds = EVSRC_READABLE | EVSRC_WRITABLE | EVSRC_PRIORITY;
+    return (interests & kinds) != 0 && (interests & ~(kinds | EVSRC_LEVEL | EVSRC_ONESHOT)) == 0;
+}
+
 static short interests_to_events(evsrc_interest interests)
 {
     short events = 0;
@@ -305,6 +311,10 @@ static int queue_add(selector_t q, int fd, evsrc_token token, evsrc_interest int
 
 int selector_add(selector_t q, int fd, evsrc_token token, evsrc_interest interests)
 {
+    if (!interests_are_valid(interests))
+        return -EINVAL;
+    if (fd < 0)
+        return -EBADF;
     return queue_add(q, fd, token, interests, false);
 }
 
@@ -330,6 +340,10 @@ static int fd_check_open_locked(struct selector_poll *q, int fd)
 
 int selector_modify(selector_t q, int fd, evsrc_token token, evsrc_interest interests)
 {
+    if (!interests_are_valid(interests))
+        return -EINVAL;
+    if (fd < 0)
+        return -EBADF;
     if (!queue_is_ours(q))
         return -ECHILD;
     pthread_mutex_lock(&q->lock);
@@ -351,6 +365,8 @@ int selector_modify(selector_t q, int fd, evsrc_token token, evsrc_interest inte
 
 int selector_delete(selector_t q, int fd)
 {
+    if (fd < 0)
+        return -EBADF;
     if (!queue_is_ours(q))
         return -ECHILD;
     pthread_mutex_lock(&q->lock);
@@ -617,6 +633,12 @@ static int queue_wait(struct selector_poll *q, struct evsrc_event *buffer, int c
 long selector_wait_forever(selector_t selector, struct evsrc_event *buffer, int capacity)
 {
     return queue_wait(selector, buffer, capacity, NULL);
+}
+
+long selector_wait_now(selector_t selector, struct evsrc_event *buffer, int capacity)
+{
+    static const struct timespec zero = {0, 0};
+    return queue_wait(selector, buffer, capacity, &zero);
 }
 
 int selector_wait(selector_t selector, struct evsrc_event *buffer, int capacity, const struct timespec *timeout)
