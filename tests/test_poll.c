@@ -184,6 +184,28 @@ START_TEST(edge_triggered_until_drained)
 }
 END_TEST
 
+/*
+ * A hang-up is one edge: reported once, then silent while nothing changes,
+ * so a waiting thread never spins on it (poll(2) reports hang-ups whatever it
+ * is asked for; the poll backend must keep the fd out of its set).
+ */
+START_TEST(hang_up_is_reported_once)
+{
+    struct testutil_fixture f = testutil_fixture_new(4);
+    int p[2];
+    testutil_pipe(p);
+    ck_assert_int_eq(evsrc_registry_register_fd(f.registry, p[0], 1, EVSRC_READABLE), 0);
+    ck_assert_int_eq(close(p[1]), 0);
+    uint32_t flags = 0;
+    ck_assert(testutil_wait_token(f.poll, f.events, 1, &flags));
+    ck_assert(flags & EVSRC_EVENT_FLAG_HUP);
+    ck_assert_int_eq(testutil_wait_ms(f.poll, f.events, TESTUTIL_QUIET_MS), 0);
+    ck_assert_int_eq(evsrc_registry_deregister_fd(f.registry, p[0]), 0);
+    ck_assert_int_eq(close(p[0]), 0);
+    testutil_fixture_free(&f);
+}
+END_TEST
+
 /* More ready fds than slots: each wait returns at most capacity, and the rest come next. */
 START_TEST(small_buffer_returns_the_rest_next_time)
 {
@@ -309,6 +331,7 @@ int main(void)
     tcase_add_test(tc, huge_timeouts_are_valid);
     tcase_add_test(tc, null_timeout_waits_until_ready);
     tcase_add_test(tc, edge_triggered_until_drained);
+    tcase_add_test(tc, hang_up_is_reported_once);
     tcase_add_test(tc, small_buffer_returns_the_rest_next_time);
     tcase_add_test(tc, signal_gives_eintr_and_loses_nothing);
     tcase_add_test(tc, free_leaves_sources_open);
