@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #define _POSIX_C_SOURCE 200809L /* CLOCK_MONOTONIC under -std=c11; before any #include */
 /*
- * evsrc-demo: one thread, one poll, five kinds of work.
+ * evsrc-demo: one thread, one poll, many kinds of work.
  *
  *   - an echo server on a loopback TCP port (a listener and one stream per connection),
  *   - several clients that each send a known byte pattern and check every byte that comes back,
@@ -9,11 +9,13 @@
  *   - a periodic timerfd that prints progress,
  *   - a deadline timerfd that ends the run if the transfers have not finished by then,
  *   - a signalfd for SIGINT and SIGTERM, which stop the run cleanly,
- *   - a child process whose output comes back through the log pipe and whose exit is reported.
+ *   - a child process whose output comes back through the log pipe and whose exit is reported,
+ *   - a control socket (a Unix stream listener on an abstract name) that answers a status request from a
+ *     Unix client, after checking the client's credentials.
  *
- * It exits 0 once every client has had all its bytes back intact and the child has been reaped, or
- * when SIGINT or SIGTERM stops it, and 1 if a byte was wrong, a connection failed or the deadline
- * came first.
+ * It exits 0 once every client has had all its bytes back intact, the child has been reaped and the
+ * control client has its answer, or when SIGINT or SIGTERM stops it, and 1 if a byte was wrong, a
+ * connection failed or the deadline came first.
  *
  * Usage: evsrc-demo [clients [bytes-per-client [deadline-seconds]]]
  */
@@ -33,7 +35,10 @@
 #include <evsrc/evsrc.h>
 
 /* Every registered object starts with its kind; the token is a pointer to it. */
-enum kind { LISTENER, SERVER_CONN, CLIENT, LOG_PIPE, TICKER, DEADLINE, SIGNALS, CHILD };
+enum kind {
+    LISTENER, SERVER_CONN, CLIENT, LOG_PIPE, TICKER, DEADLINE, SIGNALS, CHILD,
+    CONTROL_LISTENER, CONTROL_SERVER, CONTROL_CLIENT
+};
 
 struct server_conn {
     enum kind kind;
@@ -50,6 +55,16 @@ struct client {
     struct evsrc_tcp_stream stream;
     size_t total, sent, verified;
     bool open, connected, write_shut, done;
+};
+
+/* The control socket: one listener, and at most one request in flight, from the demo's own client. */
+struct control {
+    enum kind listener_kind, server_kind, client_kind;
+    struct evsrc_unix_listener listener;
+    struct evsrc_unix_stream server, client;
+    bool have_listener, have_server, have_client, answered;
+    char request[64], reply[160];
+    size_t request_len, reply_len;
 };
 
 struct demo {
@@ -75,6 +90,7 @@ struct demo {
     bool have_signals, have_child, child_reaped;
     int stop_signal;    /* the signal that stopped the run, or 0 */
     siginfo_t child_status;
+    struct control control;
 };
 
 static evsrc_token token_of(enum kind *kind)
@@ -473,6 +489,136 @@ static void report_child(struct demo *demo)
     evsrc_process_close(&demo->child);
 }
 
+/* ---- The control socket ---------------------------------------------------------------------------- */
+
+/*
+ * An abstract name (Linux): no socket file to create or unlink, and gone with the listener. The pid keeps
+ * concurrent demos apart.
+ */
+static int control_address(struct sockaddr_un *addr, socklen_t *addrlen)
+{
+    char name[48];
+    int len = snprintf(name, sizeof name, "evsrc-demo-%ld", (long)getpid());
+    return evsrc_unix_addr_abstract(addr, addrlen, name, (size_t)len);
+}
+
+/* The client asks at once: a Unix connect completes immediately, and the request fits the socket buffer. */
+static int setup_control(struct demo *demo)
+{
+    struct control *control = &demo->control;
+    struct sockaddr_un addr;
+    socklen_t addrlen;
+    int r = control_address(&addr, &addrlen);
+    if (r < 0 || (r = evsrc_unix_listener_bind_addr(&control->listener, &addr, addrlen)) < 0)
+        return r;
+    control->have_listener = true;
+    control->listener_kind = CONTROL_LISTENER;
+    r = evsrc_registry_register(demo->registry, &control->listener.source, token_of(&control->listener_kind),
+                                EVSRC_READABLE);
+    if (r < 0 || (r = evsrc_unix_stream_connect_addr(&control->client, &addr, addrlen)) < 0)
+        return r;
+    control->have_client = true;
+    control->client_kind = CONTROL_CLIENT;
+    r = evsrc_registry_register(demo->registry, &control->client.source, token_of(&control->client_kind),
+                                EVSRC_READABLE);
+    if (r < 0)
+        return r;
+    static const char request[] = "status\n";
+    ssize_t n = evsrc_unix_stream_write(&control->client, request, sizeof request - 1);
+    return n == (ssize_t)sizeof request - 1 ? 0 : (n < 0 ? (int)n : -EIO);
+}
+
+static void control_accept(struct demo *demo)
+{
+    struct control *control = &demo->control;
+    struct evsrc_unix_stream conn;
+    int r;
+    while ((r = evsrc_unix_listener_accept(&control->listener, &conn, NULL, NULL)) == 0) {
+        /* A control socket decides by who is asking: the kernel vouches for the peer's uid. */
+        uid_t uid;
+        if (control->have_server || evsrc_unix_stream_peer_cred(&conn, NULL, &uid, NULL) < 0 || uid != getuid()) {
+            demo_log(demo, "[log] control: refused a connection");
+            evsrc_unix_stream_close(&conn);
+            continue;
+        }
+        control->server = conn;
+        control->have_server = true;
+        control->server_kind = CONTROL_SERVER;
+        r = evsrc_registry_register(demo->registry, &control->server.source, token_of(&control->server_kind),
+                                    EVSRC_READABLE);
+        if (r < 0) {
+            fail(demo, "register control connection", r);
+            return;
+        }
+    }
+    if (r != -EAGAIN)
+        fail(demo, "control accept", r);
+}
+
+/* Reads the request line, answers it and closes: the client reads the answer up to end of stream. */
+static void control_serve(struct demo *demo)
+{
+    struct control *control = &demo->control;
+    ssize_t n;
+    while ((n = evsrc_unix_stream_read(&control->server, control->request + control->request_len,
+                                       sizeof control->request - 1 - control->request_len)) > 0)
+        control->request_len += (size_t)n;
+    if (n < 0 && n != -EAGAIN) {
+        fail(demo, "control read", (int)n);
+        return;
+    }
+    control->request[control->request_len] = '\0';
+    if (!strchr(control->request, '\n') && n != 0 && control->request_len < sizeof control->request - 1)
+        return; /* the rest of the line is still on its way */
+    pid_t pid = 0;
+    evsrc_unix_stream_peer_cred(&control->server, &pid, NULL, NULL);
+    char reply[160];
+    int len = strcmp(control->request, "status\n") == 0
+                  ? snprintf(reply, sizeof reply, "ok: pid %ld asked; %d of %d clients connected\n", (long)pid,
+                             demo->accepted, demo->client_count)
+                  : snprintf(reply, sizeof reply, "error: unknown request\n");
+    /* The reply is far smaller than the socket buffer: one write sends it whole. */
+    if (evsrc_unix_stream_write(&control->server, reply, (size_t)len) != len)
+        fail(demo, "control reply", -EIO);
+    evsrc_unix_stream_close(&control->server);
+    control->have_server = false;
+}
+
+static void control_read_reply(struct demo *demo)
+{
+    struct control *control = &demo->control;
+    ssize_t n;
+    while ((n = evsrc_unix_stream_read(&control->client, control->reply + control->reply_len,
+                                       sizeof control->reply - 1 - control->reply_len)) > 0)
+        control->reply_len += (size_t)n;
+    if (n == -EAGAIN)
+        return;
+    if (n < 0) {
+        fail(demo, "control client read", (int)n);
+        return;
+    }
+    control->reply[control->reply_len] = '\0';
+    if (strncmp(control->reply, "ok: ", 4) != 0) {
+        fprintf(stderr, "evsrc-demo: control: unexpected reply \"%s\"\n", control->reply);
+        demo->failed = true;
+        return;
+    }
+    printf("control: %s", control->reply);
+    control->answered = true;
+    evsrc_unix_stream_close(&control->client);
+    control->have_client = false;
+}
+
+static void close_control(struct control *control)
+{
+    if (control->have_server)
+        evsrc_unix_stream_close(&control->server);
+    if (control->have_client)
+        evsrc_unix_stream_close(&control->client);
+    if (control->have_listener)
+        evsrc_unix_listener_close(&control->listener); /* an abstract name: nothing to unlink */
+}
+
 static void dispatch(struct demo *demo, const struct evsrc_event *event)
 {
     enum kind *kind = (enum kind *)(uintptr_t)evsrc_event_token(event);
@@ -503,6 +649,15 @@ static void dispatch(struct demo *demo, const struct evsrc_event *event)
     case CHILD:
         child_ready(demo);
         break;
+    case CONTROL_LISTENER:
+        control_accept(demo);
+        break;
+    case CONTROL_SERVER:
+        control_serve(demo);
+        break;
+    case CONTROL_CLIENT:
+        control_read_reply(demo);
+        break;
     }
 }
 
@@ -512,11 +667,11 @@ static int run(struct demo *demo)
     int r = evsrc_events_new(256, &events);
     if (r < 0)
         return r;
-    /* Done when every client is verified, the server has closed its side of each connection and the
-     * child is reaped; or when a signal stops the run. */
+    /* Done when every client is verified, the server has closed its side of each connection, the
+     * child is reaped and the control client has its answer; or when a signal stops the run. */
     while (!demo->failed && !demo->stop_signal &&
            (demo->clients_done < demo->client_count || demo->open_server_conns > 0 ||
-            (demo->have_child && !demo->child_reaped))) {
+            (demo->have_child && !demo->child_reaped) || !demo->control.answered)) {
         r = evsrc_poll_wait(demo->poll, events, NULL); /* the deadline timer bounds the wait */
         if (r == -EINTR)
             continue;
@@ -558,7 +713,8 @@ int main(int argc, char **argv)
     demo.registry = evsrc_poll_registry(demo.poll);
     if ((r = setup_signals(&demo)) < 0 || (r = setup_timers_and_log(&demo, deadline_seconds)) < 0 ||
         (r = setup_child(&demo)) < 0 || (r = setup_listener(&demo)) < 0 ||
-        (r = setup_clients(&demo, (size_t)bytes_each)) < 0 || (r = run(&demo)) < 0)
+        (r = setup_clients(&demo, (size_t)bytes_each)) < 0 || (r = setup_control(&demo)) < 0 ||
+        (r = run(&demo)) < 0)
         fail(&demo, "evsrc", r);
 
     printf("listener: accepted %d connections\n", demo.accepted);
@@ -568,6 +724,7 @@ int main(int argc, char **argv)
     printf("log pipe: %llu lines carried, %llu dropped\n", (unsigned long long)demo.log_lines,
            (unsigned long long)demo.log_dropped);
     printf("deadline: %s\n", demo.failed ? "missed or failed" : "not reached");
+    printf("control socket: %s\n", demo.control.answered ? "status answered" : "no answer");
     report_child(&demo);
     if (demo.stop_signal)
         printf("signals: stopped cleanly by %s\n", signal_name(demo.stop_signal));
@@ -589,9 +746,10 @@ int main(int argc, char **argv)
         evsrc_timerfd_close(&demo.deadline);
     if (demo.have_signals)
         evsrc_signal_close(&demo.signals);
+    close_control(&demo.control);
     evsrc_poll_free(demo.poll);
     free(demo.clients);
-    bool ok = !demo.failed && (demo.stop_signal || demo.clients_done == clients);
+    bool ok = !demo.failed && (demo.stop_signal || (demo.clients_done == clients && demo.control.answered));
     printf("evsrc-demo: %s\n", ok ? "ok" : "FAILED");
     return ok ? 0 : 1;
 }

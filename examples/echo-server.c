@@ -3,10 +3,12 @@
 /*
  * echo-server: sends every byte each client sends back to it.
  *
- *     echo-server [PORT [ADDRESS]]      default: 7777 on 127.0.0.1
+ *     echo-server [PORT [ADDRESS [IDLE_SECONDS]]]    default: 7777 on 127.0.0.1, 60 s
  *
- * One thread, one poll, one listener, and one heap-allocated connection
- * struct per client whose address is its token. It shows the three things
+ * One thread, one poll, one listener, one timer queue holding every
+ * connection's idle timeout (closed after IDLE_SECONDS without data), and
+ * one heap-allocated connection struct per client whose address is its
+ * token. It shows the three things
  * an edge-triggered loop must get right:
  *   - drain: after an event, read (and accept) until -EAGAIN, since no new
  *     event comes for data that was already there;
@@ -32,9 +34,18 @@
 /* Connection tokens are heap addresses, which are never this small. */
 #define LISTENER_TOKEN ((evsrc_token)1)
 #define SIGNAL_TOKEN ((evsrc_token)2)
+#define TIMERS_TOKEN ((evsrc_token)3)
+
+/*
+ * Idle timeouts: a connection with nothing to read for this long is closed.
+ * Every connection's timer sits in one timer queue (one fd for all of them),
+ * and the reset on every read costs no system call.
+ */
+#define IDLE_SECONDS_DEFAULT 60
 
 struct connection {
     struct evsrc_tcp_stream stream;
+    struct evsrc_timer idle;        /* restarted on every read; expiry closes the connection */
     struct connection *prev, *next; /* every open connection, so shutdown can free them */
     size_t start, end;              /* buf[start, end) is read but not yet echoed */
     char buf[16384];
@@ -45,6 +56,8 @@ struct server {
     struct evsrc_tcp_listener listener;
     struct connection *connections;
     bool accept_stalled; /* out of fds or memory: connections are left pending */
+    struct evsrc_timers timers;    /* every connection's idle timer */
+    struct timespec idle_timeout;
 };
 
 /* ---- Signals ------------------------------------------------------------ */
@@ -98,6 +111,7 @@ static void connection_close(struct server *server, struct connection *conn)
         server->connections = conn->next;
     if (conn->next)
         conn->next->prev = conn->prev;
+    evsrc_timers_stop(&server->timers, &conn->idle);
     /*
      * Closing removes the socket from the poll. Later events of the same
      * wait cannot name this connection: a wait reports each fd at most once.
@@ -133,7 +147,7 @@ static int flush(struct connection *conn)
  * load would cap the rounds per event and revisit such a connection itself
  * (no new event would come for it).
  */
-static bool echo(struct connection *conn)
+static bool echo(struct server *server, struct connection *conn)
 {
     for (;;) {
         int r = flush(conn);
@@ -153,6 +167,8 @@ static bool echo(struct connection *conn)
             return false;
         }
         conn->end = (size_t)n;
+        /* Activity: push the idle deadline back. A restart to a later deadline is a few stores. */
+        evsrc_timers_start(&server->timers, &conn->idle, &server->idle_timeout, NULL);
     }
 }
 
@@ -182,6 +198,7 @@ static void accept_all(struct server *server)
             return;
         }
         conn->start = conn->end = 0;
+        evsrc_timer_init(&conn->idle, (evsrc_token)(uintptr_t)conn);
         /*
          * Both directions, once: edge-triggered WRITABLE fires only when room
          * appears after a write hit -EAGAIN, so it costs nothing while idle
@@ -190,6 +207,8 @@ static void accept_all(struct server *server)
          */
         r = evsrc_registry_register(server->registry, &conn->stream.source, (evsrc_token)(uintptr_t)conn,
                                     EVSRC_READABLE | EVSRC_WRITABLE);
+        if (r == 0)
+            r = evsrc_timers_start(&server->timers, &conn->idle, &server->idle_timeout, NULL);
         if (r < 0) {
             fprintf(stderr, "echo-server: register: %s\n", strerror(-r));
             evsrc_tcp_stream_close(&conn->stream);
@@ -206,15 +225,24 @@ static void accept_all(struct server *server)
 
 /* ---- Setup -------------------------------------------------------------- */
 
-static bool parse_address(int argc, char **argv, struct sockaddr_storage *addr, socklen_t *addrlen)
+static bool parse_address(int argc, char **argv, struct sockaddr_storage *addr, socklen_t *addrlen,
+                          struct timespec *idle_timeout)
 {
     const char *port_text = argc > 1 ? argv[1] : "7777";
     const char *host = argc > 2 ? argv[2] : "127.0.0.1";
+    const char *idle_text = argc > 3 ? argv[3] : NULL;
     char *end;
     errno = 0;
     unsigned long port = strtoul(port_text, &end, 10);
-    if (argc > 3 || errno || end == port_text || *end || port > 65535)
+    if (argc > 4 || errno || end == port_text || *end || port > 65535)
         return false;
+    unsigned long idle = IDLE_SECONDS_DEFAULT;
+    if (idle_text) {
+        idle = strtoul(idle_text, &end, 10);
+        if (errno || end == idle_text || *end || idle == 0 || idle > 86400)
+            return false;
+    }
+    *idle_timeout = (struct timespec){(time_t)idle, 0};
 
     memset(addr, 0, sizeof *addr);
     struct sockaddr_in *in4 = (struct sockaddr_in *)(void *)addr;
@@ -255,6 +283,14 @@ static void print_listening(const struct evsrc_tcp_listener *listener)
     fflush(stdout);
 }
 
+/* Closes every connection whose idle timer expired. */
+static void close_idle(struct server *server)
+{
+    struct evsrc_timer *timer;
+    while (evsrc_timers_expired(&server->timers, &timer) == 0)
+        connection_close(server, evsrc_container_of(timer, struct connection, idle));
+}
+
 /* Waits for events and dispatches them until a stop signal or a fatal error. */
 static int run(struct evsrc_poll *poll, struct evsrc_events *events, struct server *server)
 {
@@ -266,20 +302,29 @@ static int run(struct evsrc_poll *poll, struct evsrc_events *events, struct serv
             fprintf(stderr, "echo-server: wait: %s\n", strerror(-n));
             return 1;
         }
-        bool closed_any = false;
+        bool closed_any = false, timers_due = false;
         for (size_t i = 0; i < (size_t)n; i++) {
             evsrc_token token = evsrc_event_token(evsrc_events_get(events, i));
             if (token == SIGNAL_TOKEN)
                 continue; /* the handler has set stop_requested */
+            if (token == TIMERS_TOKEN) {
+                /* After this wait's other events, which may name a connection the drain closes. */
+                timers_due = true;
+                continue;
+            }
             if (token == LISTENER_TOKEN) {
                 accept_all(server);
                 continue;
             }
             struct connection *conn = (struct connection *)(uintptr_t)token;
-            if (!echo(conn)) {
+            if (!echo(server, conn)) {
                 connection_close(server, conn);
                 closed_any = true;
             }
+        }
+        if (timers_due) {
+            close_idle(server);
+            closed_any = true;
         }
         if (closed_any && server->accept_stalled)
             accept_all(server);
@@ -289,16 +334,24 @@ static int run(struct evsrc_poll *poll, struct evsrc_events *events, struct serv
 
 /* Listens on addr and serves until stopped; returns the exit status. */
 static int serve(struct evsrc_poll *poll, struct evsrc_events *events, const struct sockaddr_storage *addr,
-                 socklen_t addrlen)
+                 socklen_t addrlen, struct timespec idle_timeout)
 {
-    struct server server = {.registry = evsrc_poll_registry(poll), .connections = NULL};
-    int r = evsrc_tcp_listener_bind(&server.listener, (const struct sockaddr *)addr, addrlen);
+    struct server server = {.registry = evsrc_poll_registry(poll), .connections = NULL, .idle_timeout = idle_timeout};
+    int r = evsrc_timers_new(&server.timers, CLOCK_MONOTONIC);
+    if (r < 0) {
+        fprintf(stderr, "echo-server: timers: %s\n", strerror(-r));
+        return 1;
+    }
+    r = evsrc_tcp_listener_bind(&server.listener, (const struct sockaddr *)addr, addrlen);
     if (r < 0) {
         fprintf(stderr, "echo-server: bind: %s\n", strerror(-r));
+        evsrc_timers_close(&server.timers);
         return 1;
     }
     struct evsrc_source_fd signal_source;
-    r = evsrc_registry_register(server.registry, &server.listener.source, LISTENER_TOKEN, EVSRC_READABLE);
+    r = evsrc_registry_register(server.registry, &server.timers.source, TIMERS_TOKEN, EVSRC_READABLE);
+    if (r == 0)
+        r = evsrc_registry_register(server.registry, &server.listener.source, LISTENER_TOKEN, EVSRC_READABLE);
     if (r == 0)
         r = watch_stop_signals(server.registry, &signal_source);
     int status = 1;
@@ -313,6 +366,7 @@ static int serve(struct evsrc_poll *poll, struct evsrc_events *events, const str
     while (server.connections)
         connection_close(&server, server.connections);
     evsrc_tcp_listener_close(&server.listener);
+    evsrc_timers_close(&server.timers);
     return status;
 }
 
@@ -320,8 +374,10 @@ int main(int argc, char **argv)
 {
     struct sockaddr_storage addr;
     socklen_t addrlen;
-    if (!parse_address(argc, argv, &addr, &addrlen)) {
-        fprintf(stderr, "usage: %s [PORT [ADDRESS]]   (default: 7777 127.0.0.1)\n", argv[0]);
+    struct timespec idle_timeout;
+    if (!parse_address(argc, argv, &addr, &addrlen, &idle_timeout)) {
+        fprintf(stderr, "usage: %s [PORT [ADDRESS [IDLE_SECONDS]]]   (default: 7777 127.0.0.1 %d)\n", argv[0],
+                IDLE_SECONDS_DEFAULT);
         return 2;
     }
     struct evsrc_poll *poll = NULL;
@@ -333,7 +389,7 @@ int main(int argc, char **argv)
     if (r < 0)
         fprintf(stderr, "echo-server: setup: %s\n", strerror(-r));
     else
-        status = serve(poll, events, &addr, addrlen);
+        status = serve(poll, events, &addr, addrlen, idle_timeout);
     for (int i = 0; i < 2; i++)
         if (signal_pipe[i] >= 0)
             close(signal_pipe[i]);

@@ -11,4 +11,10 @@ static inline bool timespec_is_valid(const struct timespec *ts)
     return !ts || (ts->tv_sec >= 0 && ts->tv_nsec >= 0 && ts->tv_nsec < 1000000000L);
 }
 
+/* The clocks a timer may run on (timerfd.h, timers.h). */
+static inline bool timespec_clock_is_supported(clockid_t clock)
+{
+    return clock == CLOCK_MONOTONIC || clock == CLOCK_REALTIME || clock == CLOCK_BOOTTIME;
+}
+
 #endif /* EVSRC_TIMESPEC_H */

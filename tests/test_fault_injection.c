@@ -644,6 +644,7 @@ static const char *const infallible[] = {
     "sigisemptyset", "strcmp", "strnlen", "snprintf", /* pure functions of their arguments */
     "__errno_location", "memcpy", "memset", "memmove", "__stack_chk_fail", "__cxa_finalize",
     "_ITM_deregisterTMCloneTable", "_ITM_registerTMCloneTable", "__gmon_start__",
+    "__getauxval",          /* aarch64: libgcc's outline atomics read AT_HWCAP once at load */
 };
 
 static const char *const gcov_runtime[] = {

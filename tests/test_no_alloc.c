@@ -274,6 +274,55 @@ START_TEST(event_accessors_do_not_allocate)
 }
 END_TEST
 
+START_TEST(timers_do_not_allocate)
+{
+    enum { N = 1000 };
+    static struct evsrc_timer timers[N];
+    struct evsrc_timers q;
+    ck_assert_int_eq(evsrc_timers_new(&q, CLOCK_MONOTONIC), 0);
+    const struct timespec zero = {0, 0}, later = {3600, 0}, latest = {7200, 0}, period = {0, 1000};
+    /*
+     * Timer start, restart, stop and expiry: the queue's table grows to the
+     * peak number of active timers (the counter sees it), and after that
+     * nothing allocates.
+     */
+    counting_start();
+    int grown = 0;
+    for (size_t i = 0; i < N; i++) {
+        evsrc_timer_init(&timers[i], i);
+        grown += evsrc_timers_start(&q, &timers[i], &later, NULL) != 0;
+    }
+    unsigned long growth = counting_stop();
+    ck_assert_int_eq(grown, 0);
+    ck_assert_uint_ge(growth, 1);
+    for (size_t i = 0; i < N; i++)
+        ck_assert_int_eq(evsrc_timers_stop(&q, &timers[i]), 1);
+
+    counting_start();
+    int failures = 0;
+    size_t expired = 0;
+    for (int round = 0; round < ITERATIONS / N; round++) {
+        for (size_t i = 0; i < N; i++)
+            failures += evsrc_timers_start(&q, &timers[i], i % 2 ? &later : &zero, i % 3 ? NULL : &period) != 0;
+        for (size_t i = 0; i < N; i++) /* restart: later, then earlier */
+            failures += evsrc_timers_start(&q, &timers[i], &latest, NULL) != 0;
+        for (size_t i = 0; i < N; i += 2)
+            failures += evsrc_timers_start(&q, &timers[i], &zero, i % 4 ? NULL : &period) != 0;
+        struct evsrc_timer *t;
+        for (int drain = 0; drain < 2; drain++)
+            while (evsrc_timers_expired(&q, &t) == 0)
+                expired++;
+        for (size_t i = 0; i < N; i++)
+            failures += evsrc_timers_stop(&q, &timers[i]) < 0;
+    }
+    unsigned long n = counting_stop();
+    ck_assert_int_eq(failures, 0);
+    ck_assert_uint_ge(expired, (size_t)(ITERATIONS / N) * N / 2);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_int_eq(evsrc_timers_close(&q), 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *suite = suite_create("no_alloc");
@@ -284,6 +333,7 @@ int main(void)
     tcase_add_test(tc, register_and_deregister_do_not_allocate);
     tcase_add_test(tc, reregister_does_not_allocate);
     tcase_add_test(tc, event_accessors_do_not_allocate);
+    tcase_add_test(tc, timers_do_not_allocate);
     suite_add_tcase(suite, tc);
     return testutil_run(suite);
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -96,6 +97,9 @@ START_TEST(timeouts_return_zero_when_nothing_is_ready)
 }
 END_TEST
 
+/* The largest time_t: 2^31 - 1 where it has 32 bits (i386), 2^63 - 1 where it has 64. */
+#define TEST_TIME_T_MAX ((time_t)(((uint64_t)1 << (sizeof(time_t) * CHAR_BIT - 1)) - 1))
+
 /* A huge timeout is valid: the pipe is ready, so it returns at once. */
 /*
  * Where epoll_pwait2 is refused (EPERM under a seccomp profile) or missing
@@ -140,7 +144,7 @@ START_TEST(huge_timeouts_are_valid)
     testutil_pipe(p);
     ck_assert_int_eq(write(p[1], "x", 1), 1);
     ck_assert_int_eq(evsrc_registry_register_fd(f.registry, p[0], 1, EVSRC_READABLE | EVSRC_LEVEL), 0);
-    const struct timespec timeouts[] = {{INT32_MAX, 0}, {INT32_MAX, 999999999}, {(time_t)1 << 40, 1}};
+    const struct timespec timeouts[] = {{INT32_MAX, 0}, {INT32_MAX, 999999999}, {TEST_TIME_T_MAX, 1}};
     for (size_t i = 0; i < sizeof timeouts / sizeof timeouts[0]; i++)
         ck_assert_int_eq(evsrc_poll_wait(f.poll, f.events, &timeouts[i]), 1);
     testutil_close_pair(p);

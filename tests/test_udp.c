@@ -639,7 +639,13 @@ START_TEST(multicast_join_and_leave_on_loopback)
     ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &member.source, 40, EVSRC_READABLE), 0);
 
     /* The sender sends through loopback (an option the library leaves to the fd) with loop on. */
-    ck_assert_int_eq(setsockopt(evsrc_udp_socket_fd(&sender), IPPROTO_IP, IP_MULTICAST_IF, &lo, sizeof lo), 0);
+    int set = setsockopt(evsrc_udp_socket_fd(&sender), IPPROTO_IP, IP_MULTICAST_IF, &lo, sizeof lo);
+    if (set != 0 && errno == ENOPROTOOPT &&
+        testutil_skip_under_emulator("multicast send", "qemu-user 7.2 does not emulate IP_MULTICAST_IF")) {
+        close_both(&member, &sender);
+        return;
+    }
+    ck_assert_int_eq(set, 0);
     ck_assert_int_eq(evsrc_udp_socket_set_multicast_loop_v4(&sender, true), 0);
     socklen_t len;
     struct sockaddr_storage bound = local_addr(&member, &len);

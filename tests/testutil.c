@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -213,4 +214,19 @@ void testutil_rearm_fd(struct evsrc_registry *registry, int fd, evsrc_token toke
 {
     if (TESTUTIL_SELECTOR_IS_POLL)
         ck_assert_int_eq(evsrc_registry_reregister_fd(registry, fd, token, interests), 0);
+}
+
+const char *testutil_emulator(void)
+{
+    const char *wrapper = getenv("MESON_EXE_WRAPPER");
+    return wrapper && *wrapper ? wrapper : NULL;
+}
+
+bool testutil_skip_under_emulator(const char *test, const char *why)
+{
+    const char *emulator = testutil_emulator();
+    if (!emulator)
+        return false;
+    fprintf(stderr, "%s: skipped under %s: %s\n", test, emulator, why);
+    return true;
 }

@@ -141,4 +141,19 @@ int testutil_run(Suite *suite);
  */
 void testutil_rearm_fd(struct evsrc_registry *registry, int fd, evsrc_token token, evsrc_interest interests);
 
+/*
+ * The emulator this test runs under (meson's exe_wrapper, which `meson test`
+ * passes in MESON_EXE_WRAPPER: qemu-aarch64 in the aarch64 cross run), or
+ * NULL when it runs natively.
+ */
+const char *testutil_emulator(void);
+
+/*
+ * For the one step of a test that an emulator cannot do: under an emulator,
+ * says on stderr that the test skips that step and why (what the emulator
+ * lacks) and returns true, and the test cleans up and returns; natively it
+ * returns false. Never for a whole test that could run, nor a suite.
+ */
+bool testutil_skip_under_emulator(const char *test, const char *why);
+
 #endif /* EVSRC_TESTUTIL_H */

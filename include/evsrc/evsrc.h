@@ -42,5 +42,6 @@
 #endif
 #include <evsrc/udp.h>
 #include <evsrc/unix.h>
+#include <evsrc/timers.h>
 
 #endif /* EVSRC_EVSRC_H */

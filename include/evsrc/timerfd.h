@@ -35,6 +35,10 @@
 
 #include <evsrc/export.h>
 #include <evsrc/source.h>
+#include <evsrc/version.h>
+
+/* The includer's struct timespec must be the library's (see version.h). */
+EVSRC_CHECK_TIME_T_SIZE;
 
 EVSRC_BEGIN_DECLS
 

@@ -12,17 +12,12 @@
 FD_SOURCE_CHECK_LAYOUT(struct evsrc_timerfd);
 _Static_assert(sizeof(struct evsrc_timerfd) <= 32, "a timer stays small");
 
-static bool clock_is_supported(clockid_t clock)
-{
-    return clock == CLOCK_MONOTONIC || clock == CLOCK_REALTIME || clock == CLOCK_BOOTTIME;
-}
-
 EVSRC_EXPORT int evsrc_timerfd_new(struct evsrc_timerfd *timer, clockid_t clock)
 {
     if (!timer)
         return -EINVAL;
     fd_source_init_closed(&timer->source);
-    if (!clock_is_supported(clock))
+    if (!timespec_clock_is_supported(clock))
         return -EINVAL;
     int fd = timerfd_create(clock, TFD_NONBLOCK | TFD_CLOEXEC);
     if (fd < 0)

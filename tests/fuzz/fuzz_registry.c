@@ -16,8 +16,9 @@
  *     pipe ends (evsrc_pipe_*), unix socketpair ends and eventfds (raw fds
  *     in struct evsrc_source_fd), timerfds (evsrc_timerfd), loopback TCP
  *     stream pairs (evsrc_tcp_*), wakers (evsrc_waker_*, their eventfd
- *     found by number), memfds (a file epoll refuses) and connected
- *     loopback UDP socket pairs (evsrc_udp_*). Each has its own
+ *     found by number), memfds (a file epoll refuses), connected loopback
+ *     UDP socket pairs (evsrc_udp_*) and Unix stream and datagram pairs
+ *     (evsrc_unix_*). Each has its own
  *     source plus a second "raw" evsrc_source_fd over the same fd; closed
  *     objects linger so that their stale sources and fd numbers are
  *     exercised too;
@@ -92,6 +93,8 @@
 #include <evsrc/tcp.h>
 #include <evsrc/timerfd.h>
 #include <evsrc/udp.h>
+#include <evsrc/unix.h>
+#include <evsrc/timers.h>
 #include <evsrc/waker.h>
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -227,9 +230,11 @@ static uint8_t take(struct input *in)
 
 /* ---- Model -------------------------------------------------------------- */
 
-enum kind { K_NONE, K_PIPE_R, K_PIPE_W, K_SOCK, K_EVENTFD, K_TIMER, K_TCP, K_MEMFD, K_WAKER, K_UDP };
-static const char *const kind_names[] = {"none", "pipe-r", "pipe-w", "sock", "eventfd",
-                                         "timer", "tcp", "memfd", "waker", "udp"};
+enum kind {
+    K_NONE, K_PIPE_R, K_PIPE_W, K_SOCK, K_EVENTFD, K_TIMER, K_TCP, K_MEMFD, K_WAKER, K_UDP, K_USTREAM, K_UDGRAM
+};
+static const char *const kind_names[] = {"none", "pipe-r", "pipe-w", "sock", "eventfd", "timer",
+                                         "tcp", "memfd", "waker", "udp", "unix-stream", "unix-dgram"};
 
 /* The library's structs for one object: each kind uses one member. */
 struct object {
@@ -240,6 +245,8 @@ struct object {
         struct evsrc_timerfd timer;
         struct evsrc_tcp_stream tcp;
         struct evsrc_udp_socket udp;
+        struct evsrc_unix_stream ustream;
+        struct evsrc_unix_datagram udgram;
     } own;
     struct evsrc_source_fd raw; /* a second source over the same fd */
     struct evsrc_waker *waker;  /* K_WAKER: the waker (its eventfd is the slot's fd) */
@@ -261,6 +268,7 @@ struct slot {
     bool out_closed;    /* pipe-w: no reader left; sock: writes fail with EPIPE */
     bool reset_pending; /* sock: the peer closed with data unread */
     bool big_pipe;      /* pipe-w: room for 4+ buffers, so BUFFER_CAP never fills it */
+    bool lossy;         /* unix-dgram: a send to the gone peer may have purged this end's queue */
     uint8_t wseq, rseq; /* the byte pattern of the stream towards this end */
     /* Timers. */
     bool timer_may_fire;
@@ -331,7 +339,8 @@ static const struct event_source_ops partial_ops = {NULL, NULL, NULL};
 
 static bool is_library_kind(enum kind k)
 {
-    return k == K_PIPE_R || k == K_PIPE_W || k == K_TIMER || k == K_TCP || k == K_UDP;
+    return k == K_PIPE_R || k == K_PIPE_W || k == K_TIMER || k == K_TCP || k == K_UDP || k == K_USTREAM ||
+           k == K_UDGRAM;
 }
 
 static struct evsrc_source *own_source(int i)
@@ -343,6 +352,8 @@ static struct evsrc_source *own_source(int i)
     case K_TIMER: return &o->own.timer.source;
     case K_TCP: return &o->own.tcp.source;
     case K_UDP: return &o->own.udp.source;
+    case K_USTREAM: return &o->own.ustream.source;
+    case K_UDGRAM: return &o->own.udgram.source;
     default: return &o->own.sfd.source;
     }
 }
@@ -485,7 +496,9 @@ static bool readable_known(const struct slot *s)
         return false;
     switch (s->kind) {
     case K_PIPE_R:
-    case K_SOCK: return s->buffered > 0 || s->in_closed;
+    case K_SOCK:
+    case K_USTREAM: return s->buffered > 0 || s->in_closed;
+    case K_UDGRAM: return (s->chunks > 0 && !s->lossy) || s->in_closed;
     case K_EVENTFD:
     case K_WAKER: return s->buffered > 0;
     default: return false;
@@ -1164,7 +1177,8 @@ static void udp_refuse_other(uint8_t b)
     int fd = W.slots[i].fd, before = fcntl(fd, F_GETFL);
     struct evsrc_udp_socket probe;
     memset(&probe, 0x5a, sizeof probe);
-    bool socket_kind = W.slots[i].kind == K_SOCK || W.slots[i].kind == K_TCP;
+    enum kind k = W.slots[i].kind;
+    bool socket_kind = k == K_SOCK || k == K_TCP || k == K_USTREAM || k == K_UDGRAM;
     EXPECT(evsrc_udp_socket_from_fd(&probe, fd), socket_kind ? -EINVAL : -ENOTSOCK, "udp_socket_from_fd(a %s)",
            kind_names[W.slots[i].kind]);
     CHECK(fcntl(fd, F_GETFL) == before, "a failed udp adoption changed the fd");
@@ -1210,6 +1224,37 @@ static void create_udp_pair(uint8_t variant)
     note("create udp pair%s: slot %d fd %d, slot %d fd %d", (variant & 3) ? " (adopted)" : "", a, fa, b, fb);
 }
 
+/* A Unix stream pair (modelled exactly as a socketpair) or datagram pair, made by the library. */
+static void create_unix_pair(bool datagram)
+{
+    int a = free_slot(-1), b = free_slot(a);
+    if (a < 0 || b < 0 || live_fds() + 2 > MAX_LIVE_FDS)
+        return;
+    int r, fa, fb;
+    if (datagram) {
+        r = evsrc_unix_datagram_pair(&objects[a].own.udgram, &objects[b].own.udgram);
+        fa = evsrc_unix_datagram_fd(&objects[a].own.udgram);
+        fb = evsrc_unix_datagram_fd(&objects[b].own.udgram);
+    } else {
+        r = evsrc_unix_stream_pair(&objects[a].own.ustream, &objects[b].own.ustream);
+        fa = evsrc_unix_stream_fd(&objects[a].own.ustream);
+        fb = evsrc_unix_stream_fd(&objects[b].own.ustream);
+    }
+    if (r == -EMFILE || r == -ENFILE) {
+        CHECK(fa == -EBADF && fb == -EBADF, "a failed unix pair left an end open");
+        slot_forget(a);
+        slot_forget(b);
+        return;
+    }
+    EXPECT(r, 0, "evsrc_unix_%s_pair", datagram ? "datagram" : "stream");
+    check_new_fd(fa, "unix pair end");
+    check_new_fd(fb, "unix pair end");
+    slot_setup(a, datagram ? K_UDGRAM : K_USTREAM, fa);
+    slot_setup(b, datagram ? K_UDGRAM : K_USTREAM, fb);
+    link_peers(a, b);
+    note("create unix %s pair: slot %d fd %d, slot %d fd %d", datagram ? "datagram" : "stream", a, fa, b, fb);
+}
+
 static void op_create(struct input *in)
 {
     uint8_t b = take(in);
@@ -1227,6 +1272,8 @@ static void op_create(struct input *in)
             create_waker(hb, tb);
         else if (b & 0x10)
             create_udp_pair(hb);
+        else if (b & 0x20)
+            create_unix_pair((b & 0x40) != 0);
         else
             create_socketpair();
         break;
@@ -1253,6 +1300,12 @@ static void model_closed(int i)
                 p->reset_pending = true;
             break;
         case K_TCP: p->in_closed = true; break;
+        case K_USTREAM:
+            p->in_closed = p->out_closed = true;
+            if (s->buffered > 0)
+                p->reset_pending = true;
+            break;
+        case K_UDGRAM: p->out_closed = p->lossy = true; break;
         default: break; /* K_UDP: the peer just loses its peer; its sends may draw -ECONNREFUSED */
         }
         if (!before && readable_known(p))
@@ -1274,6 +1327,8 @@ static int close_object(int i)
     case K_TIMER: return evsrc_timerfd_close(&o->own.timer);
     case K_TCP: return evsrc_tcp_stream_close(&o->own.tcp);
     case K_UDP: return evsrc_udp_socket_close(&o->own.udp);
+    case K_USTREAM: return evsrc_unix_stream_close(&o->own.ustream);
+    case K_UDGRAM: return evsrc_unix_datagram_close(&o->own.udgram);
     case K_WAKER:
         evsrc_waker_free(o->waker);
         o->waker = NULL;
@@ -1413,10 +1468,50 @@ static void pipe_read(int i, size_t len, uint8_t variant)
         forgive(s);
 }
 
+/* A Unix stream end's write through the library: plain, gather, or send_fds with no fds. */
+static ssize_t ustream_write(int i, const uint8_t *buf, size_t len)
+{
+    struct evsrc_unix_stream *u = &objects[i].own.ustream;
+    switch (len % 3) {
+    case 0: return evsrc_unix_stream_write(u, buf, len);
+    case 1: {
+        struct iovec iov[2] = {{(void *)buf, len / 2}, {(void *)(buf + len / 2), len - len / 2}};
+        return evsrc_unix_stream_writev(u, iov, 2);
+    }
+    default: return evsrc_unix_stream_send_fds(u, buf, len, NULL, 0);
+    }
+}
+
+/* A Unix stream end's read through the library: plain, scatter, or recv_fds with no room (none were sent). */
+static ssize_t ustream_read(int i, uint8_t *buf, size_t len)
+{
+    struct evsrc_unix_stream *u = &objects[i].own.ustream;
+    switch (len % 3) {
+    case 0: return evsrc_unix_stream_read(u, buf, len);
+    case 1: {
+        struct iovec iov[2] = {{buf, len / 2}, {buf + len / 2, len - len / 2}};
+        return evsrc_unix_stream_readv(u, iov, 2);
+    }
+    default: {
+        size_t nfds = 0;
+        bool truncated = true;
+        ssize_t r = evsrc_unix_stream_recv_fds(u, buf, len, NULL, &nfds, &truncated);
+        CHECK(nfds == 0 && !truncated, "recv_fds with no fds sent: %zu fds, truncated %d", nfds, truncated);
+        return r;
+    }
+    }
+}
+
 static void sock_write(int i, size_t len)
 {
     struct slot *s = &W.slots[i];
     struct slot *p = live_peer(s);
+    if (s->kind == K_USTREAM && (!s->open || len == 0)) {
+        uint8_t byte = 0;
+        EXPECT(evsrc_unix_stream_write(&objects[i].own.ustream, &byte, len), s->open ? 0 : -EBADF,
+               "unix stream write of %zu bytes on slot %d", len, i);
+        return;
+    }
     if (!s->open || len == 0)
         return;
     long want;
@@ -1431,10 +1526,15 @@ static void sock_write(int i, size_t len)
     }
     uint8_t buf[IO_MAX];
     fill(buf, len, p ? p->wseq : 0);
-    ssize_t r = send(s->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (r < 0)
-        r = -errno;
-    note("sock write slot %d len %zu -> %s", i, len, err_name(r));
+    ssize_t r;
+    if (s->kind == K_USTREAM) {
+        r = ustream_write(i, buf, len);
+    } else {
+        r = send(s->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (r < 0)
+            r = -errno;
+    }
+    note("%s write slot %d len %zu -> %s", kind_names[s->kind], i, len, err_name(r));
     if (r == -EAGAIN && want > 0)
         return; /* the socket buffer is smaller than the model assumes: nothing was sent */
     EXPECT(r, want, "send on socketpair slot %d", i);
@@ -1451,13 +1551,23 @@ static void sock_write(int i, size_t len)
 static void sock_read(int i, size_t len)
 {
     struct slot *s = &W.slots[i];
+    uint8_t buf[IO_MAX];
+    if (s->kind == K_USTREAM && (!s->open || len == 0)) {
+        EXPECT(evsrc_unix_stream_read(&objects[i].own.ustream, buf, len), s->open ? 0 : -EBADF,
+               "unix stream read of %zu bytes on slot %d", len, i);
+        return;
+    }
     if (!s->open || len == 0)
         return;
-    uint8_t buf[IO_MAX];
-    ssize_t r = recv(s->fd, buf, len, MSG_DONTWAIT);
-    if (r < 0)
-        r = -errno;
-    note("sock read slot %d len %zu -> %s", i, len, err_name(r));
+    ssize_t r;
+    if (s->kind == K_USTREAM) {
+        r = ustream_read(i, buf, len);
+    } else {
+        r = recv(s->fd, buf, len, MSG_DONTWAIT);
+        if (r < 0)
+            r = -errno;
+    }
+    note("%s read slot %d len %zu -> %s", kind_names[s->kind], i, len, err_name(r));
     if (s->buffered > 0) {
         EXPECT(r, (long)(len < s->buffered ? len : s->buffered), "recv on socketpair slot %d, %zu buffered", i,
                s->buffered);
@@ -1470,6 +1580,81 @@ static void sock_read(int i, size_t len)
         s->reset_pending = false;
     } else {
         EXPECT(r, s->in_closed ? 0 : -EAGAIN, "recv on socketpair slot %d", i);
+    }
+    forgive(s);
+}
+
+/*
+ * Unix datagram pairs: each send is one datagram whose bytes continue the
+ * stream pattern, so the receiver checks order and content; chunks counts
+ * the datagrams waiting (an empty one included).
+ */
+static void udgram_send(int i, size_t len)
+{
+    struct slot *s = &W.slots[i];
+    struct slot *p = live_peer(s);
+    if (p && s->open && !s->out_closed && p->chunks >= CHUNK_CAP)
+        return;
+    uint8_t buf[IO_MAX];
+    fill(buf, len, p ? p->wseq : 0);
+    ssize_t r = evsrc_unix_datagram_send(&objects[i].own.udgram, buf, len);
+    note("unix datagram send slot %d len %zu -> %s", i, len, err_name(r));
+    if (!s->open) {
+        EXPECT(r, -EBADF, "datagram send on a closed socket");
+        return;
+    }
+    if (s->out_closed || !p) {
+        /* Shut down, or the peer is gone (and a send to a gone peer drops this end's queue). */
+        CHECK(r == -EPIPE || r == -ENOTCONN || r == -ECONNREFUSED || r == -ECONNRESET,
+              "datagram send with no way out: %s", err_name(r));
+        if (!p) {
+            /* Its queue may be gone now, and with it the readiness an owed event was for. */
+            s->lossy = true;
+            forgive(s);
+        }
+        return;
+    }
+    if (r == -EAGAIN || r == -ENOBUFS)
+        return; /* the peer's queue or our send buffer is full: nothing was sent */
+    EXPECT(r, (long)len, "datagram send of %zu bytes", len);
+    bool before = readable_known(p);
+    p->chunks++;
+    p->buffered += len;
+    p->wseq = (uint8_t)(p->wseq + len);
+    if (!before)
+        owe_readable(p);
+}
+
+static void udgram_recv(int i, uint8_t variant)
+{
+    struct slot *s = &W.slots[i];
+    uint8_t buf[IO_MAX];
+    struct sockaddr_un from;
+    socklen_t fromlen = sizeof from;
+    ssize_t r;
+    if (variant & 1)
+        r = evsrc_unix_datagram_recv_from(&objects[i].own.udgram, buf, sizeof buf, &from, &fromlen);
+    else
+        r = evsrc_unix_datagram_recv(&objects[i].own.udgram, buf, sizeof buf);
+    note("unix datagram recv slot %d -> %s", i, err_name(r));
+    if (!s->open) {
+        EXPECT(r, -EBADF, "datagram recv on a closed socket");
+        return;
+    }
+    if (r == -EAGAIN && s->lossy) {
+        s->chunks = 0;
+        s->buffered = 0;
+    } else if (s->chunks == 0) {
+        EXPECT(r, -EAGAIN, "datagram recv with none waiting");
+    } else {
+        CHECK(r >= 0 && (size_t)r <= s->buffered, "datagram recv: %s with %zu bytes in %u datagrams waiting",
+              err_name(r), s->buffered, s->chunks);
+        verify_stream(s, buf, (size_t)r, "unix datagram");
+        s->buffered -= (size_t)r;
+        s->chunks--;
+        if (variant & 1)
+            CHECK(fromlen == sizeof(sa_family_t) && from.sun_family == AF_UNIX,
+                  "a pair's peer is not unnamed (length %u)", (unsigned)fromlen);
     }
     forgive(s);
 }
@@ -1790,6 +1975,8 @@ static void op_write(struct input *in)
     case K_TCP: tcp_write(i, len, variant); break;
     case K_UDP: udp_write(i, len, variant); break;
     case K_TIMER: timer_read(i); break;
+    case K_USTREAM: sock_write(i, len); break;
+    case K_UDGRAM: udgram_send(i, len); break;
     default: break;
     }
 }
@@ -1815,8 +2002,38 @@ static void op_read(struct input *in)
     case K_TCP: tcp_read(i, len, variant); break;
     case K_UDP: udp_read(i, len, variant); break;
     case K_TIMER: timer_read(i); break;
+    case K_USTREAM: sock_read(i, len); break;
+    case K_UDGRAM: udgram_recv(i, variant); break;
     default: break;
     }
+}
+
+/* A datagram shutdown stays with its own socket, except that SHUT_RD makes the peer's sends fail. */
+static void udgram_shutdown(int i, int how)
+{
+    struct slot *s = &W.slots[i];
+    int r = evsrc_unix_datagram_shutdown(&objects[i].own.udgram, how);
+    note("unix datagram shutdown slot %d how %d -> %s", i, how, err_name(r));
+    if (how == 42) {
+        EXPECT(r, -EINVAL, "datagram shutdown with an invalid how");
+        return;
+    }
+    if (!s->open) {
+        EXPECT(r, -EBADF, "shutdown of a closed datagram socket");
+        return;
+    }
+    EXPECT(r, 0, "datagram shutdown");
+    struct slot *p = live_peer(s);
+    bool before = readable_known(s);
+    if (how == SHUT_RD || how == SHUT_RDWR) {
+        s->in_closed = true;
+        if (p)
+            p->out_closed = true;
+    }
+    if (how == SHUT_WR || how == SHUT_RDWR)
+        s->out_closed = true;
+    if (!before && readable_known(s))
+        owe_readable(s);
 }
 
 static void op_shutdown(struct input *in)
@@ -1838,9 +2055,22 @@ static void op_shutdown(struct input *in)
             CHECK(r == 0 || r == -ENOTCONN, "tcp shutdown: %s", err_name(r));
         return;
     }
-    if (s->kind != K_SOCK || !s->open || how == 42)
+    if (s->kind == K_UDGRAM) {
+        udgram_shutdown(i, how);
         return;
-    int r = shutdown(s->fd, how) < 0 ? -errno : 0;
+    }
+    if (s->kind == K_USTREAM && (!s->open || how == 42)) {
+        int r = evsrc_unix_stream_shutdown(&objects[i].own.ustream, how);
+        EXPECT(r, how == 42 ? -EINVAL : -EBADF, "unix stream shutdown(%d) of slot %d", how, i);
+        return;
+    }
+    if ((s->kind != K_SOCK && s->kind != K_USTREAM) || !s->open || how == 42)
+        return;
+    int r;
+    if (s->kind == K_USTREAM)
+        r = evsrc_unix_stream_shutdown(&objects[i].own.ustream, how);
+    else
+        r = shutdown(s->fd, how) < 0 ? -errno : 0;
     note("sock shutdown slot %d how %d -> %s", i, how, err_name(r));
     EXPECT(r, 0, "shutdown of a socketpair end");
     struct slot *p = live_peer(s);
@@ -2437,8 +2667,9 @@ static void op_misc(struct input *in)
         struct evsrc_tcp_stream s;
         int before = fcntl(W.slots[i].fd, F_GETFL);
         int r = evsrc_tcp_stream_from_fd(&s, W.slots[i].fd);
-        EXPECT(r, W.slots[i].kind == K_SOCK || W.slots[i].kind == K_UDP ? -EINVAL : -ENOTSOCK,
-               "tcp_stream_from_fd(a %s)",
+        bool socket_kind = W.slots[i].kind == K_SOCK || W.slots[i].kind == K_UDP || W.slots[i].kind == K_USTREAM ||
+                           W.slots[i].kind == K_UDGRAM;
+        EXPECT(r, socket_kind ? -EINVAL : -ENOTSOCK, "tcp_stream_from_fd(a %s)",
                kind_names[W.slots[i].kind]);
         CHECK(fcntl(W.slots[i].fd, F_GETFL) == before, "a failed tcp adoption changed the fd");
         EXPECT(evsrc_tcp_stream_fd(&s), -EBADF, "stream after a failed adoption");
@@ -2456,6 +2687,8 @@ static void op_misc(struct input *in)
             case K_TIMER: EXPECT(evsrc_timerfd_fd(&o->own.timer), want, "timer fd of slot %d", i); break;
             case K_TCP: EXPECT(evsrc_tcp_stream_fd(&o->own.tcp), want, "stream fd of slot %d", i); break;
             case K_UDP: EXPECT(evsrc_udp_socket_fd(&o->own.udp), want, "udp fd of slot %d", i); break;
+            case K_USTREAM: EXPECT(evsrc_unix_stream_fd(&o->own.ustream), want, "unix stream fd of slot %d", i); break;
+            case K_UDGRAM: EXPECT(evsrc_unix_datagram_fd(&o->own.udgram), want, "datagram fd of slot %d", i); break;
             default: break;
             }
         }
@@ -2505,17 +2738,233 @@ static void op_misc(struct input *in)
     }
 }
 
+/* ---- Timer queues (evsrc/timers.h) against a sorted-list model ---------- */
+
+/*
+ * Two timer queues and TM_TIMERS timers. So that every result is determined,
+ * a delay is either zero (due at the next drain) or a whole number of
+ * kiloseconds (never due within an input), and periods are 1500, 2500 or
+ * 3500 s. A timer's deadline is then (seconds, base): `seconds` after the
+ * moment of the start that set its phase, and the starts are numbered in the
+ * order they happen (`base`), which is the order of their clock readings. The
+ * model keeps each queue as that list and expects drains in its order.
+ */
+#define TM_QUEUES 2
+#define TM_TIMERS 8
+
+static struct timers_model {
+    struct evsrc_timers queue[TM_QUEUES];
+    struct evsrc_timer timer[TM_TIMERS];
+    int in[TM_TIMERS];          /* the queue holding it, -1 for none */
+    long seconds[TM_TIMERS];    /* its deadline: seconds after its base start */
+    uint64_t base[TM_TIMERS];   /* the start that set its phase */
+    long period[TM_TIMERS];     /* seconds, 0 for a one-shot */
+    bool fresh[TM_TIMERS];      /* started during the drain under way: due at the next one */
+    uint64_t expirations[TM_TIMERS];
+    uint64_t starts;
+} TM;
+
+static void tm_begin(void)
+{
+    memset(&TM, 0xa5, sizeof TM); /* the queues must not need initialising */
+    for (int q = 0; q < TM_QUEUES; q++)
+        EXPECT(evsrc_timers_new(&TM.queue[q], q ? CLOCK_BOOTTIME : CLOCK_MONOTONIC), 0, "timers_new(%d)", q);
+    for (int t = 0; t < TM_TIMERS; t++) {
+        evsrc_timer_init(&TM.timer[t], (evsrc_token)t);
+        TM.in[t] = -1;
+        TM.fresh[t] = false;
+        TM.expirations[t] = 0;
+    }
+    TM.starts = 0;
+}
+
+static size_t tm_len(int q)
+{
+    size_t n = 0;
+    for (int t = 0; t < TM_TIMERS; t++)
+        n += TM.in[t] == q;
+    return n;
+}
+
+/* The model's earliest timer of queue q, due ones only if `due`; -1 if none. */
+static int tm_first(int q, bool due)
+{
+    int best = -1;
+    for (int t = 0; t < TM_TIMERS; t++) {
+        if (TM.in[t] != q || (due && (TM.seconds[t] != 0 || TM.fresh[t])))
+            continue;
+        if (best < 0 || TM.seconds[t] < TM.seconds[best] ||
+            (TM.seconds[t] == TM.seconds[best] && TM.base[t] < TM.base[best]))
+            best = t;
+    }
+    return best;
+}
+
+static void tm_start(int q, int t, long seconds, long period, bool in_drain)
+{
+    struct timespec after = {seconds, 0}, interval = {period, 0};
+    int want = TM.in[t] >= 0 && TM.in[t] != q ? -EEXIST : 0;
+    int r = evsrc_timers_start(&TM.queue[q], &TM.timer[t], &after, period ? &interval : NULL);
+    note("timers_start(q%d, t%d, %lds, every %lds) = %s", q, t, seconds, period, err_name(r));
+    EXPECT(r, want, "timers_start(q%d, t%d)", q, t);
+    if (r < 0)
+        return;
+    TM.in[t] = q;
+    TM.seconds[t] = seconds;
+    TM.base[t] = ++TM.starts;
+    TM.period[t] = period;
+    TM.fresh[t] = in_drain && seconds == 0;
+    TM.expirations[t] = 0;
+}
+
+static void tm_stop(int q, int t)
+{
+    int want = TM.in[t] < 0 ? 0 : TM.in[t] == q ? 1 : -ENOENT;
+    int r = evsrc_timers_stop(&TM.queue[q], &TM.timer[t]);
+    note("timers_stop(q%d, t%d) = %s", q, t, err_name(r));
+    EXPECT(r, want, "timers_stop(q%d, t%d)", q, t);
+    if (r == 1)
+        TM.in[t] = -1;
+}
+
+static bool tm_fd_readable(int q, int timeout_ms)
+{
+    struct pollfd p = {evsrc_timers_fd(&TM.queue[q]), POLLIN, 0};
+    return poll(&p, 1, timeout_ms) == 1;
+}
+
+/* Everything the queue reports about itself, against the model. */
+static void tm_check(int q)
+{
+    EXPECT(evsrc_timers_len(&TM.queue[q]), tm_len(q), "timers_len(q%d)", q);
+    for (int t = 0; t < TM_TIMERS; t++) {
+        CHECK(evsrc_timer_is_active(&TM.timer[t]) == (TM.in[t] >= 0), "timer_is_active(t%d)", t);
+        EXPECT(evsrc_timer_expirations(&TM.timer[t]), TM.expirations[t], "timer_expirations(t%d)", t);
+    }
+    struct timespec remaining = {-1, -1};
+    int first = tm_first(q, false);
+    int r = evsrc_timers_next_deadline(&TM.queue[q], &remaining);
+    EXPECT(r, first < 0 ? -ENOENT : 0, "timers_next_deadline(q%d)", q);
+    if (first >= 0) {
+        long long ns = (long long)remaining.tv_sec * 1000000000LL + remaining.tv_nsec;
+        long long want = TM.seconds[first] * 1000000000LL;
+        /* An input lasts well under a minute. */
+        CHECK(ns <= want && ns > want - 60000000000LL, "next_deadline(q%d): %lld ns left, want about %lld", q, ns,
+              want);
+    }
+}
+
+/* A whole drain, with starts and stops from inside it as the input says. */
+static void tm_drain(int q, struct input *in)
+{
+    /* A timer due since before the drain has made the fd readable. */
+    if (tm_first(q, true) >= 0)
+        CHECK(tm_fd_readable(q, 5000), "q%d: a timer is due but its fd is not readable", q);
+    for (int round = 0; round < 4 * TM_TIMERS; round++) {
+        struct evsrc_timer *got = NULL;
+        int want = tm_first(q, true);
+        int r = evsrc_timers_expired(&TM.queue[q], &got);
+        note("timers_expired(q%d) = %s, t%lld", q, err_name(r), got ? (long long)evsrc_timer_token(got) : -1LL);
+        if (want < 0) {
+            EXPECT(r, -EAGAIN, "timers_expired(q%d): nothing due", q);
+            break;
+        }
+        EXPECT(r, 0, "timers_expired(q%d): t%d is due", q, want);
+        CHECK(got == &TM.timer[want], "timers_expired(q%d) handed out t%lld, want t%d", q,
+              (long long)evsrc_timer_token(got), want);
+        TM.expirations[want] = 1;
+        if (TM.period[want]) {
+            TM.seconds[want] = TM.period[want]; /* base unchanged: the phase is kept */
+        } else {
+            TM.in[want] = -1;
+        }
+        uint8_t b = take(in);
+        if (b & 1)
+            tm_start(q, want, 0, 0, true);
+        if (b & 2)
+            tm_stop(q, (b >> 2) % TM_TIMERS);
+        if (b & 0x40)
+            tm_start(q, (b >> 2) % TM_TIMERS, 1000, 0, true);
+    }
+    bool pending = false;
+    for (int t = 0; t < TM_TIMERS; t++) {
+        pending |= TM.in[t] == q && TM.fresh[t];
+        TM.fresh[t] = false;
+    }
+    /* Nothing due: the fd must not be readable (no busy loop); started mid-drain: it must be (never late). */
+    if (pending)
+        CHECK(tm_fd_readable(q, 5000), "q%d: a timer started in the drain is due but the fd is not readable", q);
+    else
+        CHECK(!tm_fd_readable(q, 0), "q%d: nothing is due but the fd is readable", q);
+    tm_check(q);
+}
+
+static void tm_close(int q)
+{
+    EXPECT(evsrc_timers_close(&TM.queue[q]), 0, "timers_close(q%d)", q);
+    for (int t = 0; t < TM_TIMERS; t++)
+        if (TM.in[t] == q) {
+            TM.in[t] = -1;
+            CHECK(!evsrc_timer_is_active(&TM.timer[t]), "t%d active after its queue closed", t);
+        }
+    EXPECT(evsrc_timers_close(&TM.queue[q]), -EBADF, "timers_close(q%d) again", q);
+}
+
+static void tm_end(void)
+{
+    for (int q = 0; q < TM_QUEUES; q++)
+        tm_close(q);
+}
+
+static void op_timers(struct input *in)
+{
+    uint8_t b = take(in);
+    int q = (b >> 3) % TM_QUEUES;
+    int t = (b >> 4) % TM_TIMERS;
+    switch (b % 6) {
+    case 0: { /* start or restart */
+        uint8_t d = take(in);
+        long seconds = (d % 4) * 1000L;
+        long period = d & 4 ? ((d >> 3) % 3) * 1000L + 1500 : 0;
+        tm_start(q, t, seconds, period, false);
+        break;
+    }
+    case 1: tm_stop(q, t); break;
+    case 2: tm_drain(q, in); break;
+    case 3: tm_check(q); break;
+    case 4: /* close: every timer stops; then a fresh queue */
+        tm_close(q);
+        EXPECT(evsrc_timers_new(&TM.queue[q], CLOCK_MONOTONIC), 0, "timers_new(q%d)", q);
+        break;
+    default: { /* bad input changes nothing */
+        static const struct timespec bad[] = {{-1, 0}, {0, -1}, {0, 1000000000L}};
+        const struct timespec ok = {0, 0};
+        uint8_t d = take(in);
+        const struct timespec *after = d & 1 ? &bad[d / 2 % 3] : &ok;
+        const struct timespec *interval = d & 1 ? NULL : &bad[d / 2 % 3];
+        EXPECT(evsrc_timers_start(&TM.queue[q], &TM.timer[t], after, interval), -EINVAL, "timers_start(bad)");
+        EXPECT(evsrc_timers_start(&TM.queue[q], NULL, &ok, NULL), -EINVAL, "timers_start(NULL timer)");
+        EXPECT(evsrc_timers_stop(NULL, &TM.timer[t]), -EINVAL, "timers_stop(NULL)");
+        EXPECT(evsrc_timers_expired(&TM.queue[q], NULL), -EINVAL, "timers_expired(NULL out)");
+        tm_check(q);
+        break;
+    }
+    }
+}
+
 /* ---- The driver ---------------------------------------------------------- */
 
 enum op {
     OP_CREATE, OP_CLOSE, OP_REG_FD, OP_REREG_FD, OP_DEREG_FD, OP_REG, OP_REREG, OP_DEREG,
     OP_WRITE, OP_READ, OP_WAIT, OP_QUEUE, OP_TIMER, OP_SHUTDOWN, OP_REINIT, OP_MISC,
+    OP_TIMERS,
     OP_COUNT
 };
 
 static const char *const op_names[OP_COUNT] = {
     "create", "close", "register_fd", "reregister_fd", "deregister_fd", "register", "reregister", "deregister",
     "write", "read", "wait", "queue", "timer", "shutdown", "reinit", "misc",
+    "timers",
 };
 
 static void run_op(struct input *in)
@@ -2538,6 +2987,7 @@ static void run_op(struct input *in)
     case OP_TIMER: op_timer(in); break;
     case OP_SHUTDOWN: op_shutdown(in); break;
     case OP_REINIT: op_reinit(in); break;
+    case OP_TIMERS: op_timers(in); break;
     default: op_misc(in); break;
     }
 }
@@ -2593,6 +3043,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     op_number = 0;
     for (int q = 0; q < NQUEUES; q++)
         queue_new(&W.q[q]);
+    tm_begin();
     if (trace)
         fprintf(stderr, "evsrc-fuzz: input of %zu bytes, capacity %zu\n", size, W.capacity);
 
@@ -2621,6 +3072,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     for (int i = 0; i < MAX_ENTRIES; i++)
         CHECK(!W.entries[i].used, "model: entry %d left after teardown", i);
+    tm_end();
     evsrc_events_free(W.events);
     W.events = NULL;
 

@@ -19,12 +19,14 @@ import random
 # Operation codes (enum op in fuzz_registry.c).
 CREATE, CLOSE, REG_FD, REREG_FD, DEREG_FD, REG, REREG, DEREG = range(8)
 WRITE, READ, WAIT, QUEUE, TIMER, SHUTDOWN, REINIT, MISC = range(8, 16)
+TIMERS = 16
 
 # Create kinds (op_create: byte % 8).
 PIPE, PIPE_ADOPT, SOCKPAIR, EVENTFD, TIMERFD, TCP, MEMFD = 0, 0x11, 2, 3, 4, 5, 6
 WAKER = 0x0F  # followed by a handle byte and a token byte
 TIMER_ADOPT = 4 | (1 << 3)
 UDP = 0x17  # a connected loopback UDP pair; followed by a variant byte (1, 2: adopt an end) and a spare byte
+UNIX_STREAM, UNIX_DGRAM = 0x27, 0x67  # evsrc_unix_stream_pair / evsrc_unix_datagram_pair (then two unused bytes)
 
 # Registry handles (pick_handle: byte % 6).
 Q0, Q0C0, Q0C1, Q1, Q1C0, Q1C1 = range(6)
@@ -86,6 +88,16 @@ def op_queue(queue, sub, arg=0):
 
 
 POLL_NEW, POLL_FREE, CLONE, CLONE_FREE, FREE_BORROWED, CLONE_NULL_OUT = range(6)
+
+# Timer queue ops (op_timers: byte % 6, queue (byte >> 3) % 2, timer (byte >> 4) % 8).
+T_START, T_STOP, T_DRAIN, T_CHECK, T_CLOSE, T_BAD = range(6)
+ZERO, KS1, KS2, KS3 = 0, 1, 2, 3  # start delays: zero or kiloseconds
+PERIODIC = 4                       # plus a period of 1500 + 1000 * (delay >> 3) % 3 s
+
+
+def op_timers(sub, queue=0, timer=0, *args):
+    b = next(b for b in range(256) if b % 6 == sub and (b >> 3) % 2 == queue and (b >> 4) % 8 == timer)
+    return [TIMERS, b] + list(args)
 
 
 def clone_arg(into, from_handle_in_queue):
@@ -376,6 +388,73 @@ def seeds():
         [MISC, 9], [MISC, 21],
         op_close(0),
         op_src(REG, Q0, 0, OWN, R),
+    ], [])
+
+    # Unix stream and datagram pairs: data in order, shutdown, a gone peer, closed ends.
+    s["unix"] = [3] + sum([
+        [CREATE, UNIX_STREAM, 0, 0],
+        [CREATE, UNIX_DGRAM, 0, 0],
+        op_src(REG, Q0, 0, OWN, R | W),
+        op_src(REG, Q0, 1, OWN, R),
+        op_src(REG, Q1, 3, OWN, R),
+        op_write(0, 30), op_write(0, 31), op_write(0, 32),
+        op_write(2, 10), op_write(2, 0), op_write(2, 11),
+        op_wait(0), op_wait(1),
+        op_read(1, 0x10), op_read(1, 0x11), op_read(1, 0x12), op_read(1, 0xff),
+        op_read(3, 1, 0), op_read(3, 1, 1), op_read(3, 1, 0), op_read(3, 1, 0),
+        op_shutdown(0, 1),
+        op_wait(0),
+        op_read(1),
+        op_shutdown(3, 0),
+        op_write(2, 4),
+        op_wait(1),
+        op_write(3, 5),
+        op_close(2),
+        op_write(3, 6), op_read(3), op_write(3, 6),
+        op_close(1),
+        op_wait(0),
+        op_write(0, 5), op_read(0),
+        op_shutdown(0, 3),
+        [MISC, 7], [MISC, 8],
+        op_close(0),
+        op_write(0, 5), op_read(0), op_shutdown(0, 2),
+        op_close(3), op_write(3, 1), op_read(3),
+    ], [])
+
+    # Found by the fuzzer: a datagram send to a gone peer may purge the sender's own queue, and with it
+    # the readiness an owed event was for. Byte 9 creates the Unix datagram pair.
+    purge = bytes.fromhex(
+        "02ff0f03001700000037000005000000000300050001000001000503030000010008000e0008001f000800200008020a"
+        "000802000000000bffffffffffff01000000ffffffffffff60ffffffffffff6032ffffffffffff0140000d0300080204"
+        "000a010803050001022803060009034000080b0b0b0b0b0b0b0b0b0b0b0b00"
+    )
+    s["unix-gone-peer-purge"] = list(purge[:9]) + [UNIX_DGRAM] + list(purge[10:])
+
+    # Timer queues: zero and far deadlines, restarts both ways, a periodic timer, starts and stops
+    # from inside a drain, a timer claimed by both queues, and a queue closed with timers in it.
+    s["timers"] = [1] + sum([
+        op_timers(T_START, 0, 0, KS2),
+        op_timers(T_START, 0, 1, ZERO),
+        op_timers(T_START, 0, 2, KS1),
+        op_timers(T_START, 0, 3, ZERO | PERIODIC),
+        op_timers(T_START, 0, 4, ZERO),
+        op_timers(T_CHECK, 0),
+        op_timers(T_START, 0, 0, KS3),
+        op_timers(T_START, 0, 2, ZERO),
+        op_timers(T_START, 1, 2, KS1),
+        op_timers(T_STOP, 1, 2),
+        op_timers(T_STOP, 0, 4),
+        op_timers(T_CHECK, 0),
+        op_timers(T_DRAIN, 0, 0, 0x01, 0x42, 0x00),
+        op_timers(T_DRAIN, 0, 0, 0x00),
+        op_timers(T_START, 1, 5, KS1 | PERIODIC | 8),
+        op_timers(T_START, 1, 6, ZERO),
+        op_timers(T_BAD, 1, 6, 1),
+        op_timers(T_DRAIN, 1, 0, 0x00),
+        op_timers(T_CLOSE, 0),
+        op_timers(T_START, 0, 0, ZERO),
+        op_timers(T_DRAIN, 0, 0, 0x00),
+        op_timers(T_CHECK, 1),
     ], [])
 
     # Random operations, to start from something busy.

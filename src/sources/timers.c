@@ -1,0 +1,542 @@
+/* SPDX-License-Identifier: MIT */
+#include <evsrc/timers.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/timerfd.h>
+
+#include "../timespec.h"
+#include "fd_source.h"
+
+/*
+ * The queue is a 4-ary min-heap of slots in one table. A slot caches the key
+ * it is sorted by next to the timer pointer, so sifting reads keys without
+ * touching the timers, and the four children of a slot share one 64-byte
+ * cache line (the table is aligned so that they do). Each timer records its
+ * slot's index, which makes stop and restart O(log n) without a search.
+ *
+ * A restart to a later deadline does not touch the heap: the timer takes its
+ * new deadline and start number, while its slot keeps the old key and the
+ * old start number (queued_sequence) it is sorted by. That key is a lower
+ * bound of the timer's deadline, so the front slot is still the earliest
+ * unless it is such a stale one; front() then re-sorts it under its real
+ * deadline and looks again. An idle timeout reset on every read thus costs a
+ * few stores, and one sift when it finally reaches the front.
+ */
+
+FD_SOURCE_CHECK_LAYOUT(struct evsrc_timers);
+_Static_assert(sizeof(void *) != 8 || sizeof(struct evsrc_timer) <= 48, "a timer fits in 48 bytes");
+
+#define NS_PER_SECOND 1000000000LL
+#define NOT_ARMED INT64_MAX          /* q->armed when the fd is disarmed */
+#define LATEST_DEADLINE (INT64_MAX - 1) /* deadlines are clamped here */
+#define FIRST_CAPACITY 64
+#define MAX_SLACK 1000000 /* ns: however large the thread's slack, timers are at most 1 ms late for it */
+#define CACHE_LINE 64
+/* Slot 0 sits 3 slots into a line, so the children of slot i (4i+1 .. 4i+4) start a line. */
+#define TABLE_OFFSET 3
+
+struct slot {
+    int64_t key;
+    struct evsrc_timer *timer;
+};
+
+_Static_assert(sizeof(void *) != 8 || 4 * sizeof(struct slot) == CACHE_LINE, "four slots per cache line");
+
+static uint32_t last_queue_id;
+
+/* A queue id for misuse checks: nonzero, and distinct among the next 2^32 - 1 queues. */
+static uint32_t new_queue_id(void)
+{
+    uint32_t id;
+    do
+        id = __atomic_add_fetch(&last_queue_id, 1, __ATOMIC_RELAXED);
+    while (id == 0);
+    return id;
+}
+
+static int64_t clock_now(clockid_t clock)
+{
+    struct timespec now;
+    clock_gettime(clock, &now); /* vDSO for the three clocks a queue takes */
+    return (int64_t)now.tv_sec * NS_PER_SECOND + now.tv_nsec;
+}
+
+/* A valid timespec in ns, clamped to LATEST_DEADLINE. */
+static int64_t ns_of(const struct timespec *ts)
+{
+    if (ts->tv_sec > (LATEST_DEADLINE - ts->tv_nsec) / NS_PER_SECOND)
+        return LATEST_DEADLINE;
+    return (int64_t)ts->tv_sec * NS_PER_SECOND + ts->tv_nsec;
+}
+
+/* a + b for b >= 0, clamped to LATEST_DEADLINE. */
+static int64_t add_clamped(int64_t a, int64_t b)
+{
+    return a > LATEST_DEADLINE - b ? LATEST_DEADLINE : a + b;
+}
+
+static struct slot *table_of(const struct evsrc_timers *timers)
+{
+    return timers->table;
+}
+
+static bool slot_before(const struct slot *a, const struct slot *b)
+{
+    if (a->key != b->key)
+        return a->key < b->key;
+    /* Equal keys: the earlier start first, by serial-number arithmetic so that wrapping is harmless. */
+    return (int32_t)(a->timer->queued_sequence - b->timer->queued_sequence) < 0;
+}
+
+static void place(struct slot *table, size_t i, struct slot slot)
+{
+    table[i] = slot;
+    slot.timer->index = (uint32_t)i;
+}
+
+static void sift_up(struct slot *table, size_t i, struct slot moving)
+{
+    while (i > 0) {
+        size_t parent = (i - 1) / 4;
+        if (!slot_before(&moving, &table[parent]))
+            break;
+        place(table, i, table[parent]);
+        i = parent;
+    }
+    place(table, i, moving);
+}
+
+static void sift_down(struct slot *table, size_t len, size_t i, struct slot moving)
+{
+    for (;;) {
+        size_t first = 4 * i + 1;
+        if (first >= len)
+            break;
+        size_t end = len - first < 4 ? len : first + 4;
+        size_t best = first;
+        for (size_t child = first + 1; child < end; child++)
+            if (slot_before(&table[child], &table[best]))
+                best = child;
+        if (!slot_before(&table[best], &moving))
+            break;
+        place(table, i, table[best]);
+        i = best;
+    }
+    place(table, i, moving);
+}
+
+/* Puts `moving` at slot i, wherever the heap order then takes it. */
+static void resift(struct slot *table, size_t len, size_t i, struct slot moving)
+{
+    if (i > 0 && slot_before(&moving, &table[(i - 1) / 4]))
+        sift_up(table, i, moving);
+    else
+        sift_down(table, len, i, moving);
+}
+
+static void remove_slot(struct evsrc_timers *timers, size_t i)
+{
+    struct slot *table = table_of(timers);
+    size_t last = --timers->len;
+    if (i != last)
+        resift(table, last, i, table[last]);
+}
+
+/* The table inside an allocation: slot 0 three slots into a cache line. */
+static struct slot *table_in(void *allocation)
+{
+    uintptr_t line = ((uintptr_t)allocation + CACHE_LINE - 1) & ~(uintptr_t)(CACHE_LINE - 1);
+    return (struct slot *)line + TABLE_OFFSET;
+}
+
+/*
+ * Doubles the table (only ever when the number of active timers passes its
+ * peak). realloc can move a large block by remapping its pages, without
+ * copying; if the block's alignment changed, the slots move within it.
+ */
+static int grow(struct evsrc_timers *timers)
+{
+    size_t capacity = timers->capacity ? timers->capacity * 2 : FIRST_CAPACITY;
+#if SIZE_MAX > UINT32_MAX
+    if (capacity > (size_t)UINT32_MAX + 1)
+        return -ENOMEM; /* indexes are 32-bit */
+#endif
+    if (capacity > (SIZE_MAX - CACHE_LINE) / sizeof(struct slot) - TABLE_OFFSET)
+        return -ENOMEM;
+    size_t offset = timers->allocation ? (size_t)((char *)timers->table - (char *)timers->allocation) : 0;
+    void *allocation = realloc(timers->allocation, (capacity + TABLE_OFFSET) * sizeof(struct slot) + CACHE_LINE - 1);
+    if (!allocation)
+        return -ENOMEM;
+    struct slot *table = table_in(allocation);
+    if (timers->len && (char *)table - (char *)allocation != (ptrdiff_t)offset)
+        memmove(table, (char *)allocation + offset, timers->len * sizeof *table);
+    timers->allocation = allocation;
+    timers->table = table;
+    timers->capacity = capacity;
+    return 0;
+}
+
+/*
+ * Start numbers are 32-bit and compared by serial-number arithmetic, which
+ * holds while no active timer's number lags the queue's by 2^31 or more. A
+ * timer left alone while the queue counts 2^31 starts (an hour of a busy
+ * server's resets) would seem to be started in the future, and a drain would
+ * never hand it out. So every 2^29 starts, numbers more than 2^29 behind are
+ * raised to that floor, which keeps every lag below 2^30. Raising is monotone,
+ * so the heap order holds (it can only make old timers' numbers equal, among
+ * timers that would need equal deadlines to the ns for it to matter).
+ */
+#define SEQUENCE_WINDOW (UINT32_C(1) << 29)
+
+static void raise_old_sequences(struct evsrc_timers *timers)
+{
+    uint32_t floor = timers->sequence - SEQUENCE_WINDOW;
+    struct slot *table = table_of(timers);
+    for (size_t i = 0; i < timers->len; i++) {
+        struct evsrc_timer *timer = table[i].timer;
+        if ((int32_t)(timer->sequence - floor) < 0)
+            timer->sequence = floor;
+        if ((int32_t)(timer->queued_sequence - floor) < 0)
+            timer->queued_sequence = floor;
+    }
+    if ((int32_t)(timers->drain_sequence - floor) < 0)
+        timers->drain_sequence = floor;
+}
+
+/* The next start number: O(1), and O(n) once every 2^29 starts. */
+static uint32_t next_sequence(struct evsrc_timers *timers)
+{
+    uint32_t sequence = ++timers->sequence;
+    if ((sequence & (SEQUENCE_WINDOW - 1)) == 0)
+        raise_old_sequences(timers);
+    return sequence;
+}
+
+static bool is_stale(const struct slot *slot)
+{
+    const struct evsrc_timer *timer = slot->timer;
+    return timer->deadline != slot->key || timer->sequence != timer->queued_sequence;
+}
+
+/* The earliest timer, once every restarted timer at the front is sorted under its real deadline. */
+static struct evsrc_timer *front(struct evsrc_timers *timers)
+{
+    struct slot *table = table_of(timers);
+    while (timers->len && is_stale(&table[0])) {
+        struct evsrc_timer *timer = table[0].timer;
+        timer->queued_sequence = timer->sequence;
+        sift_down(table, timers->len, 0, (struct slot){timer->deadline, timer});
+    }
+    return timers->len ? table[0].timer : NULL;
+}
+
+/* ns as a timespec, clamped to the largest time_t where that has 32 bits (i386). */
+static void to_timespec(int64_t ns, struct timespec *ts)
+{
+    const int64_t time_max = (int64_t)(((uint64_t)1 << (sizeof(time_t) * 8 - 1)) - 1);
+    if (ns / NS_PER_SECOND > time_max) {
+        ts->tv_sec = (time_t)time_max;
+        ts->tv_nsec = NS_PER_SECOND - 1;
+        return;
+    }
+    ts->tv_sec = (time_t)(ns / NS_PER_SECOND);
+    ts->tv_nsec = (long)(ns % NS_PER_SECOND);
+}
+
+/*
+ * Arms the fd for `deadline` on the queue's clock, or disarms it for
+ * NOT_ARMED. The kernel is asked for deadline + slack, so that timers due
+ * within the slack of each other share one wake-up, as the kernel lets the
+ * timeouts of poll, epoll_wait and nanosleep do; timers.armed records the
+ * deadline itself.
+ */
+static int arm(struct evsrc_timers *timers, int64_t deadline)
+{
+    struct itimerspec setting = {{0, 0}, {0, 0}};
+    if (deadline != NOT_ARMED) {
+        int64_t at = add_clamped(deadline, timers->slack);
+        if (at <= 0)
+            at = 1; /* {0, 0} would disarm; a time past fires at once */
+        to_timespec(at, &setting.it_value);
+    }
+    /* Setting also clears an expiry not yet read: the fd is readable again only when this one passes. */
+    if (timerfd_settime(timers->fd, TFD_TIMER_ABSTIME, &setting, NULL) < 0)
+        return -errno;
+    timers->armed = deadline;
+    return 0;
+}
+
+/* Whether `timer` really sits in this queue (its id could be a stale one from uninitialised memory). */
+static bool holds(const struct evsrc_timers *timers, const struct evsrc_timer *timer)
+{
+    return timer->queue == timers->id && timer->index < timers->len &&
+           table_of(timers)[timer->index].timer == timer;
+}
+
+EVSRC_EXPORT int evsrc_timers_new(struct evsrc_timers *timers, clockid_t clock)
+{
+    if (!timers)
+        return -EINVAL;
+    fd_source_init_closed(&timers->source);
+    timers->len = 0;
+    timers->capacity = 0;
+    timers->table = NULL;
+    timers->allocation = NULL;
+    if (!timespec_clock_is_supported(clock))
+        return -EINVAL;
+    int fd = timerfd_create(clock, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    fd_source_init(&timers->source, fd);
+    timers->clock = clock;
+    timers->id = new_queue_id();
+    timers->sequence = 0;
+    timers->draining = false;
+    timers->drain_sequence = 0;
+    timers->now = 0;
+    timers->armed = NOT_ARMED;
+    /* The creating thread's timer slack (PR_SET_TIMERSLACK; 50 us unless changed), capped. */
+    int slack = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+    timers->slack = slack < 0 ? 0 : slack > MAX_SLACK ? MAX_SLACK : slack;
+    return 0;
+}
+
+EVSRC_EXPORT void evsrc_timer_init(struct evsrc_timer *timer, evsrc_token token)
+{
+    if (!timer)
+        return;
+    *timer = (struct evsrc_timer){.token = token};
+}
+
+EVSRC_EXPORT evsrc_token evsrc_timer_token(const struct evsrc_timer *timer)
+{
+    return timer ? timer->token : 0;
+}
+
+EVSRC_EXPORT bool evsrc_timer_is_active(const struct evsrc_timer *timer)
+{
+    return timer && timer->queue != 0;
+}
+
+EVSRC_EXPORT uint64_t evsrc_timer_expirations(const struct evsrc_timer *timer)
+{
+    return timer ? timer->expirations : 0;
+}
+
+/* Queues an inactive timer. */
+static int insert(struct evsrc_timers *timers, struct evsrc_timer *timer, int64_t deadline)
+{
+    if (timers->len == timers->capacity) {
+        int r = grow(timers);
+        if (r < 0)
+            return r;
+    }
+    timer->deadline = deadline;
+    timer->queue = timers->id;
+    timer->sequence = timer->queued_sequence = next_sequence(timers);
+    sift_up(table_of(timers), timers->len++, (struct slot){deadline, timer});
+    return 0;
+}
+
+/* Moves an active timer of this queue to a new deadline. */
+static int restart(struct evsrc_timers *timers, struct evsrc_timer *timer, int64_t deadline)
+{
+    /* Later than its deadline, so not before its slot's key: mark it, leave the heap alone. */
+    if (deadline >= timer->deadline) {
+        timer->deadline = deadline;
+        timer->sequence = next_sequence(timers);
+        return 0;
+    }
+    if (!holds(timers, timer))
+        return -EEXIST;
+    struct slot *table = table_of(timers);
+    timer->deadline = deadline;
+    timer->sequence = next_sequence(timers);
+    if (deadline >= table[timer->index].key)
+        return 0;
+    timer->queued_sequence = timer->sequence;
+    sift_up(table, timer->index, (struct slot){deadline, timer});
+    return 0;
+}
+
+EVSRC_EXPORT int evsrc_timers_start(struct evsrc_timers *timers, struct evsrc_timer *timer,
+                                    const struct timespec *after, const struct timespec *interval)
+{
+    if (!timers || !timer || !after)
+        return -EINVAL;
+    if (!timespec_is_valid(after) || !timespec_is_valid(interval))
+        return -EINVAL;
+    if (timers->fd < 0)
+        return -EBADF;
+    if (timer->queue != 0 && timer->queue != timers->id)
+        return -EEXIST;
+    int64_t deadline = add_clamped(clock_now(timers->clock), ns_of(after));
+    int r = timer->queue ? restart(timers, timer, deadline) : insert(timers, timer, deadline);
+    if (r < 0)
+        return r;
+    timer->interval = interval ? ns_of(interval) : 0;
+    timer->expirations = 0;
+    /* The only case that needs the kernel: the fd would wake the poll too late. */
+    return deadline < timers->armed ? arm(timers, deadline) : 0;
+}
+
+EVSRC_EXPORT int evsrc_timers_stop(struct evsrc_timers *timers, struct evsrc_timer *timer)
+{
+    if (!timers || !timer)
+        return -EINVAL;
+    if (timers->fd < 0)
+        return -EBADF;
+    if (timer->queue == 0)
+        return 0;
+    if (!holds(timers, timer))
+        return -ENOENT;
+    remove_slot(timers, timer->index);
+    timer->queue = 0;
+    /* The fd stays armed: if it fires for nothing, the drain finds nothing due and re-arms it. */
+    return 1;
+}
+
+/* Takes the due front timer out, or reschedules it one phase-keeping step past the drain's clock. */
+static void hand_out(struct evsrc_timers *timers, struct evsrc_timer *timer)
+{
+    if (timer->interval == 0) {
+        remove_slot(timers, 0);
+        timer->queue = 0;
+        timer->expirations = 1;
+        return;
+    }
+    uint64_t late = (uint64_t)(timers->now - timer->deadline);
+    uint64_t period = (uint64_t)timer->interval;
+    uint64_t periods = late / period + 1;
+    uint64_t step = late - late % period + period; /* periods * period, without overflow */
+    uint64_t room = (uint64_t)(LATEST_DEADLINE - timer->deadline);
+    timer->deadline = step > room ? LATEST_DEADLINE : timer->deadline + (int64_t)step;
+    timer->sequence = timer->queued_sequence = next_sequence(timers);
+    timer->expirations = periods;
+    sift_down(table_of(timers), timers->len, 0, (struct slot){timer->deadline, timer});
+}
+
+EVSRC_EXPORT int evsrc_timers_expired(struct evsrc_timers *timers, struct evsrc_timer **out)
+{
+    if (!timers || !out)
+        return -EINVAL;
+    if (timers->fd < 0)
+        return -EBADF;
+    /*
+     * A drain hands out the timers that were queued when it began, as they
+     * fall due by the clock (read again only when the front is not due by the
+     * last reading). A timer started during the drain, a handler's restart
+     * with no delay or a periodic timer's next period, waits for the next
+     * drain: the drain cannot go on forever.
+     */
+    if (!timers->draining) {
+        timers->now = clock_now(timers->clock);
+        timers->drain_sequence = timers->sequence;
+        timers->draining = true;
+    }
+    struct evsrc_timer *timer = front(timers);
+    if (timer && (int32_t)(timer->sequence - timers->drain_sequence) <= 0) {
+        if (timer->deadline > timers->now)
+            timers->now = clock_now(timers->clock);
+        if (timer->deadline <= timers->now) {
+            hand_out(timers, timer);
+            *out = timer;
+            return 0;
+        }
+    }
+    timers->draining = false;
+    /*
+     * Armed for exactly this deadline, still ahead, means the fd has not
+     * expired since it was set and is not readable: nothing to do. Otherwise
+     * setting it both moves the deadline and clears a readiness that was
+     * for nothing (a stopped or pushed-back timer).
+     */
+    int64_t next = timer ? timer->deadline : NOT_ARMED;
+    if (next != timers->armed) {
+        int r = arm(timers, next);
+        if (r < 0)
+            return r;
+    }
+    return -EAGAIN;
+}
+
+EVSRC_EXPORT size_t evsrc_timers_len(const struct evsrc_timers *timers)
+{
+    return timers && timers->fd >= 0 ? timers->len : 0;
+}
+
+/*
+ * The earliest deadline without re-sorting (the queue is const here): keys
+ * are heap-ordered lower bounds of deadlines, so only the subtrees under
+ * stale slots with a key below the best deadline so far need a look.
+ */
+static int64_t earliest_deadline(const struct evsrc_timers *timers)
+{
+    const struct slot *table = table_of(timers);
+    size_t len = timers->len;
+    int64_t best = NOT_ARMED;
+    size_t i = 0;
+    for (;;) {
+        const struct slot *slot = &table[i];
+        bool descend = false;
+        if (slot->key < best) {
+            if (slot->timer->deadline < best)
+                best = slot->timer->deadline;
+            descend = slot->timer->deadline != slot->key;
+        }
+        if (descend && 4 * i + 1 < len) {
+            i = 4 * i + 1;
+            continue;
+        }
+        /* On to the next sibling, climbing while i is a last child. */
+        for (;;) {
+            if (i == 0)
+                return best;
+            if (i % 4 != 0 && i + 1 < len) {
+                i++;
+                break;
+            }
+            i = (i - 1) / 4;
+        }
+    }
+}
+
+EVSRC_EXPORT int evsrc_timers_next_deadline(const struct evsrc_timers *timers, struct timespec *remaining)
+{
+    if (!timers || !remaining)
+        return -EINVAL;
+    if (timers->fd < 0)
+        return -EBADF;
+    if (timers->len == 0)
+        return -ENOENT;
+    int64_t left = earliest_deadline(timers) - clock_now(timers->clock);
+    if (left < 0)
+        left = 0;
+    to_timespec(left, remaining);
+    return 0;
+}
+
+EVSRC_EXPORT int evsrc_timers_fd(const struct evsrc_timers *timers)
+{
+    return fd_source_get_fd(timers ? &timers->source : NULL);
+}
+
+EVSRC_EXPORT int evsrc_timers_close(struct evsrc_timers *timers)
+{
+    if (!timers)
+        return -EINVAL;
+    if (timers->fd < 0)
+        return -EBADF;
+    struct slot *table = table_of(timers);
+    for (size_t i = 0; i < timers->len; i++)
+        table[i].timer->queue = 0;
+    free(timers->allocation);
+    timers->allocation = NULL;
+    timers->table = NULL;
+    timers->len = 0;
+    timers->capacity = 0;
+    return fd_source_close(&timers->source);
+}

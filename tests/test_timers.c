@@ -1,0 +1,721 @@
+/* SPDX-License-Identifier: MIT */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <evsrc/timers.h>
+
+#include "testutil.h"
+
+/* The queue's token in the fixture's poll. */
+#define QUEUE 1
+
+static struct timespec ms(long milliseconds)
+{
+    return (struct timespec){milliseconds / 1000, (milliseconds % 1000) * 1000000L};
+}
+
+static long long clock_ns(clockid_t clock)
+{
+    struct timespec now;
+    ck_assert_int_eq(clock_gettime(clock, &now), 0);
+    return (long long)now.tv_sec * 1000000000LL + now.tv_nsec;
+}
+
+static long long ns_of(struct timespec ts)
+{
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void sleep_ms(long milliseconds)
+{
+    struct timespec left = ms(milliseconds);
+    while (nanosleep(&left, &left) < 0 && errno == EINTR) {
+    }
+}
+
+/* A new queue on `clock`, registered in the fixture's poll under QUEUE with `interests`. */
+static void new_queue(struct evsrc_timers *q, clockid_t clock, evsrc_interest interests)
+{
+    ck_assert_int_eq(evsrc_timers_new(q, clock), 0);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &q->source, QUEUE, interests), 0);
+}
+
+/* Starts a one-shot timer `after_ms` from now and returns the earliest its deadline can be. */
+static long long start_ms(struct evsrc_timers *q, struct evsrc_timer *t, long after_ms)
+{
+    struct timespec after = ms(after_ms);
+    long long before = clock_ns(q->clock);
+    ck_assert_int_eq(evsrc_timers_start(q, t, &after, NULL), 0);
+    return before + ns_of(after);
+}
+
+/*
+ * Waits for the queue's events and drains it on each, until `want` timers
+ * came out (more is a failure) or the deadline passed. Stores the timers in
+ * got[] and the clock read right after each came out in at[] (either may be
+ * NULL). Returns how many came out.
+ */
+static size_t collect(struct evsrc_timers *q, struct evsrc_timer **got, long long *at, size_t want)
+{
+    size_t n = 0;
+    long long give_up = testutil_now_ms() + TESTUTIL_EVENT_DEADLINE_MS;
+    while (n < want && testutil_now_ms() < give_up) {
+        if (!testutil_wait_token(testutil_fx.poll, testutil_fx.events, QUEUE, NULL))
+            break;
+        struct evsrc_timer *t;
+        int r;
+        while ((r = evsrc_timers_expired(q, &t)) == 0) {
+            ck_assert_uint_lt(n, want);
+            if (at)
+                at[n] = clock_ns(q->clock);
+            if (got)
+                got[n] = t;
+            n++;
+        }
+        ck_assert_int_eq(r, -EAGAIN);
+    }
+    return n;
+}
+
+/* Drains the queue now (no wait) and fails if anything comes out. */
+static void expect_none_due(struct evsrc_timers *q)
+{
+    struct evsrc_timer *t = NULL;
+    ck_assert_int_eq(evsrc_timers_expired(q, &t), -EAGAIN);
+    ck_assert_ptr_null(t);
+}
+
+/* The time the queue's fd is armed for, from the kernel. */
+static long long fd_remaining_ns(const struct evsrc_timers *q)
+{
+    struct itimerspec current;
+    ck_assert_int_eq(timerfd_gettime(evsrc_timers_fd(q), &current), 0);
+    return ns_of(current.it_value);
+}
+
+START_TEST(new_queue_is_an_empty_source)
+{
+    ck_assert_uint_le(sizeof(struct evsrc_timer), 48);
+    const clockid_t clocks[] = {CLOCK_MONOTONIC, CLOCK_REALTIME, CLOCK_BOOTTIME};
+    for (size_t i = 0; i < 3; i++) {
+        struct evsrc_timers q;
+        memset(&q, 0xff, sizeof q);
+        ck_assert_int_eq(evsrc_timers_new(&q, clocks[i]), 0);
+        int fd = evsrc_timers_fd(&q);
+        ck_assert_int_ge(fd, 0);
+        ck_assert(fcntl(fd, F_GETFL) & O_NONBLOCK);
+        ck_assert(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+        ck_assert_uint_eq(evsrc_timers_len(&q), 0);
+        struct timespec remaining = {7, 7};
+        ck_assert_int_eq(evsrc_timers_next_deadline(&q, &remaining), -ENOENT);
+        ck_assert_int_eq(remaining.tv_sec, 7);
+        ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &q.source, QUEUE, EVSRC_READABLE), 0);
+        expect_none_due(&q);
+        testutil_expect_quiet(QUEUE);
+        ck_assert_int_eq(evsrc_timers_close(&q), 0);
+        ck_assert(!testutil_fd_is_open(fd));
+    }
+}
+END_TEST
+
+START_TEST(timer_accessors)
+{
+    struct evsrc_timer t;
+    memset(&t, 0xff, sizeof t);
+    evsrc_timer_init(&t, 42);
+    ck_assert_uint_eq(evsrc_timer_token(&t), 42);
+    ck_assert(!evsrc_timer_is_active(&t));
+    ck_assert_uint_eq(evsrc_timer_expirations(&t), 0);
+    evsrc_timer_init(NULL, 1);
+    ck_assert_uint_eq(evsrc_timer_token(NULL), 0);
+    ck_assert(!evsrc_timer_is_active(NULL));
+    ck_assert_uint_eq(evsrc_timer_expirations(NULL), 0);
+}
+END_TEST
+
+START_TEST(deadline_order_and_never_early)
+{
+    struct evsrc_timers q;
+    new_queue(&q, CLOCK_MONOTONIC, EVSRC_READABLE);
+    enum { N = 200 };
+    static struct evsrc_timer timers[N];
+    static long long earliest[N], latest[N], at[N];
+    static struct evsrc_timer *got[N];
+    srand(1);
+    for (size_t i = 0; i < N; i++) {
+        evsrc_timer_init(&timers[i], i);
+        long after = rand() % 80;
+        earliest[i] = start_ms(&q, &timers[i], after);
+        latest[i] = clock_ns(CLOCK_MONOTONIC) + after * 1000000LL;
+    }
+    ck_assert_uint_eq(evsrc_timers_len(&q), N);
+    ck_assert_uint_eq(collect(&q, got, at, N), N);
+    bool seen[N] = {false};
+    for (size_t k = 0; k < N; k++) {
+        size_t i = evsrc_timer_token(got[k]);
+        ck_assert(!seen[i]);
+        seen[i] = true;
+        ck_assert(!evsrc_timer_is_active(got[k]));
+        ck_assert_uint_eq(evsrc_timer_expirations(got[k]), 1);
+        ck_assert_int_ge(at[k], earliest[i]); /* never early */
+        if (k > 0) /* in deadline order, as far as the deadlines are known */
+            ck_assert_int_le(earliest[evsrc_timer_token(got[k - 1])], latest[i]);
+    }
+    ck_assert_uint_eq(evsrc_timers_len(&q), 0);
+    ck_assert_int_eq(evsrc_timers_close(&q), 0);
+}
+END_TEST
+
+START_TEST(equal_delays_come_out_in_start_order)
+{
+    struct evsrc_timers q;
+    new_queue(&q, CLOCK_MONOTONIC, EVSRC_READABLE);
+    enum { N = 20 };
+    struct evsrc_timer timers[N], *got[N];
+    for (size_t i = 0; i < N; i++) {
+        evsrc_timer_init(&timers[i], i);
+        start_ms(&q, &timers[i], 20);
+    }
+    ck_assert_uint_eq(collect(&q, got, NULL, N), N);
+    for (size_t k = 0; k < N; k++)
+        ck_assert_uint_eq(evsrc_timer_token(got[k]), k);
+
+    /* Restarted in reverse order, to a later deadline and to an earlier one, they come out reversed. */
+    const long first[] = {20, 1000}, then[] = {40, 30};
+    for (size_t pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < N; i++)
+            start_ms(&q, &timers[i], first[pass]);
+        for (size_t i = N; i-- > 0;)
+            start_ms(&q, &timers[i], then[pass]);
+        ck_assert_uint_eq(collect(&q, got, NULL, N), N);
+        for (size_t k = 0; k < N; k++)
+            ck_assert_uint_eq(evsrc_timer_token(got[k]), N - 1 - k);
+    }
+    ck_assert_int_eq(evsrc_timers_close(&q), 0);
+}
+END_TEST
+
+START_TEST(stop_and_restart_later_are_never_reported_early)
+{
+    struct evsrc_timers q;
+    new_queue(&q, CLOCK_MONOTONIC, EVSRC_READABLE);
+    struct evsrc_timer pushed, stopped, *got;
+    evsrc_timer_init(&pushed, 1);
+    evsrc_timer_init(&stopped, 2);
+    start_ms(&q, &pushed, 20);
+    start_ms(&q, &stopped, 10);
+    long long earliest = start_ms(&q, &pushed, 150); /* a restart: replaces the 20 ms deadline */
+    ck_assert_int_eq(evsrc_timers_stop(&q, &stopped), 1);
+    ck_assert_int_eq(evsrc_timers_stop(&q, &stopped), 0);
+    ck_assert_uint_eq(evsrc_timers_len(&q), 1);
+    long long at;
+    ck_assert_uint_eq(collect(&q, &got, &at, 1), 1);
+    ck_assert_ptr_eq(got, &pushed);
+    ck_assert_int_ge(at, earliest);
+    ck_assert(!evsrc_timer_is_active(&stopped));
+    testutil_expect_quiet(QUEUE);
+    ck_assert_int_eq(evsrc_timers_close(&q), 0);
+}
+END_TEST
+
+START_TEST(restart_later_leaves_the_fd_and_earlier_rearms_it)
+{
+    struct evsrc_timers q;
+    new_queue(&q, CLOCK_MONOTONIC, EVSRC_READABLE);
+    struct evsrc_timer t, *got;
+    evsrc_timer_init(&t, 1);
+    start_ms(&q, &t, 1000);
+    long long armed = fd_remaining_ns(&q);
+    ck_assert_int_gt(armed, 0);
+    ck_assert_int_le(armed, 1001000000LL);
+    /* The reset pattern: the fd is left as it was (no system call). */
+    for (int i = 0; i < 100; i++)
+        start_ms(&q, &t, 5000 + i);
+    ck_assert_int_le(fd_remaining_ns(&q), armed);
+    /* Earlier than the fd is armed for: re-armed (for the deadline plus at most 1 ms of slack), and it fires. */
+    long long earliest = start_ms(&q, &t, 20);
+    ck_assert_int_le(fd_remaining_ns(&q), 21000000LL);
+    long long at;
+    ck_assert_uint_eq(collect(&q, &got, &at, 1), 1);
+    ck_assert_ptr_eq(got, &t);
+    ck_assert_int_ge(at, earliest);
+    /* Nothing left: the fd is disarmed. */
+    ck_assert_int_eq(fd_remaining_ns(&q), 0);
+    ck_assert_int_eq(evsrc_timers_close(&q), 0);
+}
+END_TEST
+
+START_TEST(pushed_back_front_timer_rearms_after_one_spurious_event)
+{
+    struct evsrc_timers q;
+    new_queue(&q, CLOCK_MONOTONIC, EVSRC_READABLE | EVSRC_LEVEL);
+    struct evsrc_timer t;
+    evsrc_timer_init(&t, 1);
+    start_ms(&q, &t, 10);
+    long long earliest = start_ms(&q, &t, 2000);
+    /* The fd fires at 10 ms for nothing; draining re-arms it for the real deadline. */
+    ck_assert(testutil_expect_event(QUEUE) & EVSRC_EVENT_FLAG_IN);
+    ck_assert_int_lt(clock_ns(CLOCK_MONOTONIC), earliest);
+    expect_none_due(&q);
+    ck_assert_int_gt(fd_remaining_ns(&q), 0);
+    struct timespec remaining;
+    ck_assert_int_eq(evsrc_timers_next_deadline(&q, &remaining), 0);
+    ck_assert_int_gt(ns_of(remaining), 1000000000LL);
+    /* Level-triggered: a readable fd would report again at once. */
+    testutil_expect_quiet(QUEUE);
+    ck_assert_int_eq(evsrc_timers_close(&q), 0);
+}
+END_TEST
+
+START_TEST(periodic_expirations_add_up)
+{
+    struct evsrc_timers q;
+    new_queue(&q, CLOCK_MONOTONIC, EVSRC_READABLE);
+    struct evsrc_timer t;
+    evsrc_timer_init(&t, 9);
+    const long long period = 10000000LL;
+    struct timespec interval = ms(10);
+    long long before = clock_ns(CLOCK_MONOTONIC);
+    ck_assert_int_eq(evsrc_timers_start(&q, &t, &interval, &interval), 0);
+    long long after = clock_ns(CLOCK_MONOTONIC);
+    sleep_ms(105);
+
+    uint64_t total = 0;
+    for (int round = 0; round < 4; round++) {
+        ck_assert(testutil_expect_event(QUEUE) & EVSRC_EVENT_FLAG_IN);
+        long long pre = clock_ns(CLOCK_MONOTONIC);
+        struct evsrc_timer *got;
+        int r, handed = 0;
+        while ((r = evsrc_timers_expired(&q, &got)) == 0) {
+            ck_assert_ptr_eq(got, &t);
+            ck_assert(evsrc_timer_is_active(&t));
+            ck_assert_uint_ge(evsrc_timer_expirations(&t), 1);
+            total += evsrc_timer_expirations(&t);
+            handed++;
+        }
+        long long post = clock_ns(CLOCK_MONOTONIC);
+        ck_assert_int_eq(r, -EAGAIN);
+        /* Spurious wakes aside, a drain hands a periodic timer out once, counting what it missed. */
+        ck_assert_int_le(handed, 1);
+        if (round == 0) {
+            ck_assert_int_eq(handed, 1);
+            ck_assert_uint_ge(total, 10); /* 105 ms of 10 ms periods, the first after 10 ms */
+        }
+        /* Phase kept: the periods so far are those between the first deadline and the drain. */
+        ck_assert_int_ge((long long)total, (pre - (after + period)) / period + 1);
+        ck_assert_int_le((long long)total, (post - (before + period)) / period + 1);
+        struct timespec remaining;
+        ck_assert_int_eq(evsrc_timers_next_deadline(&q, &remaining), 0);
+        ck_assert_int_le(ns_of(remaining), period);
+    }
+    ck_assert_int_eq(evsrc_timers_stop(&q, &t), 1);
+    ck_assert_int_eq(evsrc_timers_close(&q), 0);
+}
+END_TEST
+
+START_TEST(zero_delay_fires_once_without_spinning)
+{
+    const evsrc_interest modes[] = {EVSRC_READABLE, EVSRC_READABLE | EVSRC_LEVEL};
+    for (size_t m = 0; m < 2; m++) {
+        struct evsrc_timers q;
+        new_queue(&q, CLOCK_MONOTONIC, modes[m]);
+        struct evsrc_timer t, *got;
+        evsrc_timer_init(&t, 3);
+        struct timespec zero = {0, 0};
+        ck_assert_int_eq(evsrc_timers_start(&q, &t, &zero, NULL), 0);
+        ck_assert_uint_eq(collect(&q, &got, NULL, 1), 1);
+        ck_assert_ptr_eq(got, &t);
+        testutil_expect_quiet(QUEUE);
+        /* A deadline already past when the queue is armed, likewise. */
+        start_ms(&q, &t, 1);
+        sleep_ms(20);
+        ck_assert_uint_eq(collect(&q, &got, NULL, 1), 1);
+        testutil_expect_quiet(QUEUE);
+        ck_assert_int_eq(evsrc_timers_close(&q), 0);
+    }
+}
+END_TEST
+
+START_TEST(stopped_front_timer_settles)
+{
+    struct evsrc_timers q;
+    new_queue(&q, CLOCK_MONOTONIC, EVSRC_READABLE | EVSRC_LEVEL);
+    struct evsrc_timer soon, late;
+    evsrc_timer_init(&soon, 1);
+    evsrc_timer_init(&late, 2);
+    start_ms(&q, &soon, 5);
+    start_ms(&q, &late, 10000);
+    ck_assert_int_eq(evsrc_timers_stop(&q, &soon), 1);
+    /* At most one event for the stopped timer, and none once drained. */
+    if (testutil_wait_token(testutil_fx.poll, testutil_fx.events, QUEUE, NULL))
+        expect_none_due(&q);
+    testutil_expect_quiet(QUEUE);
+    ck_assert_uint_eq(evsrc_timers_len(&q), 1);
+    ck_assert_int_eq(evsrc_timers_close(&q), 0);
+    ck_assert(!evsrc_timer_is_active(&late));
+}
+END_TEST
+
+START_TEST(hundred_thousand_timers_a_third_stopped)
+{
+    struct evsrc_timers q;
+    new_queue(&q, CLOCK_MONOTONIC, EVSRC_READABLE);
+    enum { N = 100000 };
+    struct evsrc_timer *timers = calloc(N, sizeof *timers);
+    long long *earliest = calloc(N, sizeof *earliest);
+    long long *latest = calloc(N, sizeof *latest);
+    long long *at = calloc(N, sizeof *at);
+    struct evsrc_timer **got = calloc(N, sizeof *got);
+    bool *seen = calloc(N, sizeof *seen);
+    ck_assert(timers && earliest && latest && at && got && seen);
+    srand(13);
+    for (size_t i = 0; i < N; i++) {
+        evsrc_timer_init(&timers[i], i);
+        struct timespec after = {0, (rand() % 300000) * 1000L}; /* up to 300 ms, in µs steps */
+        earliest[i] = clock_ns(CLOCK_MONOTONIC) + ns_of(after);
+        ck_assert_int_eq(evsrc_timers_start(&q, &timers[i], &after, NULL), 0);
+        latest[i] = clock_ns(CLOCK_MONOTONIC) + ns_of(after);
+    }
+    size_t left = N;
+    for (size_t i = 0; i < N; i += 3) {
+        ck_assert_int_eq(evsrc_timers_stop(&q, &timers[i]), 1);
+        left--;
+    }
+    ck_assert_uint_eq(evsrc_timers_len(&q), left);
+    ck_assert_uint_eq(collect(&q, got, at, left), left);
+    for (size_t k = 0; k < left; k++) {
+        size_t i = evsrc_timer_token(got[k]);
+        ck_assert_uint_ne(i % 3, 0);
+        ck_assert(!seen[i]);
+        seen[i] = true;
+        ck_assert_int_ge(at[k], earliest[i]);
+        if (k > 0)
+            ck_assert_int_le(earliest[evsrc_timer_token(got[k - 1])], latest[i]);
+    }
+    ck_assert_uint_eq(evsrc_timers_len(&q), 0);
+    ck_assert_int_eq(evsrc_timers_close(&q), 0);
+    free(timers);
+    free(earliest);
+    free(latest);
+    free(at);
+    free(got);
+    free(seen);
+}
+END_TEST
+
+START_TEST(start_and_stop_from_inside_the_drain)
+{
+    struct evsrc_timers q;
+    new_queue(&q, CLOCK_MONOTONIC, EVSRC_READABLE);
+    struct evsrc_timer t[4], *got;
+    for (size_t i = 0; i < 4; i++) {
+        evsrc_timer_init(&t[i], i);
+        start_ms(&q, &t[i], 0);
+    }
+    sleep_ms(2);
+    ck_assert(testutil_expect_event(QUEUE) & EVSRC_EVENT_FLAG_IN);
+    ck_assert_int_eq(evsrc_timers_expired(&q, &got), 0);
+    ck_assert_ptr_eq(got, &t[0]);
+    /* Restarted with no delay, the timer just handed out waits for the next drain. */
+    start_ms(&q, &t[0], 0);
+    ck_assert_int_eq(evsrc_timers_stop(&q, &t[2]), 1); /* due, but stopped: never comes out */
+    start_ms(&q, &t[3], 10000);                        /* due, but pushed back */
+    ck_assert_int_eq(evsrc_timers_expired(&q, &got), 0);
+    ck_assert_ptr_eq(got, &t[1]);
+    expect_none_due(&q);
+    ck_assert(evsrc_timer_is_active(&t[0]));
+    ck_assert(!evsrc_timer_is_active(&t[2]));
+    /* The next event brings t[0] back, once. */
+    ck_assert_uint_eq(collect(&q, &got, NULL, 1), 1);
+    ck_assert_ptr_eq(got, &t[0]);
+    testutil_expect_quiet(QUEUE);
+    ck_assert(evsrc_timer_is_active(&t[3]));
+    ck_assert_uint_eq(evsrc_timers_len(&q), 1);
+    ck_assert_int_eq(evsrc_timers_close(&q), 0);
+}
+END_TEST
+
+START_TEST(periodic_timer_restarted_or_stopped_in_its_handler)
+{
+    struct evsrc_timers q;
+    new_queue(&q, CLOCK_MONOTONIC, EVSRC_READABLE);
+    struct evsrc_timer t, *got;
+    evsrc_timer_init(&t, 5);
+    struct timespec period = ms(5);
+    ck_assert_int_eq(evsrc_timers_start(&q, &t, &period, &period), 0);
+    ck_assert_uint_eq(collect(&q, &got, NULL, 1), 1);
+    /* Made one-shot from its handler: comes out once more, then it is done. */
+    long long earliest = clock_ns(CLOCK_MONOTONIC) + 20000000LL;
+    struct timespec later = ms(20);
+    ck_assert_int_eq(evsrc_timers_start(&q, &t, &later, NULL), 0);
+    ck_assert_uint_eq(evsrc_timer_expirations(&t), 0);
+    long long at;
+    ck_assert_uint_eq(collect(&q, &got, &at, 1), 1);
+    ck_assert_int_ge(at, earliest);
+    ck_assert(!evsrc_timer_is_active(&t));
+    testutil_expect_quiet(QUEUE);
+
+    ck_assert_int_eq(evsrc_timers_start(&q, &t, &period, &period), 0);
+    ck_assert_uint_eq(collect(&q, &got, NULL, 1), 1);
+    ck_assert_int_eq(evsrc_timers_stop(&q, &t), 1);
+    if (testutil_wait_token(testutil_fx.poll, testutil_fx.events, QUEUE, NULL))
+        expect_none_due(&q);
+    testutil_expect_quiet(QUEUE);
+    ck_assert_int_eq(evsrc_timers_close(&q), 0);
+}
+END_TEST
+
+START_TEST(misuse_across_queues_is_caught)
+{
+    struct evsrc_timers a, b;
+    ck_assert_int_eq(evsrc_timers_new(&a, CLOCK_MONOTONIC), 0);
+    ck_assert_int_eq(evsrc_timers_new(&b, CLOCK_MONOTONIC), 0);
+    struct evsrc_timer t;
+    evsrc_timer_init(&t, 1);
+    struct timespec later = {100, 0}, sooner = {1, 0};
+    ck_assert_int_eq(evsrc_timers_start(&a, &t, &later, NULL), 0);
+    ck_assert_int_eq(evsrc_timers_start(&b, &t, &sooner, NULL), -EEXIST);
+    ck_assert_int_eq(evsrc_timers_stop(&b, &t), -ENOENT);
+    ck_assert_uint_eq(evsrc_timers_len(&b), 0);
+    ck_assert_uint_eq(evsrc_timers_len(&a), 1);
+    /* Still in a, under its first deadline. */
+    struct timespec remaining;
+    ck_assert_int_eq(evsrc_timers_next_deadline(&a, &remaining), 0);
+    ck_assert_int_gt(remaining.tv_sec, 50);
+    ck_assert_int_eq(evsrc_timers_stop(&a, &t), 1);
+    ck_assert_int_eq(evsrc_timers_start(&b, &t, &sooner, NULL), 0);
+    ck_assert_int_eq(evsrc_timers_stop(&a, &t), -ENOENT);
+    /* Closing a queue frees its timers for any queue. */
+    ck_assert_int_eq(evsrc_timers_close(&b), 0);
+    ck_assert(!evsrc_timer_is_active(&t));
+    ck_assert_int_eq(evsrc_timers_start(&a, &t, &sooner, NULL), 0);
+    ck_assert_int_eq(evsrc_timers_close(&a), 0);
+}
+END_TEST
+
+START_TEST(bad_input_is_refused_and_changes_nothing)
+{
+    ck_assert_int_eq(evsrc_timers_new(NULL, CLOCK_MONOTONIC), -EINVAL);
+    struct evsrc_timers q;
+    const clockid_t bad_clocks[] = {CLOCK_PROCESS_CPUTIME_ID, CLOCK_THREAD_CPUTIME_ID, CLOCK_MONOTONIC_RAW, -1};
+    for (size_t i = 0; i < 4; i++) {
+        ck_assert_int_eq(evsrc_timers_new(&q, bad_clocks[i]), -EINVAL);
+        ck_assert_int_eq(evsrc_timers_close(&q), -EBADF);
+        ck_assert_uint_eq(evsrc_timers_len(&q), 0);
+    }
+    ck_assert_int_eq(evsrc_timers_new(&q, CLOCK_MONOTONIC), 0);
+    struct evsrc_timer t, *got = NULL;
+    evsrc_timer_init(&t, 1);
+    struct timespec ok = {100, 0}, zero = {0, 0};
+    const struct timespec bad[] = {{-1, 0}, {0, -1}, {0, 1000000000L}, {1, 2000000000L}};
+    ck_assert_int_eq(evsrc_timers_start(NULL, &t, &ok, NULL), -EINVAL);
+    ck_assert_int_eq(evsrc_timers_start(&q, NULL, &ok, NULL), -EINVAL);
+    ck_assert_int_eq(evsrc_timers_start(&q, &t, NULL, NULL), -EINVAL);
+    for (size_t i = 0; i < 4; i++) {
+        ck_assert_int_eq(evsrc_timers_start(&q, &t, &bad[i], NULL), -EINVAL);
+        ck_assert_int_eq(evsrc_timers_start(&q, &t, &ok, &bad[i]), -EINVAL);
+    }
+    ck_assert(!evsrc_timer_is_active(&t));
+    ck_assert_int_eq(evsrc_timers_start(&q, &t, &ok, NULL), 0);
+    /* An active timer is left as it was too. */
+    for (size_t i = 0; i < 4; i++) {
+        ck_assert_int_eq(evsrc_timers_start(&q, &t, &bad[i], NULL), -EINVAL);
+        ck_assert_int_eq(evsrc_timers_start(&q, &t, &zero, &bad[i]), -EINVAL);
+    }
+    struct timespec remaining;
+    ck_assert_int_eq(evsrc_timers_next_deadline(&q, &remaining), 0);
+    ck_assert_int_gt(remaining.tv_sec, 50);
+    ck_assert_uint_eq(evsrc_timers_len(&q), 1);
+
+    ck_assert_int_eq(evsrc_timers_stop(NULL, &t), -EINVAL);
+    ck_assert_int_eq(evsrc_timers_stop(&q, NULL), -EINVAL);
+    ck_assert_int_eq(evsrc_timers_expired(NULL, &got), -EINVAL);
+    ck_assert_int_eq(evsrc_timers_expired(&q, NULL), -EINVAL);
+    ck_assert_int_eq(evsrc_timers_next_deadline(NULL, &remaining), -EINVAL);
+    ck_assert_int_eq(evsrc_timers_next_deadline(&q, NULL), -EINVAL);
+    ck_assert_int_eq(evsrc_timers_fd(NULL), -EINVAL);
+    ck_assert_int_eq(evsrc_timers_close(NULL), -EINVAL);
+    ck_assert_uint_eq(evsrc_timers_len(NULL), 0);
+    ck_assert_ptr_null(got);
+
+    /* A deadline past the clock's range is clamped, not an error. */
+    /* The largest time_t: 32 bits on i386. */
+    const time_t time_max = (time_t)(((uint64_t)1 << (sizeof(time_t) * 8 - 1)) - 1);
+    struct timespec huge = {time_max, 999999999L};
+    ck_assert_int_eq(evsrc_timers_start(&q, &t, &huge, &huge), 0);
+    ck_assert_int_eq(evsrc_timers_next_deadline(&q, &remaining), 0);
+    ck_assert_int_gt(remaining.tv_sec, 50LL * 365 * 24 * 3600);
+    expect_none_due(&q);
+
+    ck_assert_int_eq(evsrc_timers_close(&q), 0);
+    /* Closed: argument errors first, then -EBADF. */
+    ck_assert_int_eq(evsrc_timers_start(&q, &t, &bad[0], NULL), -EINVAL);
+    ck_assert_int_eq(evsrc_timers_start(&q, &t, &ok, NULL), -EBADF);
+    ck_assert_int_eq(evsrc_timers_stop(&q, &t), -EBADF);
+    ck_assert_int_eq(evsrc_timers_expired(&q, &got), -EBADF);
+    ck_assert_int_eq(evsrc_timers_next_deadline(&q, &remaining), -EBADF);
+    ck_assert_int_eq(evsrc_timers_fd(&q), -EBADF);
+    ck_assert_int_eq(evsrc_timers_close(&q), -EBADF);
+    ck_assert_uint_eq(evsrc_timers_len(&q), 0);
+}
+END_TEST
+
+START_TEST(close_stops_every_timer)
+{
+    struct evsrc_timers q;
+    new_queue(&q, CLOCK_MONOTONIC, EVSRC_READABLE);
+    enum { N = 300 };
+    static struct evsrc_timer timers[N];
+    for (size_t i = 0; i < N; i++) {
+        evsrc_timer_init(&timers[i], i);
+        start_ms(&q, &timers[i], (long)(i % 7));
+    }
+    int fd = evsrc_timers_fd(&q);
+    ck_assert_int_eq(evsrc_timers_close(&q), 0);
+    ck_assert(!testutil_fd_is_open(fd));
+    for (size_t i = 0; i < N; i++)
+        ck_assert(!evsrc_timer_is_active(&timers[i]));
+    testutil_expect_quiet(QUEUE);
+    /* The struct can be set up again, and the timers go into the new queue. */
+    new_queue(&q, CLOCK_MONOTONIC, EVSRC_READABLE);
+    for (size_t i = 0; i < N; i++)
+        start_ms(&q, &timers[i], 1);
+    ck_assert_uint_eq(collect(&q, NULL, NULL, N), N);
+    ck_assert_int_eq(evsrc_timers_close(&q), 0);
+}
+END_TEST
+
+START_TEST(boottime_and_realtime_queues)
+{
+    const clockid_t clocks[] = {CLOCK_BOOTTIME, CLOCK_REALTIME};
+    for (size_t c = 0; c < 2; c++) {
+        struct evsrc_timers q;
+        new_queue(&q, clocks[c], EVSRC_READABLE);
+        struct evsrc_timer t[3], *got[3];
+        long long earliest[3];
+        for (size_t i = 0; i < 3; i++) {
+            evsrc_timer_init(&t[i], i);
+            earliest[i] = start_ms(&q, &t[i], (long)(30 - 10 * i));
+        }
+        long long at[3];
+        ck_assert_uint_eq(collect(&q, got, at, 3), 3);
+        for (size_t k = 0; k < 3; k++) {
+            ck_assert_ptr_eq(got[k], &t[2 - k]);
+            ck_assert_int_ge(at[k], earliest[2 - k]);
+        }
+        testutil_expect_quiet(QUEUE);
+        ck_assert_int_eq(evsrc_timers_close(&q), 0);
+    }
+}
+END_TEST
+
+START_TEST(deregistered_queue_reports_nothing)
+{
+    struct evsrc_timers q;
+    new_queue(&q, CLOCK_MONOTONIC, EVSRC_READABLE);
+    struct evsrc_timer t, *got;
+    evsrc_timer_init(&t, 1);
+    start_ms(&q, &t, 5);
+    ck_assert_int_eq(evsrc_registry_deregister(testutil_fx.registry, &q.source), 0);
+    sleep_ms(20);
+    testutil_expect_quiet(QUEUE);
+    /* Drained without the poll, it still hands the timer out. */
+    ck_assert_int_eq(evsrc_timers_expired(&q, &got), 0);
+    ck_assert_ptr_eq(got, &t);
+    expect_none_due(&q);
+    ck_assert_int_eq(evsrc_timers_close(&q), 0);
+}
+END_TEST
+
+START_TEST(next_deadline_sees_through_pushed_back_timers)
+{
+    struct evsrc_timers q;
+    new_queue(&q, CLOCK_MONOTONIC, EVSRC_READABLE);
+    enum { N = 100 };
+    static struct evsrc_timer timers[N];
+    for (size_t i = 0; i < N; i++) {
+        evsrc_timer_init(&timers[i], i);
+        start_ms(&q, &timers[i], (long)(1000 + 10 * i));
+    }
+    /* Push every timer back but the last, which is now the earliest, without a drain to re-sort them. */
+    for (size_t i = 0; i + 1 < N; i++)
+        start_ms(&q, &timers[i], (long)(100000 + i));
+    struct timespec remaining;
+    ck_assert_int_eq(evsrc_timers_next_deadline(&q, &remaining), 0);
+    ck_assert_int_gt(ns_of(remaining), 1000LL * 1000000LL);
+    ck_assert_int_le(ns_of(remaining), (1000LL + 10 * (N - 1)) * 1000000LL);
+    ck_assert_int_eq(evsrc_timers_stop(&q, &timers[N - 1]), 1);
+    ck_assert_int_eq(evsrc_timers_next_deadline(&q, &remaining), 0);
+    ck_assert_int_gt(ns_of(remaining), 99000LL * 1000000LL);
+    ck_assert_int_le(ns_of(remaining), 100000LL * 1000000LL);
+    /* Pulled in again, but not before the first deadline: still a restart that leaves the heap alone. */
+    long long earliest = start_ms(&q, &timers[7], 150);
+    start_ms(&q, &timers[7], 400);
+    earliest = start_ms(&q, &timers[7], 200);
+    struct evsrc_timer *got;
+    long long at;
+    ck_assert_uint_eq(collect(&q, &got, &at, 1), 1);
+    ck_assert_ptr_eq(got, &timers[7]);
+    ck_assert_int_ge(at, earliest);
+    ck_assert_int_eq(evsrc_timers_close(&q), 0);
+}
+END_TEST
+
+/*
+ * Start numbers are 32-bit. A timer left alone while the queue counts 2^31
+ * other starts must still come out (rather than seem started in the future
+ * and make the queue wake for nothing forever). The queue's private start
+ * counter is moved on to each point where the library renumbers, as that
+ * many starts would, with one real start there.
+ */
+START_TEST(a_timer_outlives_billions_of_starts)
+{
+    struct evsrc_timers q;
+    new_queue(&q, CLOCK_MONOTONIC, EVSRC_READABLE);
+    struct evsrc_timer old, busy, *got;
+    evsrc_timer_init(&old, 1);
+    evsrc_timer_init(&busy, 2);
+    long long earliest = start_ms(&q, &old, 30);
+    for (int k = 0; k < 6; k++) {
+        q.sequence |= (UINT32_C(1) << 29) - 1;
+        start_ms(&q, &busy, 10000);
+    }
+    long long at;
+    ck_assert_uint_eq(collect(&q, &got, &at, 1), 1);
+    ck_assert_ptr_eq(got, &old);
+    ck_assert_int_ge(at, earliest);
+    testutil_expect_quiet(QUEUE);
+    ck_assert_int_eq(evsrc_timers_close(&q), 0);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *suite = suite_create("timers");
+    TCase *tc = testutil_add_tcase(suite, "timers");
+    tcase_add_test(tc, new_queue_is_an_empty_source);
+    tcase_add_test(tc, timer_accessors);
+    tcase_add_test(tc, deadline_order_and_never_early);
+    tcase_add_test(tc, equal_delays_come_out_in_start_order);
+    tcase_add_test(tc, stop_and_restart_later_are_never_reported_early);
+    tcase_add_test(tc, restart_later_leaves_the_fd_and_earlier_rearms_it);
+    tcase_add_test(tc, pushed_back_front_timer_rearms_after_one_spurious_event);
+    tcase_add_test(tc, periodic_expirations_add_up);
+    tcase_add_test(tc, zero_delay_fires_once_without_spinning);
+    tcase_add_test(tc, stopped_front_timer_settles);
+    tcase_add_test(tc, hundred_thousand_timers_a_third_stopped);
+    tcase_add_test(tc, start_and_stop_from_inside_the_drain);
+    tcase_add_test(tc, periodic_timer_restarted_or_stopped_in_its_handler);
+    tcase_add_test(tc, misuse_across_queues_is_caught);
+    tcase_add_test(tc, bad_input_is_refused_and_changes_nothing);
+    tcase_add_test(tc, close_stops_every_timer);
+    tcase_add_test(tc, boottime_and_realtime_queues);
+    tcase_add_test(tc, deregistered_queue_reports_nothing);
+    tcase_add_test(tc, next_deadline_sees_through_pushed_back_timers);
+    tcase_add_test(tc, a_timer_outlives_billions_of_starts);
+    return testutil_run(suite);
+}
