@@ -105,8 +105,8 @@ __attribute__((noinline)) static int poll_wait_bounded(struct evsrc_poll *poll, 
 __attribute__((noinline)) static int poll_wait_timed(struct evsrc_poll *poll, struct evsrc_events *events,
                                                      const struct timespec *timeout)
 {
-    if (__builtin_expect(timeout->tv_sec != 0, 0) || __builtin_expect(timeout->tv_nsec != 0, 0) ||
-        __builtin_expect(!poll, 0))
+    /* Both fields zero, tested at once: one instruction fewer than two tests. */
+    if (__builtin_expect((timeout->tv_sec | (time_t)timeout->tv_nsec) != 0, 0) || __builtin_expect(!poll, 0))
         return poll_wait_bounded(poll, events, timeout);
     selector_t selector = poll->registry.selector;
     long n = selector_wait_now(selector, events_slots(events), (int)events->capacity);
