@@ -125,6 +125,14 @@ void impl_churn_setup(int fd, enum bench_mode mode);
 /* Registers and deregisters the fd `iterations` times: the timed phase. */
 void bench_churn(uint64_t iterations);
 
+/*
+ * Optional (weak: only evsrc and raw epoll define them). bench_churn_fd is
+ * bench_churn through evsrc's fd-level calls; bench_churn_wait adds a
+ * zero-timeout wait between register and deregister. Both timed phases.
+ */
+void bench_churn_fd(uint64_t iterations) __attribute__((weak));
+void bench_churn_wait(uint64_t iterations) __attribute__((weak));
+
 void impl_churn_teardown(void);
 
 /* ---- Driver helpers ---- */

@@ -87,6 +87,19 @@ __attribute__((noinline)) void bench_churn(uint64_t iterations)
     }
 }
 
+/* A zero-timeout epoll_wait between the two calls: what a loop that polls without blocking pays. */
+__attribute__((noinline)) void bench_churn_wait(uint64_t iterations)
+{
+    struct epoll_event events[BENCH_EVENTS_CAPACITY];
+    for (uint64_t i = 0; i < iterations; i++) {
+        add(churn_fd, 1);
+        if (epoll_wait(epfd, events, BENCH_EVENTS_CAPACITY, 0) < 0 && errno != EINTR)
+            bench_die("epoll_wait", 0);
+        if (epoll_ctl(epfd, EPOLL_CTL_DEL, churn_fd, NULL) < 0)
+            bench_die("epoll_ctl DEL", 0);
+    }
+}
+
 void impl_churn_teardown(void)
 {
     close(epfd);

@@ -219,6 +219,14 @@ static int run(struct evsrc_poll *poll, struct deadline_stream *stream, int peer
         for (size_t i = 0; i < evsrc_events_len(events) && done == 0; i++)
             if (evsrc_event_token(evsrc_events_get(events, i)) == STREAM_TOKEN)
                 done = handle_stream_event(stream);
+        /*
+         * Drained to -EAGAIN: re-arm the edge. epoll keeps edges in the kernel
+         * and needs no call; a build with the poll(2) backend does (registry.h),
+         * so portable code makes it.
+         */
+        if (done == 0)
+            done = evsrc_registry_reregister(evsrc_poll_registry(poll), &stream->source, STREAM_TOKEN,
+                                             EVSRC_READABLE);
         if (done != 0) {
             r = done < 0 ? done : 0;
             break;

@@ -29,6 +29,7 @@ END_TEST
 /* The queue fd must not leak into exec'd children, and is non-blocking like every fd the library makes. */
 START_TEST(queue_fd_is_close_on_exec_and_non_blocking)
 {
+    TESTUTIL_EPOLL_ONLY("it looks for the epoll fd (the poll backend's eventfd is checked by waker and fork tests)");
     struct evsrc_poll *poll;
     ck_assert_int_eq(evsrc_poll_new(&poll), 0);
     int found = 0;
@@ -185,9 +186,33 @@ START_TEST(edge_triggered_until_drained)
     ck_assert_int_eq(read(p[0], buf, 1), 1); /* partial read: no new event is owed */
     ck_assert_int_eq(testutil_wait_ms(f.poll, f.events, TESTUTIL_QUIET_MS), 0);
     ck_assert_int_eq(read(p[0], buf, sizeof buf), 2);
+    ck_assert_int_eq(read(p[0], buf, sizeof buf), -1); /* drained: -EAGAIN */
+    testutil_rearm_fd(f.registry, p[0], 1, EVSRC_READABLE);
     ck_assert_int_eq(write(p[1], "d", 1), 1); /* new data: a new edge */
     ck_assert(testutil_wait_token(f.poll, f.events, 1, NULL));
     testutil_close_pair(p);
+    testutil_fixture_free(&f);
+}
+END_TEST
+
+/*
+ * A hang-up is one edge: reported once, then silent while nothing changes,
+ * so a waiting thread never spins on it (poll(2) reports hang-ups whatever it
+ * is asked for; the poll backend must keep the fd out of its set).
+ */
+START_TEST(hang_up_is_reported_once)
+{
+    struct testutil_fixture f = testutil_fixture_new(4);
+    int p[2];
+    testutil_pipe(p);
+    ck_assert_int_eq(evsrc_registry_register_fd(f.registry, p[0], 1, EVSRC_READABLE), 0);
+    ck_assert_int_eq(close(p[1]), 0);
+    uint32_t flags = 0;
+    ck_assert(testutil_wait_token(f.poll, f.events, 1, &flags));
+    ck_assert(flags & EVSRC_EVENT_FLAG_HUP);
+    ck_assert_int_eq(testutil_wait_ms(f.poll, f.events, TESTUTIL_QUIET_MS), 0);
+    ck_assert_int_eq(evsrc_registry_deregister_fd(f.registry, p[0]), 0);
+    ck_assert_int_eq(close(p[0]), 0);
     testutil_fixture_free(&f);
 }
 END_TEST
@@ -317,6 +342,7 @@ int main(void)
     tcase_add_test(tc, huge_timeouts_are_valid);
     tcase_add_test(tc, null_timeout_waits_until_ready);
     tcase_add_test(tc, edge_triggered_until_drained);
+    tcase_add_test(tc, hang_up_is_reported_once);
     tcase_add_test(tc, small_buffer_returns_the_rest_next_time);
     tcase_add_test(tc, signal_gives_eintr_and_loses_nothing);
     tcase_add_test(tc, free_leaves_sources_open);

@@ -249,7 +249,8 @@ START_TEST(clone_is_the_same_queue)
     ck_assert_int_eq(evsrc_registry_try_clone(testutil_fx.registry, NULL), -EINVAL);
     ck_assert_int_eq(evsrc_registry_try_clone(testutil_fx.registry, &clone), 0);
     ck_assert_ptr_nonnull(clone);
-    ck_assert_int_eq(testutil_open_fds(), before + 1);
+    /* An epoll clone holds a dup of the queue fd; a poll-backend clone shares the queue object. */
+    ck_assert_int_eq(testutil_open_fds(), before + (TESTUTIL_SELECTOR_IS_POLL ? 0 : 1));
     int p[2];
     testutil_pipe(p);
     ck_assert_int_eq(evsrc_registry_register_fd(clone, p[0], 5, EVSRC_READABLE), 0);

@@ -219,6 +219,12 @@ int testutil_run(Suite *suite)
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
+void testutil_rearm_fd(struct evsrc_registry *registry, int fd, evsrc_token token, evsrc_interest interests)
+{
+    if (TESTUTIL_SELECTOR_IS_POLL)
+        ck_assert_int_eq(evsrc_registry_reregister_fd(registry, fd, token, interests), 0);
+}
+
 const char *testutil_emulator(void)
 {
     const char *wrapper = getenv("MESON_EXE_WRAPPER");

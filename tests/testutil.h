@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/resource.h>
 
 #include <evsrc/evsrc.h>
@@ -109,6 +110,36 @@ TCase *testutil_add_tcase(Suite *suite, const char *name);
 
 /* Runs a suite in fork mode and returns the process exit status. */
 int testutil_run(Suite *suite);
+
+/* ---- Selector backends (docs/backends.md) ------------------------------------ */
+
+/* Whether the library was built with -Dselector=poll. */
+#if defined(TESTUTIL_SELECTOR_POLL)
+#define TESTUTIL_SELECTOR_IS_POLL true
+#else
+#define TESTUTIL_SELECTOR_IS_POLL false
+#endif
+
+/*
+ * At the top of a test that checks epoll itself (the kernel's edge on a raw
+ * fd, the epoll fd): on another backend, says so on stderr and passes.
+ */
+#define TESTUTIL_EPOLL_ONLY(reason)                                                         \
+    do {                                                                                   \
+        if (TESTUTIL_SELECTOR_IS_POLL) {                                                   \
+            fprintf(stderr, "%s: skipped on the poll backend: %s\n", __func__, (reason)); \
+            return;                                                                        \
+        }                                                                                  \
+    } while (0)
+
+/*
+ * The documented rule for a raw fd on a backend without kernel edges
+ * (registry.h): once its I/O has returned -EAGAIN, reregister it before
+ * waiting for its next edge. On epoll the tests leave it out, so that they
+ * keep checking that the kernel needs none; on poll this reregisters and
+ * fails the test on error.
+ */
+void testutil_rearm_fd(struct evsrc_registry *registry, int fd, evsrc_token token, evsrc_interest interests);
 
 /*
  * Ends a forked child with `status`. In a coverage build through exit(), so

@@ -5,7 +5,9 @@
 /*
  * Poll: the readiness queue a thread blocks on.
  *
- * A poll owns a kernel queue (an epoll instance). Sources are added to it
+ * A poll owns a queue: an epoll instance, or in a build with
+ * -Dselector=poll a user-space registration table waited on with ppoll(2)
+ * (docs/backends.md; registry.h says what raw fds need there). Sources are added to it
  * through its registry (evsrc_poll_registry()), from any thread, and one
  * thread at a time waits for their events with evsrc_poll_wait().
  *
@@ -106,7 +108,7 @@ EVSRC_EXPORT struct evsrc_registry *evsrc_poll_registry(struct evsrc_poll *poll)
  *
  * timeout: NULL waits without limit; {0, 0} checks and returns at once. A
  * timeout is never shortened by rounding: a sub-millisecond timeout waits
- * with nanosecond precision (epoll_pwait2) or, where epoll_pwait2 is not to
+ * with nanosecond precision (epoll_pwait2, or ppoll on the poll backend) or, where epoll_pwait2 is not to
  * be had, is rounded up to the next millisecond, so short timeouts never turn
  * into busy loops. epoll_pwait2 is not to be had on kernels before 5.11,
  * under a seccomp profile that refuses it (EPERM; probed once, then not tried

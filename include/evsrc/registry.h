@@ -13,7 +13,9 @@
  * All functions here are thread-safe: any number of threads may register,
  * reregister and deregister through any handles of one queue while another
  * thread waits on it, and a registration made while a wait is blocked takes
- * effect in that wait. None of them allocates, except try_clone.
+ * effect in that wait. None of them allocates, except try_clone (and, on the
+ * poll(2) backend, a register that takes an fd beyond the registration
+ * table, which grows by doubling).
  *
  * Registration state of a source
  * ------------------------------
@@ -99,6 +101,26 @@ EVSRC_EXPORT int evsrc_registry_deregister(struct evsrc_registry *registry, stru
  *   Errors: -EINVAL (NULL registry); -EBADF; -ENOENT if fd is not in this
  *   queue.
  * Thread-safe: any thread, through any handle of the queue.
+ *
+ * Re-arming a raw fd: the portable rule
+ * -------------------------------------
+ * With the epoll backend (the default) the kernel keeps each edge. A build
+ * with the poll(2) backend (meson -Dselector=poll, docs/backends.md) emulates
+ * edge triggering: once an edge-triggered registration has reported a kind
+ * of readiness, that kind is disarmed until the registration is re-armed.
+ * The built-in sources re-arm their own fds when their I/O functions return
+ * -EAGAIN (and when a counter such as a timerfd's is read), so users of them
+ * need do nothing. For an fd whose I/O the library does not do (registered
+ * with these fd-level calls, as an evsrc_source_fd, or by a custom source),
+ * the rule is: once a read or write on it has returned EAGAIN, call
+ * evsrc_registry_reregister_fd() (or evsrc_registry_reregister() for the
+ * source) with the same token and interests before waiting for its next
+ * edge. On epoll the call is not needed and costs one epoll_ctl; portable
+ * code makes it. On the poll backend, also deregister a raw fd before
+ * closing it (the built-in close functions do it themselves): a closed fd is
+ * dropped at the next wait, but if its number is reused first, the stale
+ * registration can be mistaken for the new fd's when both are eventfds,
+ * timerfds or other anonymous-inode fds.
  */
 EVSRC_EXPORT int evsrc_registry_register_fd(struct evsrc_registry *registry, int fd, evsrc_token token,
                                             evsrc_interest interests);
@@ -108,7 +130,8 @@ EVSRC_EXPORT int evsrc_registry_deregister_fd(struct evsrc_registry *registry, i
 
 /*
  * Makes an owned handle to the same queue and stores it in *out. It holds
- * its own close-on-exec duplicate of the queue fd, so it stays valid after
+ * its own close-on-exec duplicate of the queue fd (on the poll(2) backend, a
+ * reference to the shared queue), so it stays valid after
  * the poll (and any other handle) is freed; events registered through it
  * arrive at the poll while the poll lives. Free it with evsrc_registry_free().
  * Errors: -EINVAL if registry or out is NULL; -ENOMEM; -EMFILE/-ENFILE.

@@ -20,8 +20,9 @@
  * poll do work, each with its own token, but there is no reason to have them.)
  *
  * On Linux a waker is an eventfd (close-on-exec, non-blocking), registered
- * edge-triggered for EVSRC_READABLE through evsrc_registry_register_fd(); each
- * write to it is a new edge. The kernel counts the writes; the counter would
+ * edge-triggered for EVSRC_READABLE; each write to it is a new edge. (On the
+ * poll(2) backend, docs/backends.md, the wait that reports it empties it
+ * instead, which gives the same one event per batch of wakes.) The kernel counts the writes; the counter would
  * only overflow after 2^64 - 2 wakes that nobody reads, and if it ever does,
  * wake empties it and writes again, so a wake never blocks and never fails
  * for that reason, and the poll thread still gets its event.

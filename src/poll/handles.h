@@ -8,10 +8,11 @@
 #include <stdint.h>
 
 #include "queue.h"
+#include "selector.h"
 
 /* A handle to a queue: a poll's own, or an owned clone. */
 struct evsrc_registry {
-    int selector;      /* this handle's fd for the queue; clones hold a dup */
+    selector_t selector; /* this handle to the queue (selector.h): epoll's fd, or poll's shared object */
     bool owned;        /* a clone, freed by evsrc_registry_free() */
     unsigned generation; /* the process generation it was made in (queue.h); another answers -ECHILD */
     uint64_t queue_id; /* shared by every handle of the queue; see queue.h */
@@ -26,5 +27,8 @@ static inline bool handle_is_ours(const struct evsrc_registry *registry)
 struct evsrc_poll {
     struct evsrc_registry registry; /* the borrowed handle; its fd is the one we wait on */
 };
+
+/* Registers a waker's eventfd (waker.c): the one registration that is not through the public calls. */
+int registry_register_waker(struct evsrc_registry *registry, int fd, evsrc_token token);
 
 #endif /* EVSRC_HANDLES_H */

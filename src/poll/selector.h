@@ -3,33 +3,66 @@
 #define EVSRC_SELECTOR_H
 
 /*
- * The internal selector interface: what poll.c and registry.c need from a
- * kernel readiness mechanism. A backend is a header of static inline
- * functions (as Redis's ae includes ae_epoll.c), picked at build time, so the
- * interface costs no indirect call on the hot path. Each backend defines:
+ * The internal selector interface: what poll.c, registry.c and waker.c need
+ * from a kernel readiness mechanism. One backend is compiled, chosen with
+ * meson -Dselector=<name>; nothing outside the backend knows which. A backend
+ * is either a header of static inline functions (epoll: the hot path then
+ * costs no call, as Redis's ae includes ae_epoll.c) or a .c file behind the
+ * prototypes below (poll). docs/backends.md tells how to add one.
  *
- *   int  selector_open(void);                       new queue fd, or -errno
- *   int  selector_clone(int selector);              another fd for the same queue, or -errno
- *   void selector_close(int selector);
- *   int  selector_add(int selector, int fd, evsrc_token, evsrc_interest);     0 or -errno
- *   int  selector_modify(int selector, int fd, evsrc_token, evsrc_interest);  0 or -errno
- *   int  selector_delete(int selector, int fd);                               0 or -errno
- *   long selector_wait_forever(int selector, struct evsrc_event *buffer, int capacity);
- *                                                   count or -errno, no timeout
- *   int  selector_wait(int selector, struct evsrc_event *buffer, int capacity,
+ * A queue is a `selector_t`, whatever the backend makes it: epoll's is the
+ * epoll fd; poll's is a pointer to a reference-counted object.
+ *
+ *   int  selector_open(selector_t *out);            a new queue: 0 or -errno
+ *   int  selector_clone(selector_t, selector_t *out); another handle to the same queue
+ *   void selector_close(selector_t);                 drops one handle; the last ends the queue
+ *   int  selector_handle_fd(selector_t);             an fd of the handle's own, that a fork
+ *                                                    child's copy may be poisoned through (queue.c)
+ *   int  selector_add(selector_t, int fd, evsrc_token, evsrc_interest);     0 or -errno
+ *   int  selector_modify(selector_t, int fd, evsrc_token, evsrc_interest);  0 or -errno
+ *   int  selector_delete(selector_t, int fd);                               0 or -errno
+ *   int  selector_add_waker(selector_t, int fd, evsrc_token);  a waker's eventfd: one readable
+ *                                                    event per batch of writes, never read by the user
+ *   long selector_wait_forever(selector_t, struct evsrc_event *buffer, int capacity);
+ *                                                    count or -errno, no timeout
+ *   long selector_wait_now(selector_t, struct evsrc_event *buffer, int capacity);
+ *                                                    count or -errno, the zero timeout
+ *   int  selector_wait(selector_t, struct evsrc_event *buffer, int capacity,
  *                      const struct timespec *timeout);  count or -errno; timeout valid, not NULL
  *
- * and stores events in the public struct evsrc_event layout, translating its
- * flags to EVSRC_EVENT_FLAG_* if they differ. Interests reach a backend
- * already validated. Only backends include kernel headers such as
- * <sys/epoll.h>.
+ * Events are stored in the public struct evsrc_event layout with
+ * EVSRC_EVENT_FLAG_* flags. selector_add and selector_modify validate the
+ * interests themselves (-EINVAL, before anything else: epoll folds that into
+ * the lookup that translates them) and answer -EBADF for a negative fd. A backend answers as epoll does: -EEXIST, -ENOENT, -EBADF,
+ * -EPERM for a regular file, and -ECHILD for a queue inherited through
+ * fork(). Waits are never pthread cancellation points. Only backends include
+ * kernel headers such as <sys/epoll.h>.
+ *
+ * rearm.h holds the two calls the built-in sources make about their fds
+ * (would-block seen, fd closing), which a backend that emulates edge
+ * triggering needs and epoll does not.
  */
+
+#include <time.h>
 
 #include <evsrc/events.h>
 #include <evsrc/interest.h>
 
 #if defined(EVSRC_SELECTOR_EPOLL)
 #include "selector_epoll.h"
+#elif defined(EVSRC_SELECTOR_POLL)
+typedef struct selector_poll *selector_t;
+int selector_open(selector_t *out);
+int selector_clone(selector_t selector, selector_t *out);
+void selector_close(selector_t selector);
+int selector_handle_fd(selector_t selector);
+int selector_add(selector_t selector, int fd, evsrc_token token, evsrc_interest interests);
+int selector_modify(selector_t selector, int fd, evsrc_token token, evsrc_interest interests);
+int selector_delete(selector_t selector, int fd);
+int selector_add_waker(selector_t selector, int fd, evsrc_token token);
+long selector_wait_forever(selector_t selector, struct evsrc_event *buffer, int capacity);
+long selector_wait_now(selector_t selector, struct evsrc_event *buffer, int capacity);
+int selector_wait(selector_t selector, struct evsrc_event *buffer, int capacity, const struct timespec *timeout);
 #else
 #error "no selector backend selected"
 #endif

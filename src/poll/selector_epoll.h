@@ -37,7 +37,42 @@ _Static_assert(EVSRC_EVENT_FLAG_IN == EPOLLIN && EVSRC_EVENT_FLAG_PRI == EPOLLPR
 _Static_assert(EVSRC_EVENTS_CAPACITY_MAX <= INT_MAX / sizeof(struct epoll_event),
                "capacity fits one epoll_wait");
 
-static inline int selector_open(void)
+/*
+ * On x86-64 the unbounded and zero-timeout waits and epoll_ctl are raw system
+ * calls, which return -errno themselves: libc's wrappers and their errno round
+ * trip would cost more user-space instructions per event (and per register +
+ * deregister pair) than the rest of evsrc does (bench/instructions). Not under
+ * ThreadSanitizer or MemorySanitizer, whose interceptors must see the calls.
+ *
+ * No wait is a pthread cancellation point (poll.h): the raw call is not one,
+ * and every wait through libc (timed waits, other architectures, sanitizers)
+ * runs with cancellation disabled, so one rule holds everywhere.
+ */
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
+#define SELECTOR_SANITIZED 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define SELECTOR_SANITIZED 1
+#endif
+
+#if defined(__x86_64__) && defined(SYS_epoll_wait) && defined(SYS_epoll_ctl) && !defined(SELECTOR_SANITIZED)
+#define SELECTOR_RAW_SYSCALLS 1
+/* A four-argument system call: the result, or -errno. */
+static inline long selector_syscall4(long number, long a, long b, long c, long d)
+{
+    register long r10 __asm__("r10") = d;
+    long result = number;
+    __asm__ volatile("syscall" : "+a"(result) : "D"(a), "S"(b), "d"(c), "r"(r10) : "rcx", "r11", "memory");
+    return result;
+}
+#endif
+
+/* A queue is the epoll fd; a clone is a duplicate of it. */
+typedef int selector_t;
+
+static inline int selector_open(selector_t *out)
 {
     int fd = epoll_create1(EPOLL_CLOEXEC);
     if (fd < 0)
@@ -48,53 +83,82 @@ static inline int selector_open(void)
         close(fd);
         return r;
     }
-    return fd;
+    *out = fd;
+    return 0;
 }
 
-static inline int selector_clone(int selector)
+static inline int selector_clone(selector_t selector, selector_t *out)
 {
     int fd = fcntl(selector, F_DUPFD_CLOEXEC, 0);
-    return fd < 0 ? -errno : fd;
+    if (fd < 0)
+        return -errno;
+    *out = fd;
+    return 0;
 }
 
-static inline void selector_close(int selector)
+static inline void selector_close(selector_t selector)
 {
     close(selector);
 }
 
+static inline int selector_handle_fd(selector_t selector)
+{
+    return selector;
+}
+
 /*
  * mio's mapping: read interest also asks for RDHUP so a peer's FIN is seen;
- * edge-triggered unless EVSRC_LEVEL. Valid interests have 3 kind bits and 2
- * modifier bits, so a 32-entry table indexed by them replaces a chain of
- * tests on the register path.
+ * edge-triggered unless EVSRC_LEVEL. The table is indexed by the interests
+ * themselves (all valid ones are below 0x308) and holds 0 for every invalid
+ * set, so one bound check and one load both validate and translate them on
+ * the register path (bench/instructions' churn bar).
  */
 #define SELECTOR_KIND_FLAGS(k) \
     (((k) & 1 ? EPOLLIN | EPOLLRDHUP : 0u) | ((k) & 2 ? EPOLLOUT : 0u) | ((k) & 4 ? EPOLLPRI : 0u))
-#define SELECTOR_FLAGS(i) \
-    (SELECTOR_KIND_FLAGS(i) | ((i) & 8 ? 0u : (uint32_t)EPOLLET) | ((i) & 16 ? (uint32_t)EPOLLONESHOT : 0u))
-_Static_assert(EVSRC_READABLE == 1 && EVSRC_WRITABLE == 2 && EVSRC_PRIORITY == 4 && EVSRC_LEVEL >> 5 == 8 &&
-                   EVSRC_ONESHOT >> 5 == 16,
+#define SELECTOR_MODIFIERS(m) (((m) & 1 ? 0u : (uint32_t)EPOLLET) | ((m) & 2 ? (uint32_t)EPOLLONESHOT : 0u))
+/* Interests of kinds k (1..7) and modifiers m (0..3), and their epoll flags. */
+#define SELECTOR_ENTRY(k, m) [(k) | ((m) << 8)] = SELECTOR_KIND_FLAGS(k) | SELECTOR_MODIFIERS(m)
+#define SELECTOR_KINDS(m)                                                                                  \
+    SELECTOR_ENTRY(1, m), SELECTOR_ENTRY(2, m), SELECTOR_ENTRY(3, m), SELECTOR_ENTRY(4, m), SELECTOR_ENTRY(5, m), \
+        SELECTOR_ENTRY(6, m), SELECTOR_ENTRY(7, m)
+#define SELECTOR_INTERESTS_END 0x308u
+_Static_assert(EVSRC_READABLE == 1 && EVSRC_WRITABLE == 2 && EVSRC_PRIORITY == 4 && EVSRC_LEVEL == 0x100 &&
+                   EVSRC_ONESHOT == 0x200,
                "the table's index layout");
 
+/* The epoll flags of valid interests, 0 for invalid ones. */
 static inline uint32_t selector_epoll_flags(evsrc_interest interests)
 {
-    static const uint32_t table[32] = {
-        SELECTOR_FLAGS(0),  SELECTOR_FLAGS(1),  SELECTOR_FLAGS(2),  SELECTOR_FLAGS(3),  SELECTOR_FLAGS(4),
-        SELECTOR_FLAGS(5),  SELECTOR_FLAGS(6),  SELECTOR_FLAGS(7),  SELECTOR_FLAGS(8),  SELECTOR_FLAGS(9),
-        SELECTOR_FLAGS(10), SELECTOR_FLAGS(11), SELECTOR_FLAGS(12), SELECTOR_FLAGS(13), SELECTOR_FLAGS(14),
-        SELECTOR_FLAGS(15), SELECTOR_FLAGS(16), SELECTOR_FLAGS(17), SELECTOR_FLAGS(18), SELECTOR_FLAGS(19),
-        SELECTOR_FLAGS(20), SELECTOR_FLAGS(21), SELECTOR_FLAGS(22), SELECTOR_FLAGS(23), SELECTOR_FLAGS(24),
-        SELECTOR_FLAGS(25), SELECTOR_FLAGS(26), SELECTOR_FLAGS(27), SELECTOR_FLAGS(28), SELECTOR_FLAGS(29),
-        SELECTOR_FLAGS(30), SELECTOR_FLAGS(31),
+    static const uint32_t table[SELECTOR_INTERESTS_END] = {
+        SELECTOR_KINDS(0), SELECTOR_KINDS(1), SELECTOR_KINDS(2), SELECTOR_KINDS(3),
     };
-    return table[(interests & 7) | ((interests >> 5) & 0x18)];
+    return interests < SELECTOR_INTERESTS_END ? table[interests] : 0;
 }
 
+/*
+ * epoll_ctl. On x86-64 the raw system call (selector_syscall4, below), for
+ * the reason the unbounded wait makes it: the churn bar in bench/instructions
+ * (register + deregister within 10 instructions of raw epoll) has no room for
+ * libc's wrapper and its errno round trip.
+ */
+static inline int selector_epoll_ctl(int selector, int op, int fd, struct epoll_event *event)
+{
+#if defined(SELECTOR_RAW_SYSCALLS)
+    return (int)selector_syscall4(SYS_epoll_ctl, selector, op, fd, (long)event);
+#else
+    return epoll_ctl(selector, op, fd, event) < 0 ? -errno : 0;
+#endif
+}
+
+/* -EINVAL for invalid interests (selector.h), before the kernel sees anything. */
 static inline int selector_control(int selector, int op, int fd, evsrc_token token,
                                    evsrc_interest interests)
 {
-    struct epoll_event event = {.events = selector_epoll_flags(interests), .data = {.u64 = token}};
-    return epoll_ctl(selector, op, fd, &event) < 0 ? -errno : 0;
+    uint32_t flags = selector_epoll_flags(interests);
+    if (__builtin_expect(flags == 0, 0))
+        return -EINVAL;
+    struct epoll_event event = {.events = flags, .data = {.u64 = token}};
+    return selector_epoll_ctl(selector, op, fd, &event);
 }
 
 static inline int selector_add(int selector, int fd, evsrc_token token, evsrc_interest interests)
@@ -109,7 +173,13 @@ static inline int selector_modify(int selector, int fd, evsrc_token token, evsrc
 
 static inline int selector_delete(int selector, int fd)
 {
-    return epoll_ctl(selector, EPOLL_CTL_DEL, fd, NULL) < 0 ? -errno : 0;
+    return selector_epoll_ctl(selector, EPOLL_CTL_DEL, fd, NULL);
+}
+
+/* Edge-triggered: every write to the eventfd is a new edge, so nobody needs to read it. */
+static inline int selector_add_waker(int selector, int fd, evsrc_token token)
+{
+    return selector_add(selector, fd, token, EVSRC_READABLE);
 }
 
 /* Whole milliseconds, rounded up so a timeout is never cut short, capped at INT_MAX. */
@@ -121,24 +191,6 @@ static inline int selector_timeout_ms(const struct timespec *timeout)
     return ms > INT_MAX ? INT_MAX : (int)ms;
 }
 
-/*
- * On x86-64 the unbounded wait is the raw system call, which returns -errno
- * itself: libc's wrapper and its errno round trip would cost more user-space
- * instructions per event than the rest of evsrc does. Not under ThreadSanitizer
- * or MemorySanitizer, whose epoll_wait interceptors must see the call.
- *
- * No wait is a pthread cancellation point (poll.h): the raw call is not one,
- * and every wait through libc (timed waits, other architectures, sanitizers)
- * runs with cancellation disabled, so one rule holds everywhere.
- */
-#if defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
-#define SELECTOR_SANITIZED 1
-#endif
-#endif
-#if defined(__SANITIZE_THREAD__)
-#define SELECTOR_SANITIZED 1
-#endif
 
 /* Disables cancellation around a libc wait; returns the state to restore. */
 static inline int selector_cancel_off(void)
@@ -164,18 +216,23 @@ static inline int selector_epoll_wait(int selector, struct epoll_event *events, 
     return n;
 }
 
+
 static inline long selector_wait_forever(int selector, struct evsrc_event *buffer, int capacity)
 {
-#if defined(__x86_64__) && defined(SYS_epoll_wait) && !defined(SELECTOR_SANITIZED)
-    register long timeout __asm__("r10") = -1;
-    long result = SYS_epoll_wait;
-    __asm__ volatile("syscall"
-                     : "+a"(result)
-                     : "D"((long)selector), "S"(buffer), "d"((long)capacity), "r"(timeout)
-                     : "rcx", "r11", "memory");
-    return result;
+#if defined(SELECTOR_RAW_SYSCALLS)
+    return selector_syscall4(SYS_epoll_wait, selector, (long)buffer, capacity, -1);
 #else
     return selector_epoll_wait(selector, (struct epoll_event *)(void *)buffer, capacity, -1);
+#endif
+}
+
+/* The zero timeout: a check that never blocks, so the raw call costs no cancellation point either. */
+static inline long selector_wait_now(int selector, struct evsrc_event *buffer, int capacity)
+{
+#if defined(SELECTOR_RAW_SYSCALLS)
+    return selector_syscall4(SYS_epoll_wait, selector, (long)buffer, capacity, 0);
+#else
+    return selector_epoll_wait(selector, (struct epoll_event *)(void *)buffer, capacity, 0);
 #endif
 }
 

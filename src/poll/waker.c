@@ -9,7 +9,9 @@
 
 #include <evsrc/registry.h>
 
+#include "handles.h"
 #include "queue.h"
+#include "rearm.h"
 
 /*
  * Only the eventfd: no registry pointer, so the registry and the poll may be
@@ -51,8 +53,8 @@ EVSRC_EXPORT int evsrc_waker_new(struct evsrc_waker **out, struct evsrc_registry
         free(waker);
         return r;
     }
-    /* Edge-triggered: every write is a new edge, so the poll thread never drains it. */
-    int r = evsrc_registry_register_fd(registry, waker->fd, token, EVSRC_READABLE);
+    /* The selector makes each batch of writes one event without the poll thread reading it. */
+    int r = registry_register_waker(registry, waker->fd, token);
     if (r < 0) {
         close(waker->fd);
         free(waker);
@@ -86,6 +88,7 @@ EVSRC_EXPORT void evsrc_waker_free(struct evsrc_waker *waker)
 {
     if (!waker)
         return;
+    registry_fd_forget(waker->fd);
     close(waker->fd);
     free(waker);
 }

@@ -16,7 +16,7 @@ FD_SOURCE_CHECK_LAYOUT(struct evsrc_eventfd);
 /* The kernel keeps the count below UINT64_MAX: that value in a write is refused. */
 static int write_count(int fd, uint64_t value)
 {
-    return write(fd, &value, sizeof value) < 0 ? -errno : 0;
+    return (int)fd_source_io_result(fd, write(fd, &value, sizeof value) < 0 ? -1 : 0);
 }
 
 EVSRC_EXPORT int evsrc_eventfd_new(struct evsrc_eventfd *counter, uint64_t initial, int flags)
@@ -97,7 +97,10 @@ EVSRC_EXPORT int evsrc_eventfd_take(struct evsrc_eventfd *counter, uint64_t *val
         return -EBADF;
     uint64_t count;
     /* An eventfd hands over all eight bytes or fails: there are no short reads. */
-    if (read(counter->fd, &count, sizeof count) < 0)
+    ssize_t n = read(counter->fd, &count, sizeof count);
+    /* A read empties the counter (or takes one in semaphore mode): re-arm the edge either way (rearm.h). */
+    registry_fd_rearm(counter->fd);
+    if (n < 0)
         return -errno;
     *value = count;
     return 0;

@@ -59,6 +59,7 @@ int fd_source_close(struct evsrc_source *source)
     int *fd = fd_source_fd(source);
     if (*fd < 0)
         return -EBADF;
+    registry_fd_forget(*fd);
     close(*fd);
     *fd = -1;
     __atomic_store_n(&source->registered_queue, 0, __ATOMIC_RELEASE);

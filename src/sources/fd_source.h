@@ -9,9 +9,13 @@
  * all; each source checks its layout with FD_SOURCE_CHECK_LAYOUT.
  */
 
+#include <errno.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include <evsrc/source.h>
+
+#include "../poll/rearm.h"
 
 #define FD_SOURCE_FD_OFFSET offsetof(struct evsrc_source_fd, fd)
 
@@ -56,5 +60,20 @@ int fd_source_close(struct evsrc_source *source);
  * as it was.
  */
 int fd_source_set_nonblocking(int fd);
+
+/*
+ * The result of a source's own I/O call on fd: n, or -errno. When the call
+ * would block, an edge-triggered registration of fd is re-armed (rearm.h:
+ * nothing on epoll), as mio's sources do on a backend without kernel edges.
+ */
+static inline ssize_t fd_source_io_result(int fd, ssize_t n)
+{
+    if (n >= 0)
+        return n;
+    int error = errno;
+    if (error == EAGAIN)
+        registry_fd_rearm(fd);
+    return -error;
+}
 
 #endif /* EVSRC_FD_SOURCE_H */

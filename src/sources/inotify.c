@@ -48,6 +48,8 @@ EVSRC_EXPORT ssize_t evsrc_inotify_read(struct evsrc_inotify *inotify, void *buf
         return -EBADF;
     /* The kernel hands out whole events only, and refuses (EINVAL) a buffer too small for the next. */
     ssize_t n = read(inotify->fd, buf, len);
+    /* A read may leave events for the next: re-arm either way, at worst a spurious event (rearm.h). */
+    registry_fd_rearm(inotify->fd);
     return n < 0 ? -errno : n;
 }
 

@@ -130,7 +130,10 @@ EVSRC_EXPORT ssize_t evsrc_pipe_sender_write(struct evsrc_pipe_sender *sender, c
     /* A write of nothing never reaches the pipe, so no signal can come of it. */
     if (len == 0)
         return 0;
-    return write_without_sigpipe(sender->fd, buf, len);
+    ssize_t n = write_without_sigpipe(sender->fd, buf, len);
+    if (n == -EAGAIN)
+        registry_fd_rearm(sender->fd);
+    return n;
 }
 
 EVSRC_EXPORT ssize_t evsrc_pipe_receiver_read(struct evsrc_pipe_receiver *receiver, void *buf, size_t len)
@@ -142,7 +145,7 @@ EVSRC_EXPORT ssize_t evsrc_pipe_receiver_read(struct evsrc_pipe_receiver *receiv
     if (len == 0)
         return 0;
     ssize_t n = read(receiver->fd, buf, len);
-    return n < 0 ? -errno : n;
+    return fd_source_io_result(receiver->fd, n);
 }
 
 EVSRC_EXPORT int evsrc_pipe_sender_fd(const struct evsrc_pipe_sender *sender)

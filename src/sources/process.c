@@ -182,8 +182,10 @@ EVSRC_EXPORT int evsrc_process_wait(struct evsrc_process *process, siginfo_t *in
     if (waitid((idtype_t)P_PIDFD, (id_t)process->fd, &status, WEXITED | WNOHANG) < 0)
         return -errno;
     /* WNOHANG with nothing to reap succeeds and leaves si_pid 0. */
-    if (status.si_pid == 0)
+    if (status.si_pid == 0) {
+        registry_fd_rearm(process->fd);
         return -EAGAIN;
+    }
     *info = status;
     return 0;
 }

@@ -73,7 +73,10 @@ EVSRC_EXPORT int evsrc_signal_read(struct evsrc_signal *signal, struct signalfd_
         return -EBADF;
     struct signalfd_siginfo taken;
     /* A buffer of one record takes exactly one signal; a signalfd never reads short. */
-    if (read(signal->fd, &taken, sizeof taken) < 0)
+    ssize_t n = read(signal->fd, &taken, sizeof taken);
+    /* Taking one signal may leave others: re-arm either way, at worst a spurious event (rearm.h). */
+    registry_fd_rearm(signal->fd);
+    if (n < 0)
         return -errno;
     *info = taken;
     return 0;

@@ -152,7 +152,7 @@ EVSRC_EXPORT int evsrc_tcp_listener_accept(struct evsrc_tcp_listener *listener, 
         return fd;
     int conn = accept4(fd, (struct sockaddr *)peer, peer ? peerlen : NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (conn < 0)
-        return -errno;
+        return (int)fd_source_io_result(fd, conn);
     fd_source_init(&stream->source, conn);
     return 0;
 }
@@ -253,7 +253,7 @@ static ssize_t receive(struct evsrc_tcp_stream *stream, void *buf, size_t len, i
     if (len == 0)
         return 0;
     ssize_t n = recv(fd, buf, len, flags);
-    return n < 0 ? -errno : n;
+    return fd_source_io_result(fd, n);
 }
 
 EVSRC_EXPORT ssize_t evsrc_tcp_stream_read(struct evsrc_tcp_stream *stream, void *buf, size_t len)
@@ -275,7 +275,7 @@ EVSRC_EXPORT ssize_t evsrc_tcp_stream_write(struct evsrc_tcp_stream *stream, con
         return 0;
     /* MSG_NOSIGNAL: a gone peer is -EPIPE, not a signal that kills the process. */
     ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
-    return n < 0 ? -errno : n;
+    return fd_source_io_result(fd, n);
 }
 
 /* As io_fd for a vector: a NULL base with a length is -EINVAL here too, as for read and write. */
@@ -298,7 +298,7 @@ EVSRC_EXPORT ssize_t evsrc_tcp_stream_readv(struct evsrc_tcp_stream *stream, con
     if (iovcnt == 0)
         return 0;
     ssize_t n = readv(fd, iov, iovcnt);
-    return n < 0 ? -errno : n;
+    return fd_source_io_result(fd, n);
 }
 
 EVSRC_EXPORT ssize_t evsrc_tcp_stream_writev(struct evsrc_tcp_stream *stream, const struct iovec *iov,
@@ -312,7 +312,7 @@ EVSRC_EXPORT ssize_t evsrc_tcp_stream_writev(struct evsrc_tcp_stream *stream, co
     /* writev(2) has no MSG_NOSIGNAL; sendmsg does. The kernel only reads the iovecs. */
     struct msghdr msg = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt};
     ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL);
-    return n < 0 ? -errno : n;
+    return fd_source_io_result(fd, n);
 }
 
 EVSRC_EXPORT int evsrc_tcp_stream_shutdown(struct evsrc_tcp_stream *stream, int how)

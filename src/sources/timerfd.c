@@ -71,7 +71,11 @@ EVSRC_EXPORT int evsrc_timerfd_set(struct evsrc_timerfd *timer, const struct tim
     if (timespec_is_zero(&setting.it_value))
         setting.it_interval = (struct timespec){0, 0};
     int kernel_flags = (flags & EVSRC_TIMERFD_ABSTIME) ? TFD_TIMER_ABSTIME : 0;
-    return timerfd_settime(timer->fd, kernel_flags, &setting, NULL) < 0 ? -errno : 0;
+    if (timerfd_settime(timer->fd, kernel_flags, &setting, NULL) < 0)
+        return -errno;
+    /* Setting clears an expiry not yet read: the next one is a new edge (rearm.h). */
+    registry_fd_rearm(timer->fd);
+    return 0;
 }
 
 EVSRC_EXPORT int evsrc_timerfd_read(struct evsrc_timerfd *timer, uint64_t *expirations)
@@ -82,6 +86,8 @@ EVSRC_EXPORT int evsrc_timerfd_read(struct evsrc_timerfd *timer, uint64_t *expir
         return -EBADF;
     uint64_t count;
     ssize_t n = read(timer->fd, &count, sizeof count);
+    /* A read empties the counter: the next expiry is a new edge (rearm.h). */
+    registry_fd_rearm(timer->fd);
     /* A timerfd hands over all eight bytes or fails: there are no short reads. */
     if (n < 0)
         return -errno;
@@ -99,6 +105,8 @@ EVSRC_EXPORT int evsrc_timerfd_get(const struct evsrc_timerfd *timer, struct tim
     struct itimerspec current;
     if (timerfd_gettime(timer->fd, &current) < 0)
         return -errno;
+    /* The kernel clears an expired periodic timer's readiness here: the next expiry is a new edge. */
+    registry_fd_rearm(timer->fd);
     if (remaining)
         *remaining = current.it_value;
     if (interval)

@@ -265,6 +265,8 @@ static int arm(struct evsrc_timers *timers, int64_t deadline)
     /* Setting also clears an expiry not yet read: the fd is readable again only when this one passes. */
     if (timerfd_settime(timers->fd, TFD_TIMER_ABSTIME, &setting, NULL) < 0)
         return -errno;
+    /* The next expiry is a new edge; a backend that keeps edges in user space must hear it (rearm.h). */
+    registry_fd_rearm(timers->fd);
     timers->armed = deadline;
     return 0;
 }

@@ -130,7 +130,7 @@ EVSRC_EXPORT ssize_t evsrc_udp_socket_send(struct evsrc_udp_socket *udp, const v
         return fd;
     /* MSG_NOSIGNAL as for every socket write here, though UDP never raises SIGPIPE. */
     ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
-    return n < 0 ? -errno : n;
+    return fd_source_io_result(fd, n);
 }
 
 EVSRC_EXPORT ssize_t evsrc_udp_socket_send_to(struct evsrc_udp_socket *udp, const void *buf, size_t len,
@@ -145,7 +145,7 @@ EVSRC_EXPORT ssize_t evsrc_udp_socket_send_to(struct evsrc_udp_socket *udp, cons
     if (fd < 0)
         return fd;
     ssize_t n = sendto(fd, buf, len, MSG_NOSIGNAL, to, tolen);
-    return n < 0 ? -errno : n;
+    return fd_source_io_result(fd, n);
 }
 
 static ssize_t receive(struct evsrc_udp_socket *udp, void *buf, size_t len, struct sockaddr_storage *from,
@@ -157,7 +157,7 @@ static ssize_t receive(struct evsrc_udp_socket *udp, void *buf, size_t len, stru
     if (fd < 0)
         return fd;
     ssize_t n = recvfrom(fd, buf, len, flags, (struct sockaddr *)from, from ? fromlen : NULL);
-    return n < 0 ? -errno : n;
+    return fd_source_io_result(fd, n);
 }
 
 EVSRC_EXPORT ssize_t evsrc_udp_socket_recv(struct evsrc_udp_socket *udp, void *buf, size_t len)
@@ -199,7 +199,7 @@ EVSRC_EXPORT int evsrc_udp_socket_send_many(struct evsrc_udp_socket *udp, struct
     if (count == 0)
         return 0;
     int n = sendmmsg(fd, msgs, count, MSG_NOSIGNAL);
-    return n < 0 ? -errno : n;
+    return (int)fd_source_io_result(fd, n);
 }
 
 EVSRC_EXPORT int evsrc_udp_socket_recv_many(struct evsrc_udp_socket *udp, struct mmsghdr *msgs, unsigned count)
@@ -211,7 +211,7 @@ EVSRC_EXPORT int evsrc_udp_socket_recv_many(struct evsrc_udp_socket *udp, struct
         return 0;
     /* The socket is non-blocking, so this takes what is queued and never waits; no timeout is needed. */
     int n = recvmmsg(fd, msgs, count, 0, NULL);
-    return n < 0 ? -errno : n;
+    return (int)fd_source_io_result(fd, n);
 }
 
 /* ---- Addresses and errors ---------------------------------------------- */

@@ -239,7 +239,7 @@ static ssize_t receive_from(int fd, void *buf, size_t len, int flags, struct soc
     socklen_t room = from ? *fromlen : 0;
     ssize_t n = recvfrom(fd, buf, len, flags, (struct sockaddr *)from, from ? fromlen : NULL);
     if (n < 0)
-        return -errno;
+        return fd_source_io_result(fd, n);
     if (from)
         name_unnamed(from, room, fromlen);
     return n;
@@ -249,7 +249,7 @@ static ssize_t receive_from(int fd, void *buf, size_t len, int flags, struct soc
 static ssize_t transmit_to(int fd, const void *buf, size_t len, const struct sockaddr_un *to, socklen_t tolen)
 {
     ssize_t n = sendto(fd, buf, len, MSG_NOSIGNAL, (const struct sockaddr *)to, to ? tolen : 0);
-    return n < 0 ? -errno : n;
+    return fd_source_io_result(fd, n);
 }
 
 /* ---- Listener ---------------------------------------------------------- */
@@ -289,7 +289,7 @@ EVSRC_EXPORT int evsrc_unix_listener_accept(struct evsrc_unix_listener *listener
         return fd;
     int conn = accept4(fd, (struct sockaddr *)peer, peer ? peerlen : NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (conn < 0)
-        return -errno;
+        return (int)fd_source_io_result(fd, conn);
     fd_source_init(&stream->source, conn);
     return 0;
 }
@@ -402,7 +402,7 @@ EVSRC_EXPORT ssize_t evsrc_unix_stream_readv(struct evsrc_unix_stream *stream, c
     if (iovcnt == 0)
         return 0;
     ssize_t n = readv(fd, iov, iovcnt);
-    return n < 0 ? -errno : n;
+    return fd_source_io_result(fd, n);
 }
 
 EVSRC_EXPORT ssize_t evsrc_unix_stream_writev(struct evsrc_unix_stream *stream, const struct iovec *iov,
@@ -416,7 +416,7 @@ EVSRC_EXPORT ssize_t evsrc_unix_stream_writev(struct evsrc_unix_stream *stream, 
     /* writev(2) has no MSG_NOSIGNAL; sendmsg does. The kernel only reads the iovecs. */
     struct msghdr msg = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt};
     ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL);
-    return n < 0 ? -errno : n;
+    return fd_source_io_result(fd, n);
 }
 
 EVSRC_EXPORT int evsrc_unix_stream_shutdown(struct evsrc_unix_stream *stream, int how)
@@ -493,7 +493,7 @@ EVSRC_EXPORT ssize_t evsrc_unix_stream_send_fds(struct evsrc_unix_stream *stream
     cmsg->cmsg_len = CMSG_LEN(payload);
     memcpy(CMSG_DATA(cmsg), fds, payload);
     ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL);
-    return n < 0 ? -errno : n;
+    return fd_source_io_result(fd, n);
 }
 
 /* Stores the fds of one SCM_RIGHTS message while there is room and closes the rest; false if any was closed. */
@@ -538,7 +538,7 @@ EVSRC_EXPORT ssize_t evsrc_unix_stream_recv_fds(struct evsrc_unix_stream *stream
     /* MSG_CMSG_CLOEXEC: the fds are close-on-exec from the moment they exist, with no window for a fork. */
     ssize_t n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
     if (n < 0)
-        return -errno;
+        return fd_source_io_result(fd, n);
     /* MSG_CTRUNC: the kernel had more than fit in control and dropped (closed) the rest itself. */
     bool complete = !(msg.msg_flags & MSG_CTRUNC);
     size_t stored = 0;
