@@ -15,7 +15,9 @@
 #include <fcntl.h>
 #include <link.h>
 #include <pthread.h>
+#include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -28,6 +30,7 @@
 #include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* ---- Where libevsrc is, and whether a call comes from it --------------------- */
@@ -202,6 +205,24 @@ static int fail_with(int error)
     }
 #define INTERPOSE(type, name, error, params, args) INTERPOSE_AS(type, name, error, false, params, args)
 
+/*
+ * The same for a function that returns its error number instead of setting
+ * errno (posix_spawn and its attribute functions). Never `after`: a spawn
+ * that ran would leave a child nobody tracks.
+ */
+#define INTERPOSE_RETURNING_ERROR(name, error, params, args)                     \
+    int name params                                                              \
+    {                                                                            \
+        int error_ = error;                                                      \
+        if (decide(#name, &error_, false, __builtin_return_address(0)) != CALL)  \
+            return error_;                                                       \
+        static _Atomic(void *) cache_;                                           \
+        void *found_ = next_definition(&cache_, #name);                          \
+        int(*real_) params;                                                      \
+        memcpy(&real_, &found_, sizeof real_);                                   \
+        return real_ args;                                                       \
+    }
+
 /* ---- The interposed functions ---------------------------------------------------- */
 
 /* Queues and notification fds. */
@@ -270,6 +291,17 @@ INTERPOSE(int, pidfd_open, EMFILE, (pid_t pid, unsigned int flags), (pid, flags)
 INTERPOSE(int, pidfd_send_signal, EPERM, (int pidfd, int sig, siginfo_t *info, unsigned int flags),
           (pidfd, sig, info, flags))
 INTERPOSE(int, kill, EPERM, (pid_t pid, int sig), (pid, sig))
+INTERPOSE(int, poll, ENOMEM, (struct pollfd *fds, nfds_t len, int timeout), (fds, len, timeout))
+INTERPOSE(int, waitid, ECHILD, (idtype_t type, id_t id, siginfo_t *info, int options), (type, id, info, options))
+/* The library reaps a child it gives up on, retrying on EINTR. */
+INTERPOSE_AS(pid_t, waitpid, EINTR, true, (pid_t pid, int *status, int options), (pid, status, options))
+INTERPOSE_RETURNING_ERROR(posix_spawn, EAGAIN,
+                          (pid_t *pid, const char *path, const posix_spawn_file_actions_t *actions,
+                           const posix_spawnattr_t *attr, char *const argv[], char *const envp[]),
+                          (pid, path, actions, attr, argv, envp))
+INTERPOSE_RETURNING_ERROR(posix_spawnattr_init, ENOMEM, (posix_spawnattr_t *attr), (attr))
+/* Without /proc an eventfd cannot be told from another fd: the library then takes the caller's word. */
+INTERPOSE_AS(ssize_t, readlink, ENOENT, true, (const char *path, char *buf, size_t len), (path, buf, len))
 
 /* Signals. */
 INTERPOSE(int, sigpending, EFAULT, (sigset_t *set), (set))
@@ -336,6 +368,30 @@ int fcntl64(int fd, int cmd, ...)
         return fail_with(error);
     static _Atomic(void *) cache;
     return fcntl_forward(&cache, "fcntl64", fd, cmd, arg);
+}
+
+/*
+ * prctl takes up to four more arguments, each an unsigned long or a pointer;
+ * forwarding all four is what the C library's own wrapper passes the kernel.
+ * The library only reads its thread's timer slack, and takes a failure as
+ * none: absorbed.
+ */
+int prctl(int option, ...)
+{
+    va_list ap;
+    va_start(ap, option);
+    unsigned long args[4];
+    for (int i = 0; i < 4; i++)
+        args[i] = va_arg(ap, unsigned long);
+    va_end(ap);
+    int error = EINVAL;
+    if (decide("prctl", &error, true, __builtin_return_address(0)) != CALL)
+        return fail_with(error);
+    static _Atomic(void *) cache;
+    void *found = next_definition(&cache, "prctl");
+    int (*real)(int, ...);
+    memcpy(&real, &found, sizeof real);
+    return real(option, args[0], args[1], args[2], args[3]);
 }
 
 /* ---- The allocator ----------------------------------------------------------------- */
@@ -471,7 +527,8 @@ static const char *const interposed[] = {
     "writev", "socket", "socketpair", "setsockopt", "getsockopt", "bind", "listen", "accept4", "connect",
     "getsockname", "getpeername", "shutdown", "recv", "send", "recvfrom", "sendto", "recvmsg", "sendmsg",
     "accept", "recvmmsg", "sendmmsg", "signalfd", "inotify_init1", "inotify_add_watch", "inotify_rm_watch",
-    "pidfd_open", "pidfd_send_signal", "kill",
+    "pidfd_open", "pidfd_send_signal", "kill", "poll", "waitid", "waitpid", "posix_spawn", "posix_spawnattr_init",
+    "readlink", "prctl",
     "sigpending", "sigtimedwait", "pthread_sigmask", "fcntl", "fcntl64", "malloc", "calloc", "realloc", "free",
 };
 

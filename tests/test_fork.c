@@ -156,7 +156,7 @@ START_TEST(inherited_objects_answer_echild_and_leave_the_parent_alone)
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0)
-        _exit(child_checks(testutil_fx.poll, clone, waker, &source, fds[1]));
+        testutil_child_exit(child_checks(testutil_fx.poll, clone, waker, &source, fds[1]));
     ck_assert_int_eq(reap_child(pid), 0);
     /* The parent's registration survived the child (the child's byte is still unread: level-triggered). */
     testutil_expect_event(PARENT_TOKEN);
@@ -227,14 +227,14 @@ START_TEST(source_busy_in_another_thread_at_fork_is_usable_in_the_child)
         s.stall = false;
         struct evsrc_poll *own = NULL;
         if (evsrc_poll_new(&own) != 0)
-            _exit(1);
+            testutil_child_exit(1);
         struct evsrc_registry *registry = evsrc_poll_registry(own);
         if (evsrc_registry_register(registry, &s.source, CHILD_TOKEN, EVSRC_READABLE) != 0)
-            _exit(2);
+            testutil_child_exit(2);
         if (evsrc_registry_deregister(registry, &s.source) != 0)
-            _exit(3);
+            testutil_child_exit(3);
         evsrc_poll_free(own);
-        _exit(0);
+        testutil_child_exit(0);
     }
     int child = reap_child(pid);
     atomic_store(&s.release, true);
@@ -247,6 +247,35 @@ START_TEST(source_busy_in_another_thread_at_fork_is_usable_in_the_child)
 }
 END_TEST
 
+/* A grandchild inherits handles its parent had inherited already: they answer -ECHILD there too. */
+START_TEST(grandchild_answers_echild_too)
+{
+    int fds[2];
+    testutil_pipe(fds);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        pid_t grandchild = fork();
+        if (grandchild < 0)
+            testutil_child_exit(100);
+        if (grandchild == 0) {
+            struct evsrc_events *events = NULL;
+            if (evsrc_events_new(4, &events) != 0)
+                testutil_child_exit(1);
+            if (evsrc_poll_wait(testutil_fx.poll, events, &(struct timespec){0, 0}) != -ECHILD)
+                testutil_child_exit(2);
+            if (evsrc_registry_register_fd(testutil_fx.registry, fds[0], CHILD_TOKEN, EVSRC_READABLE) != -ECHILD)
+                testutil_child_exit(3);
+            evsrc_events_free(events);
+            testutil_child_exit(0);
+        }
+        testutil_child_exit(reap_child(grandchild));
+    }
+    ck_assert_int_eq(reap_child(pid), 0);
+    testutil_close_pair(fds);
+}
+END_TEST
+
 int main(void)
 {
     Suite *suite = suite_create("fork");
@@ -254,5 +283,6 @@ int main(void)
     tcase_add_test(tc, child_of_a_churning_process_can_make_a_poll);
     tcase_add_test(tc, inherited_objects_answer_echild_and_leave_the_parent_alone);
     tcase_add_test(tc, source_busy_in_another_thread_at_fork_is_usable_in_the_child);
+    tcase_add_test(tc, grandchild_answers_echild_too);
     return testutil_run(suite);
 }

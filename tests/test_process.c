@@ -28,6 +28,14 @@
 
 static int shim_spawns;
 
+/*
+ * What the next pidfd_spawn does besides: SHIM_REAPED, a reaper elsewhere
+ * (waitpid(-1)) takes the child before pidfd_spawn returns, so pidfd_getpid
+ * finds no pid; SHIM_O_PATH, the "pidfd" is an O_PATH fd, on which F_SETFL
+ * fails (EBADF), standing for a pidfd that cannot be made non-blocking.
+ */
+static enum { SHIM_PLAIN, SHIM_REAPED, SHIM_O_PATH } shim_mode;
+
 int pidfd_spawn(int *pidfd, const char *path, const posix_spawn_file_actions_t *actions,
                 const posix_spawnattr_t *attr, char *const argv[], char *const envp[]);
 pid_t pidfd_getpid(int pidfd);
@@ -47,12 +55,20 @@ int pidfd_spawn(int *pidfd, const char *path, const posix_spawn_file_actions_t *
         return r;
     }
     shim_spawns++;
+    if (shim_mode != SHIM_PLAIN)
+        waitpid(pid, NULL, 0);
+    if (shim_mode == SHIM_O_PATH) {
+        close(fd);
+        fd = open("/", O_PATH | O_CLOEXEC);
+    }
     *pidfd = fd;
     return 0;
 }
 
 pid_t pidfd_getpid(int pidfd)
 {
+    if (shim_mode == SHIM_O_PATH)
+        return getpid(); /* any pid: the library goes on to make the fd non-blocking */
     char path[64], line[128];
     snprintf(path, sizeof path, "/proc/self/fdinfo/%d", pidfd);
     FILE *f = fopen(path, "re");
@@ -383,6 +399,34 @@ START_TEST(out_of_fds_leaves_no_child)
 }
 END_TEST
 
+#ifdef TEST_PIDFD_SPAWN_SHIM
+/* pidfd_spawn's child was reaped before the library could ask its pid: -ECHILD, the pidfd closed. */
+START_TEST(pidfd_spawn_child_reaped_before_its_pid_is_known)
+{
+    shim_mode = SHIM_REAPED;
+    struct evsrc_process process;
+    char *const argv[] = {"true", NULL};
+    ck_assert_int_eq(evsrc_process_spawn(&process, "/bin/true", argv, NULL, NULL, NULL), -ECHILD);
+    ck_assert_int_eq(shim_spawns, 1);
+    ck_assert_int_eq(evsrc_process_close(&process), -EBADF);
+    assert_no_children();
+}
+END_TEST
+
+/* A pidfd that cannot be made non-blocking is closed, and its error returned. */
+START_TEST(pidfd_spawn_pidfd_that_stays_blocking_is_closed)
+{
+    shim_mode = SHIM_O_PATH;
+    struct evsrc_process process;
+    char *const argv[] = {"true", NULL};
+    ck_assert_int_eq(evsrc_process_spawn(&process, "/bin/true", argv, NULL, NULL, NULL), -EBADF);
+    ck_assert_int_eq(shim_spawns, 1);
+    ck_assert_int_eq(evsrc_process_close(&process), -EBADF);
+    assert_no_children();
+}
+END_TEST
+#endif
+
 int main(void)
 {
     /* Kernels before 5.3, and tools that do not know the call (valgrind 3.19), have no pidfd_open. */
@@ -405,5 +449,9 @@ int main(void)
     tcase_add_test(tc, a_reaper_elsewhere_steals_the_status);
     tcase_add_test(tc, bad_input_is_einval_and_closed_is_ebadf);
     tcase_add_test(tc, out_of_fds_leaves_no_child);
+#ifdef TEST_PIDFD_SPAWN_SHIM
+    tcase_add_test(tc, pidfd_spawn_child_reaped_before_its_pid_is_known);
+    tcase_add_test(tc, pidfd_spawn_pidfd_that_stays_blocking_is_closed);
+#endif
     return testutil_run(suite);
 }

@@ -564,6 +564,58 @@ START_TEST(bad_input_is_refused_and_changes_nothing)
 }
 END_TEST
 
+/*
+ * Timers clamped to the one latest deadline (64-bit time_t: equal to the
+ * nanosecond) around stops and restarts: the heap stays ordered, a short
+ * timer still comes out first and alone, and the rest stay queued.
+ */
+#define CLAMPED 13
+
+START_TEST(timers_at_one_clamped_deadline_stay_ordered)
+{
+    struct evsrc_timers q;
+    new_queue(&q, CLOCK_MONOTONIC, EVSRC_READABLE);
+    const time_t time_max = (time_t)(((uint64_t)1 << (sizeof(time_t) * 8 - 1)) - 1);
+    struct timespec huge = {time_max, 999999999L};
+    struct evsrc_timer t[CLAMPED], shortest;
+    for (int i = 0; i < CLAMPED; i++) {
+        evsrc_timer_init(&t[i], (evsrc_token)i);
+        ck_assert_int_eq(evsrc_timers_start(&q, &t[i], &huge, NULL), 0);
+    }
+    /* Restarted to the same (clamped) deadline: a new start number, the same key. */
+    ck_assert_int_eq(evsrc_timers_start(&q, &t[1], &huge, NULL), 0); /* the front, once t[0] is stopped */
+    ck_assert_int_eq(evsrc_timers_stop(&q, &t[0]), 1);
+    ck_assert_int_eq(evsrc_timers_stop(&q, &t[6]), 1);
+    ck_assert_int_eq(evsrc_timers_stop(&q, &t[CLAMPED - 1]), 1);
+    ck_assert_uint_eq(evsrc_timers_len(&q), CLAMPED - 3);
+
+    evsrc_timer_init(&shortest, 100);
+    start_ms(&q, &shortest, 1);
+    struct evsrc_timer *got[1];
+    ck_assert_uint_eq(collect(&q, got, NULL, 1), 1);
+    ck_assert_ptr_eq(got[0], &shortest);
+    expect_none_due(&q);
+    struct timespec remaining;
+    ck_assert_int_eq(evsrc_timers_next_deadline(&q, &remaining), 0);
+    ck_assert_int_gt(remaining.tv_sec, 50LL * 365 * 24 * 3600);
+    /* A front timer pushed back: the earliest deadline looks past it, into the clamped ones, and finds it still. */
+    struct evsrc_timer hour;
+    evsrc_timer_init(&hour, 101);
+    ck_assert_int_eq(evsrc_timers_start(&q, &hour, &(struct timespec){3600, 0}, NULL), 0);
+    ck_assert_int_eq(evsrc_timers_start(&q, &hour, &(struct timespec){7200, 0}, NULL), 0);
+    ck_assert_int_eq(evsrc_timers_next_deadline(&q, &remaining), 0);
+    ck_assert_int_gt(remaining.tv_sec, 3600);
+    ck_assert_int_le(remaining.tv_sec, 7200);
+    ck_assert_int_eq(evsrc_timers_stop(&q, &hour), 1);
+    /* Stopped one by one from the front, each is still found where the heap put it. */
+    for (int i = 1; i < CLAMPED - 1; i++)
+        if (i != 6)
+            ck_assert_int_eq(evsrc_timers_stop(&q, &t[i]), 1);
+    ck_assert_uint_eq(evsrc_timers_len(&q), 0);
+    ck_assert_int_eq(evsrc_timers_close(&q), 0);
+}
+END_TEST
+
 START_TEST(close_stops_every_timer)
 {
     struct evsrc_timers q;
@@ -717,5 +769,6 @@ int main(void)
     tcase_add_test(tc, deregistered_queue_reports_nothing);
     tcase_add_test(tc, next_deadline_sees_through_pushed_back_timers);
     tcase_add_test(tc, a_timer_outlives_billions_of_starts);
+    tcase_add_test(tc, timers_at_one_clamped_deadline_stay_ordered);
     return testutil_run(suite);
 }

@@ -742,6 +742,12 @@ START_TEST(from_fd_refuses_other_kinds_of_fd)
         assert_from_fd_refuses(ping, -EINVAL);
         ck_assert_int_eq(close(ping), 0);
     }
+    /* And UDP-Lite, where the kernel has it (IPPROTO_UDPLITE, 136: not in every C library's headers). */
+    int lite = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 136);
+    if (lite >= 0) {
+        assert_from_fd_refuses(lite, -EINVAL);
+        ck_assert_int_eq(close(lite), 0);
+    }
 
     struct evsrc_udp_socket udp;
     ck_assert_int_eq(evsrc_udp_socket_from_fd(&udp, -1), -EBADF);

@@ -800,6 +800,53 @@ START_TEST(unbound_datagram_senders)
 }
 END_TEST
 
+/* The quiet edges of valid input: empty names, vectors and datagrams, no room for a name, no truncation flag. */
+START_TEST(valid_edge_arguments)
+{
+    struct sockaddr_un addr;
+    socklen_t addrlen;
+    ck_assert_int_eq(evsrc_unix_addr_abstract(&addr, &addrlen, NULL, 0), 0);
+    ck_assert_uint_eq(addrlen, offsetof(struct sockaddr_un, sun_path) + 1);
+    ck_assert_int_eq(addr.sun_path[0], '\0');
+
+    struct evsrc_unix_stream a, b;
+    pair(&a, &b);
+    char buf[4] = "xyz";
+    struct iovec iov[2] = {{NULL, 0}, {buf, 1}};
+    ck_assert_int_eq(evsrc_unix_stream_writev(&a, iov, 2), 1);
+    ck_assert_int_eq(evsrc_unix_stream_readv(&b, iov, 0), 0);
+    testutil_await_fd(evsrc_unix_stream_fd(&b), POLLIN);
+    ck_assert_int_eq(evsrc_unix_stream_readv(&b, iov, 2), 1);
+    ck_assert_int_eq(evsrc_unix_stream_write(&a, "q", 1), 1);
+    testutil_await_fd(evsrc_unix_stream_fd(&b), POLLIN);
+    size_t nfds = 0;
+    ck_assert_int_eq(evsrc_unix_stream_recv_fds(&b, buf, sizeof buf, NULL, &nfds, NULL), 1);
+    ck_assert_uint_eq(nfds, 0);
+    close_pair(&a, &b);
+
+    /* A datagram pair needs both structs; the one given is left closed. */
+    struct evsrc_unix_datagram server, sender;
+    ck_assert_int_eq(evsrc_unix_datagram_pair(&server, NULL), -EINVAL);
+    ck_assert_int_eq(evsrc_unix_datagram_fd(&server), -EBADF);
+    ck_assert_int_eq(evsrc_unix_datagram_connect(NULL, path_of("none")), -EINVAL);
+
+    /* An empty datagram from an unnamed sender, received with no room for its (empty) name. */
+    addrlen = abstract_addr(&addr, "edge");
+    ck_assert_int_eq(evsrc_unix_datagram_bind_addr(&server, &addr, addrlen), 0);
+    ck_assert_int_eq(evsrc_unix_datagram_unbound(&sender), 0);
+    ck_assert_int_eq(evsrc_unix_datagram_send_to_addr(&sender, NULL, 1, &addr, addrlen), -EINVAL);
+    ck_assert_int_eq(evsrc_unix_datagram_send_to_addr(&sender, NULL, 0, &addr, addrlen), 0);
+    testutil_await_fd(evsrc_unix_datagram_fd(&server), POLLIN);
+    struct sockaddr_un from;
+    memset(&from, 0x55, sizeof from);
+    socklen_t fromlen = 1;
+    ck_assert_int_eq(evsrc_unix_datagram_recv_from(&server, buf, sizeof buf, &from, &fromlen), 0);
+    ck_assert_uint_eq(fromlen, sizeof(sa_family_t));
+    ck_assert_uint_eq(((unsigned char *)&from)[0], 0x55); /* nothing written where there was no room */
+    close_datagrams(&server, &sender);
+}
+END_TEST
+
 /* ---- Streams -------------------------------------------------------------- */
 
 START_TEST(peek_readv_writev)
@@ -1418,6 +1465,7 @@ int main(void)
     tcase_add_test(addresses, closing_listener_drops_pending_connections);
     tcase_add_test(addresses, abstract_names);
     tcase_add_test(addresses, unbound_datagram_senders);
+    tcase_add_test(addresses, valid_edge_arguments);
     tcase_add_test(addresses, peek_readv_writev);
 
     TCase *ownership = add_tcase(suite, "ownership");

@@ -142,6 +142,14 @@ int testutil_run(Suite *suite);
 void testutil_rearm_fd(struct evsrc_registry *registry, int fd, evsrc_token token, evsrc_interest interests);
 
 /*
+ * Ends a forked child with `status`. In a coverage build through exit(), so
+ * that the child's counts are written: what only a fork child runs (the
+ * library's fork handling) is then measured too. Elsewhere through _exit(),
+ * which flushes nothing twice.
+ */
+_Noreturn void testutil_child_exit(int status);
+
+/*
  * The emulator this test runs under (meson's exe_wrapper, which `meson test`
  * passes in MESON_EXE_WRAPPER: qemu-aarch64 in the aarch64 cross run), or
  * NULL when it runs natively.
