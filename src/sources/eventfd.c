@@ -46,8 +46,9 @@ EVSRC_EXPORT int evsrc_eventfd_new(struct evsrc_eventfd *counter, uint64_t initi
 }
 
 /* An eventfd has no call of its own to ask with; /proc names its anonymous inode. */
-static int check_is_eventfd(int fd)
+static int check_is_eventfd(int fd, int kind)
 {
+    (void)kind;
     if (fcntl(fd, F_GETFD) < 0)
         return -errno;
     char path[64], target[32];
@@ -61,19 +62,7 @@ static int check_is_eventfd(int fd)
 
 EVSRC_EXPORT int evsrc_eventfd_from_fd(struct evsrc_eventfd *counter, int fd)
 {
-    if (!counter)
-        return -EINVAL;
-    fd_source_init_closed(&counter->source);
-    if (fd < 0)
-        return -EBADF;
-    int r = check_is_eventfd(fd);
-    if (r < 0)
-        return r;
-    r = fd_source_set_nonblocking(fd);
-    if (r < 0)
-        return r;
-    fd_source_init(&counter->source, fd);
-    return 0;
+    return fd_source_adopt(counter ? &counter->source : NULL, fd, check_is_eventfd, 0);
 }
 
 EVSRC_EXPORT int evsrc_eventfd_add(struct evsrc_eventfd *counter, uint64_t value)

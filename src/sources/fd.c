@@ -76,6 +76,24 @@ int fd_source_set_nonblocking(int fd)
     return 0;
 }
 
+int fd_source_adopt(struct evsrc_source *source, int fd, int (*check)(int fd, int kind), int kind)
+{
+    if (!source)
+        return -EINVAL;
+    fd_source_init_closed(source);
+    if (fd < 0)
+        return -EBADF;
+    int r = check(fd, kind);
+    if (r < 0)
+        return r;
+    /* The last step that can fail, and it changes nothing when it does. */
+    r = fd_source_set_nonblocking(fd);
+    if (r < 0)
+        return r;
+    fd_source_init(source, fd);
+    return 0;
+}
+
 FD_SOURCE_CHECK_LAYOUT(struct evsrc_source_fd);
 
 EVSRC_EXPORT int evsrc_source_fd_init(struct evsrc_source_fd *s, int fd)

@@ -62,6 +62,15 @@ int fd_source_close(struct evsrc_source *source);
 int fd_source_set_nonblocking(int fd);
 
 /*
+ * Adopts fd into source, the sequence every `_from_fd` follows: -EINVAL for a
+ * NULL source; otherwise the source is left closed until the end, -EBADF for
+ * fd < 0, then check(fd, kind)'s error (the kind-specific test: 0 when fd is
+ * of the kind wanted), then fd_source_set_nonblocking's. Only when nothing
+ * can fail any more does the source take fd; on failure fd is left as it was.
+ */
+int fd_source_adopt(struct evsrc_source *source, int fd, int (*check)(int fd, int kind), int kind);
+
+/*
  * The result of a source's own I/O call on fd: n, or -errno. When the call
  * would block, an edge-triggered registration of fd is re-armed (rearm.h:
  * nothing on epoll), as mio's sources do on a backend without kernel edges.

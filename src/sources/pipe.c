@@ -36,8 +36,6 @@ EVSRC_EXPORT int evsrc_pipe_new(struct evsrc_pipe_sender *sender, struct evsrc_p
 /* Checks that fd is a pipe or FIFO open with exactly `access` (O_RDONLY or O_WRONLY). */
 static int check_pipe_end(int fd, int access)
 {
-    if (fd < 0)
-        return -EBADF;
     struct stat st;
     if (fstat(fd, &st) < 0)
         return -errno;
@@ -49,32 +47,14 @@ static int check_pipe_end(int fd, int access)
     return (status & O_ACCMODE) == access ? 0 : -EINVAL;
 }
 
-/* Adopts fd into a source only once nothing can fail, so a failure leaves fd untouched. */
-static int adopt_pipe_end(struct evsrc_source *source, int fd, int access)
-{
-    fd_source_init_closed(source);
-    int r = check_pipe_end(fd, access);
-    if (r < 0)
-        return r;
-    r = fd_source_set_nonblocking(fd);
-    if (r < 0)
-        return r;
-    fd_source_init(source, fd);
-    return 0;
-}
-
 EVSRC_EXPORT int evsrc_pipe_sender_from_fd(struct evsrc_pipe_sender *sender, int fd)
 {
-    if (!sender)
-        return -EINVAL;
-    return adopt_pipe_end(&sender->source, fd, O_WRONLY);
+    return fd_source_adopt(sender ? &sender->source : NULL, fd, check_pipe_end, O_WRONLY);
 }
 
 EVSRC_EXPORT int evsrc_pipe_receiver_from_fd(struct evsrc_pipe_receiver *receiver, int fd)
 {
-    if (!receiver)
-        return -EINVAL;
-    return adopt_pipe_end(&receiver->source, fd, O_RDONLY);
+    return fd_source_adopt(receiver ? &receiver->source : NULL, fd, check_pipe_end, O_RDONLY);
 }
 
 /* Takes back the one SIGPIPE this thread's failed write raised (it is blocked, so it waits). */

@@ -103,8 +103,9 @@ EVSRC_EXPORT int evsrc_tcp_listener_bind(struct evsrc_tcp_listener *listener, co
 }
 
 /* Only a listening TCP socket can be adopted as a listener. */
-static int check_tcp_listener(int fd)
+static int check_tcp_listener(int fd, int kind)
 {
+    (void)kind;
     int type, protocol, listening;
     int r = get_int_option(fd, SOL_SOCKET, SO_TYPE, &type);
     if (r < 0)
@@ -117,20 +118,7 @@ static int check_tcp_listener(int fd)
 
 EVSRC_EXPORT int evsrc_tcp_listener_from_fd(struct evsrc_tcp_listener *listener, int fd)
 {
-    if (!listener)
-        return -EINVAL;
-    fd_source_init_closed(&listener->source);
-    if (fd < 0)
-        return -EBADF;
-    int r = check_tcp_listener(fd);
-    if (r < 0)
-        return r;
-    /* The last step that can fail, and it changes nothing when it does. */
-    r = fd_source_set_nonblocking(fd);
-    if (r < 0)
-        return r;
-    fd_source_init(&listener->source, fd);
-    return 0;
+    return fd_source_adopt(listener ? &listener->source : NULL, fd, check_tcp_listener, 0);
 }
 
 EVSRC_EXPORT int evsrc_tcp_listener_local_addr(const struct evsrc_tcp_listener *listener,
@@ -189,8 +177,9 @@ EVSRC_EXPORT int evsrc_tcp_stream_connect(struct evsrc_tcp_stream *stream, const
 }
 
 /* Only a TCP stream socket that is not listening can be adopted. */
-static int check_tcp_stream(int fd)
+static int check_tcp_stream(int fd, int kind)
 {
+    (void)kind;
     int type, protocol, listening;
     int r = get_int_option(fd, SOL_SOCKET, SO_TYPE, &type);
     if (r < 0)
@@ -208,20 +197,7 @@ static int check_tcp_stream(int fd)
 
 EVSRC_EXPORT int evsrc_tcp_stream_from_fd(struct evsrc_tcp_stream *stream, int fd)
 {
-    if (!stream)
-        return -EINVAL;
-    fd_source_init_closed(&stream->source);
-    if (fd < 0)
-        return -EBADF;
-    int r = check_tcp_stream(fd);
-    if (r < 0)
-        return r;
-    /* The last step that can fail, and it changes nothing when it does. */
-    r = fd_source_set_nonblocking(fd);
-    if (r < 0)
-        return r;
-    fd_source_init(&stream->source, fd);
-    return 0;
+    return fd_source_adopt(stream ? &stream->source : NULL, fd, check_tcp_stream, 0);
 }
 
 EVSRC_EXPORT int evsrc_tcp_stream_take_error(struct evsrc_tcp_stream *stream)

@@ -26,22 +26,17 @@ EVSRC_EXPORT int evsrc_timerfd_new(struct evsrc_timerfd *timer, clockid_t clock)
     return 0;
 }
 
+/* Only a timerfd answers timerfd_gettime; any other fd is EINVAL. */
+static int check_is_timerfd(int fd, int kind)
+{
+    (void)kind;
+    struct itimerspec current;
+    return timerfd_gettime(fd, &current) < 0 ? -errno : 0;
+}
+
 EVSRC_EXPORT int evsrc_timerfd_from_fd(struct evsrc_timerfd *timer, int fd)
 {
-    if (!timer)
-        return -EINVAL;
-    fd_source_init_closed(&timer->source);
-    if (fd < 0)
-        return -EBADF;
-    /* Only a timerfd answers timerfd_gettime; any other fd is EINVAL. */
-    struct itimerspec current;
-    if (timerfd_gettime(fd, &current) < 0)
-        return -errno;
-    int r = fd_source_set_nonblocking(fd);
-    if (r < 0)
-        return r;
-    fd_source_init(&timer->source, fd);
-    return 0;
+    return fd_source_adopt(timer ? &timer->source : NULL, fd, check_is_timerfd, 0);
 }
 
 static bool timespec_is_zero(const struct timespec *ts)

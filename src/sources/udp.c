@@ -64,8 +64,9 @@ EVSRC_EXPORT int evsrc_udp_socket_bind(struct evsrc_udp_socket *udp, const struc
 }
 
 /* Only an IPv4 or IPv6 UDP socket can be adopted: not TCP, Unix, raw or ICMP ("ping") sockets. */
-static int check_udp_socket(int fd)
+static int check_udp_socket(int fd, int kind)
 {
+    (void)kind;
     int domain, type, protocol;
     int r = get_int_option(fd, SOL_SOCKET, SO_TYPE, &type);
     if (r < 0)
@@ -80,20 +81,7 @@ static int check_udp_socket(int fd)
 
 EVSRC_EXPORT int evsrc_udp_socket_from_fd(struct evsrc_udp_socket *udp, int fd)
 {
-    if (!udp)
-        return -EINVAL;
-    fd_source_init_closed(&udp->source);
-    if (fd < 0)
-        return -EBADF;
-    int r = check_udp_socket(fd);
-    if (r < 0)
-        return r;
-    /* The last step that can fail, and it changes nothing when it does. */
-    r = fd_source_set_nonblocking(fd);
-    if (r < 0)
-        return r;
-    fd_source_init(&udp->source, fd);
-    return 0;
+    return fd_source_adopt(udp ? &udp->source : NULL, fd, check_udp_socket, 0);
 }
 
 /* ---- Connecting -------------------------------------------------------- */

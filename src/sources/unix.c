@@ -185,22 +185,16 @@ static int check_kind(int fd, int type, int listening)
     return (accepting != 0) == (listening != 0) ? 0 : -EINVAL;
 }
 
-static int adopt(struct evsrc_source *source, int fd, int type, int listening)
+/* The kind checks fd_source_adopt takes: a stream socket listening (1) or not (0), or a datagram socket. */
+static int check_stream(int fd, int listening)
 {
-    if (!source)
-        return -EINVAL;
-    fd_source_init_closed(source);
-    if (fd < 0)
-        return -EBADF;
-    int r = check_kind(fd, type, listening);
-    if (r < 0)
-        return r;
-    /* The last step that can fail, and it changes nothing when it does. */
-    r = fd_source_set_nonblocking(fd);
-    if (r < 0)
-        return r;
-    fd_source_init(source, fd);
-    return 0;
+    return check_kind(fd, SOCK_STREAM, listening);
+}
+
+static int check_datagram(int fd, int kind)
+{
+    (void)kind;
+    return check_kind(fd, SOCK_DGRAM, -1);
 }
 
 /* ---- Calls every type shares ------------------------------------------- */
@@ -273,7 +267,7 @@ EVSRC_EXPORT int evsrc_unix_listener_bind_addr(struct evsrc_unix_listener *liste
 
 EVSRC_EXPORT int evsrc_unix_listener_from_fd(struct evsrc_unix_listener *listener, int fd)
 {
-    return adopt(SOURCE_OF(listener), fd, SOCK_STREAM, 1);
+    return fd_source_adopt(SOURCE_OF(listener), fd, check_stream, 1);
 }
 
 EVSRC_EXPORT int evsrc_unix_listener_accept(struct evsrc_unix_listener *listener, struct evsrc_unix_stream *stream,
@@ -353,7 +347,7 @@ EVSRC_EXPORT int evsrc_unix_stream_pair(struct evsrc_unix_stream *a, struct evsr
 
 EVSRC_EXPORT int evsrc_unix_stream_from_fd(struct evsrc_unix_stream *stream, int fd)
 {
-    return adopt(SOURCE_OF(stream), fd, SOCK_STREAM, 0);
+    return fd_source_adopt(SOURCE_OF(stream), fd, check_stream, 0);
 }
 
 /* len 0 is answered here because recv(2) returns 0 for it, which reads as end of stream anyway. */
@@ -611,7 +605,7 @@ EVSRC_EXPORT int evsrc_unix_datagram_pair(struct evsrc_unix_datagram *a, struct 
 
 EVSRC_EXPORT int evsrc_unix_datagram_from_fd(struct evsrc_unix_datagram *datagram, int fd)
 {
-    return adopt(SOURCE_OF(datagram), fd, SOCK_DGRAM, -1);
+    return fd_source_adopt(SOURCE_OF(datagram), fd, check_datagram, 0);
 }
 
 static int connect_datagram(struct evsrc_unix_datagram *datagram, const struct sockaddr_un *addr,
