@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <evsrc/source.h>
 
@@ -24,6 +25,13 @@
     _Static_assert(offsetof(type, source) == 0 &&                                       \
                        offsetof(type, fd) == FD_SOURCE_FD_OFFSET,                       \
                    #type " must start with source, then fd")
+
+/*
+ * The embedded source of a struct with the shared layout, NULL for a NULL
+ * struct, so the helpers here report -EINVAL for it. A macro because it
+ * serves every source type, const or not.
+ */
+#define FD_SOURCE_OF(object) ((object) ? &(object)->source : NULL)
 
 /* Registers, reregisters and deregisters the one fd of such a struct. */
 extern const struct event_source_ops fd_source_ops;
@@ -60,6 +68,13 @@ int fd_source_close(struct evsrc_source *source);
  * as it was.
  */
 int fd_source_set_nonblocking(int fd);
+
+/* Closes a constructor's fd without letting close(2) clobber the errno being reported. */
+static inline int fd_source_close_and_fail(int fd, int error)
+{
+    close(fd);
+    return -error;
+}
 
 /*
  * Adopts fd into source, the sequence every `_from_fd` follows: -EINVAL for a
