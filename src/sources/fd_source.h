@@ -100,4 +100,24 @@ static inline ssize_t fd_source_io_result(int fd, ssize_t n)
     return -error;
 }
 
+/*
+ * Reads one fixed-size record (an eventfd's or timerfd's count, a signalfd's
+ * siginfo) into record: -EINVAL for a NULL source or record, -EBADF when
+ * closed, then 0 or read(2)'s -errno. These fds hand a record over whole or
+ * fail, never short. The read changes the fd's readiness whatever it returns
+ * (it empties a counter, or takes one of several signals), so the fd is
+ * re-armed either way (rearm.h), at worst for a spurious event.
+ */
+static inline int fd_source_read_record(struct evsrc_source *source, void *record, size_t size)
+{
+    if (!source || !record)
+        return -EINVAL;
+    int fd = *fd_source_fd(source);
+    if (fd < 0)
+        return -EBADF;
+    ssize_t n = read(fd, record, size);
+    registry_fd_rearm(fd);
+    return n < 0 ? -errno : 0;
+}
+
 #endif /* EVSRC_FD_SOURCE_H */

@@ -49,12 +49,12 @@ static int check_pipe_end(int fd, int access)
 
 EVSRC_EXPORT int evsrc_pipe_sender_from_fd(struct evsrc_pipe_sender *sender, int fd)
 {
-    return fd_source_adopt(sender ? &sender->source : NULL, fd, check_pipe_end, O_WRONLY);
+    return fd_source_adopt(FD_SOURCE_OF(sender), fd, check_pipe_end, O_WRONLY);
 }
 
 EVSRC_EXPORT int evsrc_pipe_receiver_from_fd(struct evsrc_pipe_receiver *receiver, int fd)
 {
-    return fd_source_adopt(receiver ? &receiver->source : NULL, fd, check_pipe_end, O_RDONLY);
+    return fd_source_adopt(FD_SOURCE_OF(receiver), fd, check_pipe_end, O_RDONLY);
 }
 
 /* Takes back the one SIGPIPE this thread's failed write raised (it is blocked, so it waits). */
@@ -130,12 +130,12 @@ EVSRC_EXPORT ssize_t evsrc_pipe_receiver_read(struct evsrc_pipe_receiver *receiv
 
 EVSRC_EXPORT int evsrc_pipe_sender_fd(const struct evsrc_pipe_sender *sender)
 {
-    return fd_source_get_fd(sender ? &sender->source : NULL);
+    return fd_source_get_fd(FD_SOURCE_OF(sender));
 }
 
 EVSRC_EXPORT int evsrc_pipe_receiver_fd(const struct evsrc_pipe_receiver *receiver)
 {
-    return fd_source_get_fd(receiver ? &receiver->source : NULL);
+    return fd_source_get_fd(FD_SOURCE_OF(receiver));
 }
 
 EVSRC_EXPORT int evsrc_pipe_sender_close(struct evsrc_pipe_sender *sender)
