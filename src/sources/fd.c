@@ -44,14 +44,6 @@ void fd_source_init_closed(struct evsrc_source *source)
     fd_source_init(source, -1);
 }
 
-int fd_source_get_fd(const struct evsrc_source *source)
-{
-    if (!source)
-        return -EINVAL;
-    int fd = *fd_source_fd((struct evsrc_source *)source);
-    return fd < 0 ? -EBADF : fd;
-}
-
 int fd_source_close(struct evsrc_source *source)
 {
     if (!source)

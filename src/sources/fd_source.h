@@ -51,8 +51,22 @@ void fd_source_init(struct evsrc_source *source, int fd);
  */
 void fd_source_init_closed(struct evsrc_source *source);
 
-/* The fd of a source with the shared layout: -EINVAL for NULL, -EBADF when closed. */
-int fd_source_get_fd(const struct evsrc_source *source);
+/* The fd of a source with the shared layout: -EINVAL for NULL, -EBADF when closed. Inline: every I/O call asks. */
+static inline int fd_source_get_fd(const struct evsrc_source *source)
+{
+    if (!source)
+        return -EINVAL;
+    int fd = *fd_source_fd((struct evsrc_source *)source);
+    return fd < 0 ? -EBADF : fd;
+}
+
+/* The checks every one-buffer I/O call makes: a NULL buf with a length is -EINVAL, then the source's state. */
+static inline int fd_source_io_fd(const struct evsrc_source *source, const void *buf, size_t len)
+{
+    if (!buf && len > 0)
+        return -EINVAL;
+    return fd_source_get_fd(source);
+}
 
 /*
  * Closes the fd and clears the registration record (closing removes the fd

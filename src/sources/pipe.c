@@ -103,29 +103,27 @@ static ssize_t write_without_sigpipe(int fd, const void *buf, size_t len)
 
 EVSRC_EXPORT ssize_t evsrc_pipe_sender_write(struct evsrc_pipe_sender *sender, const void *buf, size_t len)
 {
-    if (!sender || (!buf && len))
-        return -EINVAL;
-    if (sender->fd < 0)
-        return -EBADF;
+    int fd = fd_source_io_fd(FD_SOURCE_OF(sender), buf, len);
+    if (fd < 0)
+        return fd;
     /* A write of nothing never reaches the pipe, so no signal can come of it. */
     if (len == 0)
         return 0;
-    ssize_t n = write_without_sigpipe(sender->fd, buf, len);
+    ssize_t n = write_without_sigpipe(fd, buf, len);
     if (n == -EAGAIN)
-        registry_fd_rearm(sender->fd);
+        registry_fd_rearm(fd);
     return n;
 }
 
 EVSRC_EXPORT ssize_t evsrc_pipe_receiver_read(struct evsrc_pipe_receiver *receiver, void *buf, size_t len)
 {
-    if (!receiver || (!buf && len))
-        return -EINVAL;
-    if (receiver->fd < 0)
-        return -EBADF;
+    int fd = fd_source_io_fd(FD_SOURCE_OF(receiver), buf, len);
+    if (fd < 0)
+        return fd;
     if (len == 0)
         return 0;
-    ssize_t n = read(receiver->fd, buf, len);
-    return fd_source_io_result(receiver->fd, n);
+    ssize_t n = read(fd, buf, len);
+    return fd_source_io_result(fd, n);
 }
 
 EVSRC_EXPORT int evsrc_pipe_sender_fd(const struct evsrc_pipe_sender *sender)

@@ -51,15 +51,7 @@ int socket_shutdown(const struct evsrc_source *source, int how);
 int socket_accept(struct evsrc_source *listener, struct evsrc_source *stream, struct sockaddr *peer,
                   socklen_t *peerlen);
 
-/* The checks every one-buffer I/O call makes: a NULL buf with a length is -EINVAL, then the source's state. */
-static inline int socket_io_fd(const struct evsrc_source *source, const void *buf, size_t len)
-{
-    if (!buf && len > 0)
-        return -EINVAL;
-    return fd_source_get_fd(source);
-}
-
-/* As socket_io_fd for a vector: a NULL base with a length is -EINVAL too, as for read and write. */
+/* As fd_source_io_fd for a vector: a NULL base with a length is -EINVAL too, as for read and write. */
 static inline int socket_iov_fd(const struct evsrc_source *source, const struct iovec *iov, int iovcnt)
 {
     if (iovcnt < 0 || iovcnt > IOV_MAX || (!iov && iovcnt > 0))

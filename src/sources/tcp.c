@@ -147,7 +147,7 @@ EVSRC_EXPORT int evsrc_tcp_stream_take_error(struct evsrc_tcp_stream *stream)
 /* len 0 is answered here because recv(2) returns 0 for it, which the caller would take for end of stream anyway. */
 static ssize_t receive(struct evsrc_tcp_stream *stream, void *buf, size_t len, int flags)
 {
-    int fd = socket_io_fd(FD_SOURCE_OF(stream), buf, len);
+    int fd = fd_source_io_fd(FD_SOURCE_OF(stream), buf, len);
     if (fd < 0)
         return fd;
     if (len == 0)
@@ -168,7 +168,7 @@ EVSRC_EXPORT ssize_t evsrc_tcp_stream_peek(struct evsrc_tcp_stream *stream, void
 
 EVSRC_EXPORT ssize_t evsrc_tcp_stream_write(struct evsrc_tcp_stream *stream, const void *buf, size_t len)
 {
-    int fd = socket_io_fd(FD_SOURCE_OF(stream), buf, len);
+    int fd = fd_source_io_fd(FD_SOURCE_OF(stream), buf, len);
     if (fd < 0)
         return fd;
     if (len == 0)

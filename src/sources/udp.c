@@ -82,7 +82,7 @@ EVSRC_EXPORT int evsrc_udp_socket_connect(struct evsrc_udp_socket *udp, const st
 
 EVSRC_EXPORT ssize_t evsrc_udp_socket_send(struct evsrc_udp_socket *udp, const void *buf, size_t len)
 {
-    int fd = socket_io_fd(FD_SOURCE_OF(udp), buf, len);
+    int fd = fd_source_io_fd(FD_SOURCE_OF(udp), buf, len);
     if (fd < 0)
         return fd;
     /* MSG_NOSIGNAL as for every socket write here, though UDP never raises SIGPIPE. */
@@ -110,7 +110,7 @@ static ssize_t receive(struct evsrc_udp_socket *udp, void *buf, size_t len, stru
 {
     if (from && !fromlen)
         return -EINVAL;
-    int fd = socket_io_fd(FD_SOURCE_OF(udp), buf, len);
+    int fd = fd_source_io_fd(FD_SOURCE_OF(udp), buf, len);
     if (fd < 0)
         return fd;
     ssize_t n = recvfrom(fd, buf, len, flags, (struct sockaddr *)from, from ? fromlen : NULL);

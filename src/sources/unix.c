@@ -274,7 +274,7 @@ EVSRC_EXPORT int evsrc_unix_stream_from_fd(struct evsrc_unix_stream *stream, int
 /* len 0 is answered here because recv(2) returns 0 for it, which reads as end of stream anyway. */
 static ssize_t stream_receive(struct evsrc_unix_stream *stream, void *buf, size_t len, int flags)
 {
-    int fd = socket_io_fd(FD_SOURCE_OF(stream), buf, len);
+    int fd = fd_source_io_fd(FD_SOURCE_OF(stream), buf, len);
     if (fd < 0)
         return fd;
     return len == 0 ? 0 : receive_from(fd, buf, len, flags, NULL, NULL);
@@ -292,7 +292,7 @@ EVSRC_EXPORT ssize_t evsrc_unix_stream_peek(struct evsrc_unix_stream *stream, vo
 
 EVSRC_EXPORT ssize_t evsrc_unix_stream_write(struct evsrc_unix_stream *stream, const void *buf, size_t len)
 {
-    int fd = socket_io_fd(FD_SOURCE_OF(stream), buf, len);
+    int fd = fd_source_io_fd(FD_SOURCE_OF(stream), buf, len);
     if (fd < 0)
         return fd;
     return len == 0 ? 0 : transmit_to(fd, buf, len, NULL, 0);
@@ -365,7 +365,7 @@ EVSRC_EXPORT ssize_t evsrc_unix_stream_send_fds(struct evsrc_unix_stream *stream
         return -EINVAL;
     if (nfds == 0)
         return evsrc_unix_stream_write(stream, buf, len);
-    int fd = socket_io_fd(FD_SOURCE_OF(stream), buf, len);
+    int fd = fd_source_io_fd(FD_SOURCE_OF(stream), buf, len);
     if (fd < 0)
         return fd;
     union fd_control control;
@@ -537,7 +537,7 @@ EVSRC_EXPORT int evsrc_unix_datagram_connect_addr(struct evsrc_unix_datagram *da
 static ssize_t datagram_send(struct evsrc_unix_datagram *datagram, const void *buf, size_t len,
                              const struct sockaddr_un *to, socklen_t tolen)
 {
-    int fd = socket_io_fd(FD_SOURCE_OF(datagram), buf, len);
+    int fd = fd_source_io_fd(FD_SOURCE_OF(datagram), buf, len);
     if (fd < 0)
         return fd;
     return transmit_to(fd, buf, len, to, tolen);
@@ -579,7 +579,7 @@ EVSRC_EXPORT ssize_t evsrc_unix_datagram_recv_from(struct evsrc_unix_datagram *d
 {
     if (from && !fromlen)
         return -EINVAL;
-    int fd = socket_io_fd(FD_SOURCE_OF(datagram), buf, len);
+    int fd = fd_source_io_fd(FD_SOURCE_OF(datagram), buf, len);
     if (fd < 0)
         return fd;
     return receive_from(fd, buf, len, 0, from, fromlen);
