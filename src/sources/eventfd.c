@@ -46,8 +46,9 @@ EVSRC_EXPORT int evsrc_eventfd_new(struct evsrc_eventfd *counter, uint64_t initi
 }
 
 /* An eventfd has no call of its own to ask with; /proc names its anonymous inode. */
-static int check_is_eventfd(int fd)
+static int check_is_eventfd(int fd, int kind)
 {
+    (void)kind;
     if (fcntl(fd, F_GETFD) < 0)
         return -errno;
     char path[64], target[32];
@@ -61,19 +62,7 @@ static int check_is_eventfd(int fd)
 
 EVSRC_EXPORT int evsrc_eventfd_from_fd(struct evsrc_eventfd *counter, int fd)
 {
-    if (!counter)
-        return -EINVAL;
-    fd_source_init_closed(&counter->source);
-    if (fd < 0)
-        return -EBADF;
-    int r = check_is_eventfd(fd);
-    if (r < 0)
-        return r;
-    r = fd_source_set_nonblocking(fd);
-    if (r < 0)
-        return r;
-    fd_source_init(&counter->source, fd);
-    return 0;
+    return fd_source_adopt(FD_SOURCE_OF(counter), fd, check_is_eventfd, 0);
 }
 
 EVSRC_EXPORT int evsrc_eventfd_add(struct evsrc_eventfd *counter, uint64_t value)
@@ -91,24 +80,13 @@ EVSRC_EXPORT int evsrc_eventfd_add(struct evsrc_eventfd *counter, uint64_t value
 
 EVSRC_EXPORT int evsrc_eventfd_take(struct evsrc_eventfd *counter, uint64_t *value)
 {
-    if (!counter || !value)
-        return -EINVAL;
-    if (counter->fd < 0)
-        return -EBADF;
-    uint64_t count;
-    /* An eventfd hands over all eight bytes or fails: there are no short reads. */
-    ssize_t n = read(counter->fd, &count, sizeof count);
-    /* A read empties the counter (or takes one in semaphore mode): re-arm the edge either way (rearm.h). */
-    registry_fd_rearm(counter->fd);
-    if (n < 0)
-        return -errno;
-    *value = count;
-    return 0;
+    /* A read empties the counter (or takes one in semaphore mode). */
+    return fd_source_read_record(FD_SOURCE_OF(counter), value, sizeof *value);
 }
 
 EVSRC_EXPORT int evsrc_eventfd_fd(const struct evsrc_eventfd *counter)
 {
-    return fd_source_get_fd(counter ? &counter->source : NULL);
+    return fd_source_get_fd(FD_SOURCE_OF(counter));
 }
 
 EVSRC_EXPORT int evsrc_eventfd_close(struct evsrc_eventfd *counter)

@@ -44,14 +44,6 @@ void fd_source_init_closed(struct evsrc_source *source)
     fd_source_init(source, -1);
 }
 
-int fd_source_get_fd(const struct evsrc_source *source)
-{
-    if (!source)
-        return -EINVAL;
-    int fd = *fd_source_fd((struct evsrc_source *)source);
-    return fd < 0 ? -EBADF : fd;
-}
-
 int fd_source_close(struct evsrc_source *source)
 {
     if (!source)
@@ -73,6 +65,24 @@ int fd_source_set_nonblocking(int fd)
         return -errno;
     if (!(status & O_NONBLOCK) && fcntl(fd, F_SETFL, status | O_NONBLOCK) < 0)
         return -errno;
+    return 0;
+}
+
+int fd_source_adopt(struct evsrc_source *source, int fd, int (*check)(int fd, int kind), int kind)
+{
+    if (!source)
+        return -EINVAL;
+    fd_source_init_closed(source);
+    if (fd < 0)
+        return -EBADF;
+    int r = check(fd, kind);
+    if (r < 0)
+        return r;
+    /* The last step that can fail, and it changes nothing when it does. */
+    r = fd_source_set_nonblocking(fd);
+    if (r < 0)
+        return r;
+    fd_source_init(source, fd);
     return 0;
 }
 

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <evsrc/source.h>
 
@@ -24,6 +25,13 @@
     _Static_assert(offsetof(type, source) == 0 &&                                       \
                        offsetof(type, fd) == FD_SOURCE_FD_OFFSET,                       \
                    #type " must start with source, then fd")
+
+/*
+ * The embedded source of a struct with the shared layout, NULL for a NULL
+ * struct, so the helpers here report -EINVAL for it. A macro because it
+ * serves every source type, const or not.
+ */
+#define FD_SOURCE_OF(object) ((object) ? &(object)->source : NULL)
 
 /* Registers, reregisters and deregisters the one fd of such a struct. */
 extern const struct event_source_ops fd_source_ops;
@@ -43,8 +51,22 @@ void fd_source_init(struct evsrc_source *source, int fd);
  */
 void fd_source_init_closed(struct evsrc_source *source);
 
-/* The fd of a source with the shared layout: -EINVAL for NULL, -EBADF when closed. */
-int fd_source_get_fd(const struct evsrc_source *source);
+/* The fd of a source with the shared layout: -EINVAL for NULL, -EBADF when closed. Inline: every I/O call asks. */
+static inline int fd_source_get_fd(const struct evsrc_source *source)
+{
+    if (!source)
+        return -EINVAL;
+    int fd = *fd_source_fd((struct evsrc_source *)source);
+    return fd < 0 ? -EBADF : fd;
+}
+
+/* The checks every one-buffer I/O call makes: a NULL buf with a length is -EINVAL, then the source's state. */
+static inline int fd_source_io_fd(const struct evsrc_source *source, const void *buf, size_t len)
+{
+    if (!buf && len > 0)
+        return -EINVAL;
+    return fd_source_get_fd(source);
+}
 
 /*
  * Closes the fd and clears the registration record (closing removes the fd
@@ -61,6 +83,22 @@ int fd_source_close(struct evsrc_source *source);
  */
 int fd_source_set_nonblocking(int fd);
 
+/* Closes a constructor's fd without letting close(2) clobber the errno being reported. */
+static inline int fd_source_close_and_fail(int fd, int error)
+{
+    close(fd);
+    return -error;
+}
+
+/*
+ * Adopts fd into source, the sequence every `_from_fd` follows: -EINVAL for a
+ * NULL source; otherwise the source is left closed until the end, -EBADF for
+ * fd < 0, then check(fd, kind)'s error (the kind-specific test: 0 when fd is
+ * of the kind wanted), then fd_source_set_nonblocking's. Only when nothing
+ * can fail any more does the source take fd; on failure fd is left as it was.
+ */
+int fd_source_adopt(struct evsrc_source *source, int fd, int (*check)(int fd, int kind), int kind);
+
 /*
  * The result of a source's own I/O call on fd: n, or -errno. When the call
  * would block, an edge-triggered registration of fd is re-armed (rearm.h:
@@ -74,6 +112,26 @@ static inline ssize_t fd_source_io_result(int fd, ssize_t n)
     if (error == EAGAIN)
         registry_fd_rearm(fd);
     return -error;
+}
+
+/*
+ * Reads one fixed-size record (an eventfd's or timerfd's count, a signalfd's
+ * siginfo) into record: -EINVAL for a NULL source or record, -EBADF when
+ * closed, then 0 or read(2)'s -errno. These fds hand a record over whole or
+ * fail, never short. The read changes the fd's readiness whatever it returns
+ * (it empties a counter, or takes one of several signals), so the fd is
+ * re-armed either way (rearm.h), at worst for a spurious event.
+ */
+static inline int fd_source_read_record(struct evsrc_source *source, void *record, size_t size)
+{
+    if (!source || !record)
+        return -EINVAL;
+    int fd = *fd_source_fd(source);
+    if (fd < 0)
+        return -EBADF;
+    ssize_t n = read(fd, record, size);
+    registry_fd_rearm(fd);
+    return n < 0 ? -errno : 0;
 }
 
 #endif /* EVSRC_FD_SOURCE_H */

@@ -36,8 +36,6 @@ EVSRC_EXPORT int evsrc_pipe_new(struct evsrc_pipe_sender *sender, struct evsrc_p
 /* Checks that fd is a pipe or FIFO open with exactly `access` (O_RDONLY or O_WRONLY). */
 static int check_pipe_end(int fd, int access)
 {
-    if (fd < 0)
-        return -EBADF;
     struct stat st;
     if (fstat(fd, &st) < 0)
         return -errno;
@@ -49,32 +47,14 @@ static int check_pipe_end(int fd, int access)
     return (status & O_ACCMODE) == access ? 0 : -EINVAL;
 }
 
-/* Adopts fd into a source only once nothing can fail, so a failure leaves fd untouched. */
-static int adopt_pipe_end(struct evsrc_source *source, int fd, int access)
-{
-    fd_source_init_closed(source);
-    int r = check_pipe_end(fd, access);
-    if (r < 0)
-        return r;
-    r = fd_source_set_nonblocking(fd);
-    if (r < 0)
-        return r;
-    fd_source_init(source, fd);
-    return 0;
-}
-
 EVSRC_EXPORT int evsrc_pipe_sender_from_fd(struct evsrc_pipe_sender *sender, int fd)
 {
-    if (!sender)
-        return -EINVAL;
-    return adopt_pipe_end(&sender->source, fd, O_WRONLY);
+    return fd_source_adopt(FD_SOURCE_OF(sender), fd, check_pipe_end, O_WRONLY);
 }
 
 EVSRC_EXPORT int evsrc_pipe_receiver_from_fd(struct evsrc_pipe_receiver *receiver, int fd)
 {
-    if (!receiver)
-        return -EINVAL;
-    return adopt_pipe_end(&receiver->source, fd, O_RDONLY);
+    return fd_source_adopt(FD_SOURCE_OF(receiver), fd, check_pipe_end, O_RDONLY);
 }
 
 /* Takes back the one SIGPIPE this thread's failed write raised (it is blocked, so it waits). */
@@ -123,39 +103,37 @@ static ssize_t write_without_sigpipe(int fd, const void *buf, size_t len)
 
 EVSRC_EXPORT ssize_t evsrc_pipe_sender_write(struct evsrc_pipe_sender *sender, const void *buf, size_t len)
 {
-    if (!sender || (!buf && len))
-        return -EINVAL;
-    if (sender->fd < 0)
-        return -EBADF;
+    int fd = fd_source_io_fd(FD_SOURCE_OF(sender), buf, len);
+    if (fd < 0)
+        return fd;
     /* A write of nothing never reaches the pipe, so no signal can come of it. */
     if (len == 0)
         return 0;
-    ssize_t n = write_without_sigpipe(sender->fd, buf, len);
+    ssize_t n = write_without_sigpipe(fd, buf, len);
     if (n == -EAGAIN)
-        registry_fd_rearm(sender->fd);
+        registry_fd_rearm(fd);
     return n;
 }
 
 EVSRC_EXPORT ssize_t evsrc_pipe_receiver_read(struct evsrc_pipe_receiver *receiver, void *buf, size_t len)
 {
-    if (!receiver || (!buf && len))
-        return -EINVAL;
-    if (receiver->fd < 0)
-        return -EBADF;
+    int fd = fd_source_io_fd(FD_SOURCE_OF(receiver), buf, len);
+    if (fd < 0)
+        return fd;
     if (len == 0)
         return 0;
-    ssize_t n = read(receiver->fd, buf, len);
-    return fd_source_io_result(receiver->fd, n);
+    ssize_t n = read(fd, buf, len);
+    return fd_source_io_result(fd, n);
 }
 
 EVSRC_EXPORT int evsrc_pipe_sender_fd(const struct evsrc_pipe_sender *sender)
 {
-    return fd_source_get_fd(sender ? &sender->source : NULL);
+    return fd_source_get_fd(FD_SOURCE_OF(sender));
 }
 
 EVSRC_EXPORT int evsrc_pipe_receiver_fd(const struct evsrc_pipe_receiver *receiver)
 {
-    return fd_source_get_fd(receiver ? &receiver->source : NULL);
+    return fd_source_get_fd(FD_SOURCE_OF(receiver));
 }
 
 EVSRC_EXPORT int evsrc_pipe_sender_close(struct evsrc_pipe_sender *sender)

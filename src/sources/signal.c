@@ -67,24 +67,13 @@ EVSRC_EXPORT int evsrc_signal_set_mask(struct evsrc_signal *signal, const sigset
 
 EVSRC_EXPORT int evsrc_signal_read(struct evsrc_signal *signal, struct signalfd_siginfo *info)
 {
-    if (!signal || !info)
-        return -EINVAL;
-    if (signal->fd < 0)
-        return -EBADF;
-    struct signalfd_siginfo taken;
-    /* A buffer of one record takes exactly one signal; a signalfd never reads short. */
-    ssize_t n = read(signal->fd, &taken, sizeof taken);
-    /* Taking one signal may leave others: re-arm either way, at worst a spurious event (rearm.h). */
-    registry_fd_rearm(signal->fd);
-    if (n < 0)
-        return -errno;
-    *info = taken;
-    return 0;
+    /* A buffer of one record takes exactly one signal, and may leave others. */
+    return fd_source_read_record(FD_SOURCE_OF(signal), info, sizeof *info);
 }
 
 EVSRC_EXPORT int evsrc_signal_fd(const struct evsrc_signal *signal)
 {
-    return fd_source_get_fd(signal ? &signal->source : NULL);
+    return fd_source_get_fd(FD_SOURCE_OF(signal));
 }
 
 EVSRC_EXPORT int evsrc_signal_close(struct evsrc_signal *signal)

@@ -26,22 +26,17 @@ EVSRC_EXPORT int evsrc_timerfd_new(struct evsrc_timerfd *timer, clockid_t clock)
     return 0;
 }
 
+/* Only a timerfd answers timerfd_gettime; any other fd is EINVAL. */
+static int check_is_timerfd(int fd, int kind)
+{
+    (void)kind;
+    struct itimerspec current;
+    return timerfd_gettime(fd, &current) < 0 ? -errno : 0;
+}
+
 EVSRC_EXPORT int evsrc_timerfd_from_fd(struct evsrc_timerfd *timer, int fd)
 {
-    if (!timer)
-        return -EINVAL;
-    fd_source_init_closed(&timer->source);
-    if (fd < 0)
-        return -EBADF;
-    /* Only a timerfd answers timerfd_gettime; any other fd is EINVAL. */
-    struct itimerspec current;
-    if (timerfd_gettime(fd, &current) < 0)
-        return -errno;
-    int r = fd_source_set_nonblocking(fd);
-    if (r < 0)
-        return r;
-    fd_source_init(&timer->source, fd);
-    return 0;
+    return fd_source_adopt(FD_SOURCE_OF(timer), fd, check_is_timerfd, 0);
 }
 
 static bool timespec_is_zero(const struct timespec *ts)
@@ -80,19 +75,8 @@ EVSRC_EXPORT int evsrc_timerfd_set(struct evsrc_timerfd *timer, const struct tim
 
 EVSRC_EXPORT int evsrc_timerfd_read(struct evsrc_timerfd *timer, uint64_t *expirations)
 {
-    if (!timer || !expirations)
-        return -EINVAL;
-    if (timer->fd < 0)
-        return -EBADF;
-    uint64_t count;
-    ssize_t n = read(timer->fd, &count, sizeof count);
-    /* A read empties the counter: the next expiry is a new edge (rearm.h). */
-    registry_fd_rearm(timer->fd);
-    /* A timerfd hands over all eight bytes or fails: there are no short reads. */
-    if (n < 0)
-        return -errno;
-    *expirations = count;
-    return 0;
+    /* A read empties the counter: the next expiry is a new edge. */
+    return fd_source_read_record(FD_SOURCE_OF(timer), expirations, sizeof *expirations);
 }
 
 EVSRC_EXPORT int evsrc_timerfd_get(const struct evsrc_timerfd *timer, struct timespec *remaining,
@@ -116,7 +100,7 @@ EVSRC_EXPORT int evsrc_timerfd_get(const struct evsrc_timerfd *timer, struct tim
 
 EVSRC_EXPORT int evsrc_timerfd_fd(const struct evsrc_timerfd *timer)
 {
-    return fd_source_get_fd(timer ? &timer->source : NULL);
+    return fd_source_get_fd(FD_SOURCE_OF(timer));
 }
 
 EVSRC_EXPORT int evsrc_timerfd_close(struct evsrc_timerfd *timer)

@@ -5,9 +5,8 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
-#include "fd_source.h"
+#include "socket.h"
 
 FD_SOURCE_CHECK_LAYOUT(struct evsrc_udp_socket);
 _Static_assert(sizeof(struct evsrc_udp_socket) <= 32, "a UDP socket stays small");
@@ -17,28 +16,7 @@ _Static_assert(sizeof(struct evsrc_udp_socket) <= 32, "a UDP socket stays small"
 
 static int udp_fd(const struct evsrc_udp_socket *udp)
 {
-    return fd_source_get_fd(udp ? &udp->source : NULL);
-}
-
-/*
- * Checked before any system call, so a bad address costs nothing. The bounds
- * are the kernel's: at least the family's struct, at most a sockaddr_storage.
- */
-static int check_address(const struct sockaddr *addr, socklen_t addrlen)
-{
-    if (!addr || addrlen < sizeof(sa_family_t) || addrlen > sizeof(struct sockaddr_storage))
-        return -EINVAL;
-    if (addr->sa_family == AF_INET)
-        return addrlen >= sizeof(struct sockaddr_in) ? 0 : -EINVAL;
-    if (addr->sa_family == AF_INET6)
-        return addrlen >= sizeof(struct sockaddr_in6) ? 0 : -EINVAL;
-    return -EINVAL;
-}
-
-static int get_int_option(int fd, int level, int name, int *value)
-{
-    socklen_t len = sizeof *value;
-    return getsockopt(fd, level, name, value, &len) < 0 ? -errno : 0;
+    return fd_source_get_fd(FD_SOURCE_OF(udp));
 }
 
 /* ---- Constructors ------------------------------------------------------ */
@@ -48,30 +26,28 @@ EVSRC_EXPORT int evsrc_udp_socket_bind(struct evsrc_udp_socket *udp, const struc
     if (!udp)
         return -EINVAL;
     fd_source_init_closed(&udp->source);
-    int r = check_address(addr, addrlen);
+    int r = socket_check_ip_address(addr, addrlen);
     if (r < 0)
         return r;
     int fd = socket(addr->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
     if (fd < 0)
         return -errno;
-    if (bind(fd, addr, addrlen) < 0) {
-        int error = errno;
-        close(fd);
-        return -error;
-    }
+    if (bind(fd, addr, addrlen) < 0)
+        return fd_source_close_and_fail(fd, errno);
     fd_source_init(&udp->source, fd);
     return 0;
 }
 
 /* Only an IPv4 or IPv6 UDP socket can be adopted: not TCP, Unix, raw or ICMP ("ping") sockets. */
-static int check_udp_socket(int fd)
+static int check_udp_socket(int fd, int kind)
 {
+    (void)kind;
     int domain, type, protocol;
-    int r = get_int_option(fd, SOL_SOCKET, SO_TYPE, &type);
+    int r = socket_get_int_option(fd, SOL_SOCKET, SO_TYPE, &type);
     if (r < 0)
         return r;
-    if ((r = get_int_option(fd, SOL_SOCKET, SO_DOMAIN, &domain)) < 0 ||
-        (r = get_int_option(fd, SOL_SOCKET, SO_PROTOCOL, &protocol)) < 0)
+    if ((r = socket_get_int_option(fd, SOL_SOCKET, SO_DOMAIN, &domain)) < 0 ||
+        (r = socket_get_int_option(fd, SOL_SOCKET, SO_PROTOCOL, &protocol)) < 0)
         return r;
     if ((domain != AF_INET && domain != AF_INET6) || type != SOCK_DGRAM || protocol != IPPROTO_UDP)
         return -EINVAL;
@@ -80,20 +56,7 @@ static int check_udp_socket(int fd)
 
 EVSRC_EXPORT int evsrc_udp_socket_from_fd(struct evsrc_udp_socket *udp, int fd)
 {
-    if (!udp)
-        return -EINVAL;
-    fd_source_init_closed(&udp->source);
-    if (fd < 0)
-        return -EBADF;
-    int r = check_udp_socket(fd);
-    if (r < 0)
-        return r;
-    /* The last step that can fail, and it changes nothing when it does. */
-    r = fd_source_set_nonblocking(fd);
-    if (r < 0)
-        return r;
-    fd_source_init(&udp->source, fd);
-    return 0;
+    return fd_source_adopt(FD_SOURCE_OF(udp), fd, check_udp_socket, 0);
 }
 
 /* ---- Connecting -------------------------------------------------------- */
@@ -104,7 +67,7 @@ EVSRC_EXPORT int evsrc_udp_socket_connect(struct evsrc_udp_socket *udp, const st
     /* AF_UNSPEC is connect(2)'s way to dissolve the association. */
     bool unspec = addr && addrlen >= sizeof(sa_family_t) && addrlen <= sizeof(struct sockaddr_storage) &&
                   addr->sa_family == AF_UNSPEC;
-    int r = unspec ? 0 : check_address(addr, addrlen);
+    int r = unspec ? 0 : socket_check_ip_address(addr, addrlen);
     if (r < 0)
         return r;
     int fd = udp_fd(udp);
@@ -115,17 +78,11 @@ EVSRC_EXPORT int evsrc_udp_socket_connect(struct evsrc_udp_socket *udp, const st
 
 /* ---- One datagram ------------------------------------------------------ */
 
-/* The checks every single-datagram call makes; unlike a stream, len 0 goes to the kernel (an empty datagram). */
-static int io_fd(const struct evsrc_udp_socket *udp, const void *buf, size_t len)
-{
-    if (!buf && len > 0)
-        return -EINVAL;
-    return udp_fd(udp);
-}
+/* Unlike a stream, len 0 goes to the kernel here: an empty datagram is a message of its own. */
 
 EVSRC_EXPORT ssize_t evsrc_udp_socket_send(struct evsrc_udp_socket *udp, const void *buf, size_t len)
 {
-    int fd = io_fd(udp, buf, len);
+    int fd = fd_source_io_fd(FD_SOURCE_OF(udp), buf, len);
     if (fd < 0)
         return fd;
     /* MSG_NOSIGNAL as for every socket write here, though UDP never raises SIGPIPE. */
@@ -138,7 +95,7 @@ EVSRC_EXPORT ssize_t evsrc_udp_socket_send_to(struct evsrc_udp_socket *udp, cons
 {
     if (!buf && len > 0)
         return -EINVAL;
-    int r = check_address(to, tolen);
+    int r = socket_check_ip_address(to, tolen);
     if (r < 0)
         return r;
     int fd = udp_fd(udp);
@@ -153,7 +110,7 @@ static ssize_t receive(struct evsrc_udp_socket *udp, void *buf, size_t len, stru
 {
     if (from && !fromlen)
         return -EINVAL;
-    int fd = io_fd(udp, buf, len);
+    int fd = fd_source_io_fd(FD_SOURCE_OF(udp), buf, len);
     if (fd < 0)
         return fd;
     ssize_t n = recvfrom(fd, buf, len, flags, (struct sockaddr *)from, from ? fromlen : NULL);
@@ -216,37 +173,21 @@ EVSRC_EXPORT int evsrc_udp_socket_recv_many(struct evsrc_udp_socket *udp, struct
 
 /* ---- Addresses and errors ---------------------------------------------- */
 
-static int get_address(const struct evsrc_udp_socket *udp, struct sockaddr_storage *addr, socklen_t *addrlen,
-                       int (*getter)(int, struct sockaddr *, socklen_t *))
-{
-    if (!addr || !addrlen)
-        return -EINVAL;
-    int fd = udp_fd(udp);
-    if (fd < 0)
-        return fd;
-    return getter(fd, (struct sockaddr *)addr, addrlen) < 0 ? -errno : 0;
-}
-
 EVSRC_EXPORT int evsrc_udp_socket_local_addr(const struct evsrc_udp_socket *udp, struct sockaddr_storage *addr,
                                              socklen_t *addrlen)
 {
-    return get_address(udp, addr, addrlen, getsockname);
+    return socket_get_address(FD_SOURCE_OF(udp), (struct sockaddr *)addr, addrlen, getsockname);
 }
 
 EVSRC_EXPORT int evsrc_udp_socket_peer_addr(const struct evsrc_udp_socket *udp, struct sockaddr_storage *addr,
                                             socklen_t *addrlen)
 {
-    return get_address(udp, addr, addrlen, getpeername);
+    return socket_get_address(FD_SOURCE_OF(udp), (struct sockaddr *)addr, addrlen, getpeername);
 }
 
 EVSRC_EXPORT int evsrc_udp_socket_take_error(struct evsrc_udp_socket *udp)
 {
-    int fd = udp_fd(udp);
-    if (fd < 0)
-        return fd;
-    int error;
-    int r = get_int_option(fd, SOL_SOCKET, SO_ERROR, &error);
-    return r < 0 ? r : -error;
+    return socket_take_error(FD_SOURCE_OF(udp));
 }
 
 /* ---- Options ----------------------------------------------------------- */
@@ -269,7 +210,7 @@ static int get_option(const struct evsrc_udp_socket *udp, int level, int name, b
     if (fd < 0)
         return fd;
     int value;
-    int r = get_int_option(fd, level, name, &value);
+    int r = socket_get_int_option(fd, level, name, &value);
     if (r < 0)
         return r;
     return flag ? value != 0 : value;
@@ -289,7 +230,7 @@ EVSRC_EXPORT int evsrc_udp_socket_broadcast(const struct evsrc_udp_socket *udp)
 static int ttl_option(int fd, int *level, int *name)
 {
     int domain;
-    int r = get_int_option(fd, SOL_SOCKET, SO_DOMAIN, &domain);
+    int r = socket_get_int_option(fd, SOL_SOCKET, SO_DOMAIN, &domain);
     if (r < 0)
         return r;
     *level = domain == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP;
@@ -320,7 +261,7 @@ EVSRC_EXPORT int evsrc_udp_socket_ttl(const struct evsrc_udp_socket *udp)
     int r = ttl_option(fd, &level, &name);
     if (r < 0)
         return r;
-    r = get_int_option(fd, level, name, &ttl);
+    r = socket_get_int_option(fd, level, name, &ttl);
     return r < 0 ? r : ttl;
 }
 
@@ -426,5 +367,5 @@ EVSRC_EXPORT int evsrc_udp_socket_fd(const struct evsrc_udp_socket *udp)
 
 EVSRC_EXPORT int evsrc_udp_socket_close(struct evsrc_udp_socket *udp)
 {
-    return fd_source_close(udp ? &udp->source : NULL);
+    return fd_source_close(FD_SOURCE_OF(udp));
 }

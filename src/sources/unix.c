@@ -2,39 +2,17 @@
 #include <evsrc/unix.h>
 
 #include <errno.h>
-#include <limits.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "fd_source.h"
+#include "socket.h"
 
 FD_SOURCE_CHECK_LAYOUT(struct evsrc_unix_listener);
 FD_SOURCE_CHECK_LAYOUT(struct evsrc_unix_stream);
 FD_SOURCE_CHECK_LAYOUT(struct evsrc_unix_datagram);
 
-/* As for TCP: mio's choice; the kernel silently caps it at net.core.somaxconn. */
-#define LISTEN_BACKLOG 1024
-
 #define SUN_PATH_SIZE sizeof(((struct sockaddr_un *)0)->sun_path)
 #define SUN_PATH_OFFSET offsetof(struct sockaddr_un, sun_path)
-
-/*
- * The three types share one layout, so the shared helpers below take the
- * embedded source (or NULL for a NULL struct) and leave each public function
- * a line or two. A macro because it serves three struct types, const or not.
- */
-#define SOURCE_OF(object) ((object) ? &(object)->source : NULL)
-
-static int source_fd(const struct evsrc_source *source)
-{
-    return fd_source_get_fd(source);
-}
-
-static int close_and_fail(int fd, int error)
-{
-    close(fd);
-    return -error;
-}
 
 /* ---- Addresses --------------------------------------------------------- */
 
@@ -91,17 +69,6 @@ static void name_unnamed(struct sockaddr_un *from, socklen_t room, socklen_t *fr
     *fromlen = sizeof(sa_family_t);
 }
 
-static int get_address(const struct evsrc_source *source, struct sockaddr_un *addr, socklen_t *addrlen,
-                       int (*getter)(int, struct sockaddr *, socklen_t *))
-{
-    if (!addr || !addrlen)
-        return -EINVAL;
-    int fd = source_fd(source);
-    if (fd < 0)
-        return fd;
-    return getter(fd, (struct sockaddr *)addr, addrlen) < 0 ? -errno : 0;
-}
-
 /* ---- Constructors ------------------------------------------------------ */
 
 static int new_socket(int type)
@@ -118,10 +85,10 @@ static int open_bound(struct evsrc_source *source, int type, const struct sockad
     if (fd < 0)
         return fd;
     if (bind(fd, (const struct sockaddr *)addr, addrlen) < 0)
-        return close_and_fail(fd, errno);
+        return fd_source_close_and_fail(fd, errno);
     /* Bound but failed to listen: the file now exists and is the caller's, as after any bind. */
-    if (listening && listen(fd, LISTEN_BACKLOG) < 0)
-        return close_and_fail(fd, errno);
+    if (listening && listen(fd, SOCKET_LISTEN_BACKLOG) < 0)
+        return fd_source_close_and_fail(fd, errno);
     fd_source_init(source, fd);
     return 0;
 }
@@ -159,79 +126,39 @@ static int open_pair(struct evsrc_source *a, struct evsrc_source *b, int type)
     return 0;
 }
 
-static int get_int_option(int fd, int level, int name, int *value)
-{
-    socklen_t len = sizeof *value;
-    return getsockopt(fd, level, name, value, &len) < 0 ? -errno : 0;
-}
-
 /* Only a Unix socket of `type`, listening or not as wanted (-1: either), can be adopted. */
 static int check_kind(int fd, int type, int listening)
 {
     int domain, actual, accepting;
-    int r = get_int_option(fd, SOL_SOCKET, SO_DOMAIN, &domain);
+    int r = socket_get_int_option(fd, SOL_SOCKET, SO_DOMAIN, &domain);
     if (r < 0)
         return r;
-    r = get_int_option(fd, SOL_SOCKET, SO_TYPE, &actual);
+    r = socket_get_int_option(fd, SOL_SOCKET, SO_TYPE, &actual);
     if (r < 0)
         return r;
     if (domain != AF_UNIX || actual != type)
         return -EINVAL;
     if (listening < 0)
         return 0;
-    r = get_int_option(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting);
+    r = socket_get_int_option(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting);
     if (r < 0)
         return r;
     return (accepting != 0) == (listening != 0) ? 0 : -EINVAL;
 }
 
-static int adopt(struct evsrc_source *source, int fd, int type, int listening)
+/* The kind checks fd_source_adopt takes: a stream socket listening (1) or not (0), or a datagram socket. */
+static int check_stream(int fd, int listening)
 {
-    if (!source)
-        return -EINVAL;
-    fd_source_init_closed(source);
-    if (fd < 0)
-        return -EBADF;
-    int r = check_kind(fd, type, listening);
-    if (r < 0)
-        return r;
-    /* The last step that can fail, and it changes nothing when it does. */
-    r = fd_source_set_nonblocking(fd);
-    if (r < 0)
-        return r;
-    fd_source_init(source, fd);
-    return 0;
+    return check_kind(fd, SOCK_STREAM, listening);
+}
+
+static int check_datagram(int fd, int kind)
+{
+    (void)kind;
+    return check_kind(fd, SOCK_DGRAM, -1);
 }
 
 /* ---- Calls every type shares ------------------------------------------- */
-
-static int take_error(struct evsrc_source *source)
-{
-    int fd = source_fd(source);
-    if (fd < 0)
-        return fd;
-    int error;
-    int r = get_int_option(fd, SOL_SOCKET, SO_ERROR, &error);
-    return r < 0 ? r : -error;
-}
-
-static int shut(struct evsrc_source *source, int how)
-{
-    if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR)
-        return -EINVAL;
-    int fd = source_fd(source);
-    if (fd < 0)
-        return fd;
-    return shutdown(fd, how) < 0 ? -errno : 0;
-}
-
-/* The checks every one-buffer I/O call makes: argument first, then state. */
-static int io_fd(const struct evsrc_source *source, const void *buf, size_t len)
-{
-    if (!buf && len > 0)
-        return -EINVAL;
-    return source_fd(source);
-}
 
 static ssize_t receive_from(int fd, void *buf, size_t len, int flags, struct sockaddr_un *from,
                             socklen_t *fromlen)
@@ -273,42 +200,30 @@ EVSRC_EXPORT int evsrc_unix_listener_bind_addr(struct evsrc_unix_listener *liste
 
 EVSRC_EXPORT int evsrc_unix_listener_from_fd(struct evsrc_unix_listener *listener, int fd)
 {
-    return adopt(SOURCE_OF(listener), fd, SOCK_STREAM, 1);
+    return fd_source_adopt(FD_SOURCE_OF(listener), fd, check_stream, 1);
 }
 
 EVSRC_EXPORT int evsrc_unix_listener_accept(struct evsrc_unix_listener *listener, struct evsrc_unix_stream *stream,
                                             struct sockaddr_un *peer, socklen_t *peerlen)
 {
-    if (!stream)
-        return -EINVAL;
-    fd_source_init_closed(&stream->source);
-    if (!listener || (peer && !peerlen))
-        return -EINVAL;
-    int fd = source_fd(&listener->source);
-    if (fd < 0)
-        return fd;
-    int conn = accept4(fd, (struct sockaddr *)peer, peer ? peerlen : NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (conn < 0)
-        return (int)fd_source_io_result(fd, conn);
-    fd_source_init(&stream->source, conn);
-    return 0;
+    return socket_accept(FD_SOURCE_OF(listener), FD_SOURCE_OF(stream), (struct sockaddr *)peer, peerlen);
 }
 
 EVSRC_EXPORT int evsrc_unix_listener_local_addr(const struct evsrc_unix_listener *listener,
                                                 struct sockaddr_un *addr, socklen_t *addrlen)
 {
-    return get_address(SOURCE_OF(listener), addr, addrlen, getsockname);
+    return socket_get_address(FD_SOURCE_OF(listener), (struct sockaddr *)addr, addrlen, getsockname);
 }
 
 EVSRC_EXPORT int evsrc_unix_listener_fd(const struct evsrc_unix_listener *listener)
 {
-    return source_fd(SOURCE_OF(listener));
+    return fd_source_get_fd(FD_SOURCE_OF(listener));
 }
 
 /* Never unlinks: the path may already name another process's socket (see unix.h). */
 EVSRC_EXPORT int evsrc_unix_listener_close(struct evsrc_unix_listener *listener)
 {
-    return fd_source_close(SOURCE_OF(listener));
+    return fd_source_close(FD_SOURCE_OF(listener));
 }
 
 /* ---- Stream ------------------------------------------------------------ */
@@ -320,7 +235,7 @@ static int connect_stream(struct evsrc_unix_stream *stream, const struct sockadd
         return fd;
     /* A Unix connect finishes at once or fails (-EAGAIN: the backlog is full); there is no EINPROGRESS. */
     if (connect(fd, (const struct sockaddr *)addr, addrlen) < 0)
-        return close_and_fail(fd, errno);
+        return fd_source_close_and_fail(fd, errno);
     fd_source_init(&stream->source, fd);
     return 0;
 }
@@ -348,18 +263,18 @@ EVSRC_EXPORT int evsrc_unix_stream_connect_addr(struct evsrc_unix_stream *stream
 
 EVSRC_EXPORT int evsrc_unix_stream_pair(struct evsrc_unix_stream *a, struct evsrc_unix_stream *b)
 {
-    return open_pair(SOURCE_OF(a), SOURCE_OF(b), SOCK_STREAM);
+    return open_pair(FD_SOURCE_OF(a), FD_SOURCE_OF(b), SOCK_STREAM);
 }
 
 EVSRC_EXPORT int evsrc_unix_stream_from_fd(struct evsrc_unix_stream *stream, int fd)
 {
-    return adopt(SOURCE_OF(stream), fd, SOCK_STREAM, 0);
+    return fd_source_adopt(FD_SOURCE_OF(stream), fd, check_stream, 0);
 }
 
 /* len 0 is answered here because recv(2) returns 0 for it, which reads as end of stream anyway. */
 static ssize_t stream_receive(struct evsrc_unix_stream *stream, void *buf, size_t len, int flags)
 {
-    int fd = io_fd(SOURCE_OF(stream), buf, len);
+    int fd = fd_source_io_fd(FD_SOURCE_OF(stream), buf, len);
     if (fd < 0)
         return fd;
     return len == 0 ? 0 : receive_from(fd, buf, len, flags, NULL, NULL);
@@ -377,62 +292,38 @@ EVSRC_EXPORT ssize_t evsrc_unix_stream_peek(struct evsrc_unix_stream *stream, vo
 
 EVSRC_EXPORT ssize_t evsrc_unix_stream_write(struct evsrc_unix_stream *stream, const void *buf, size_t len)
 {
-    int fd = io_fd(SOURCE_OF(stream), buf, len);
+    int fd = fd_source_io_fd(FD_SOURCE_OF(stream), buf, len);
     if (fd < 0)
         return fd;
     return len == 0 ? 0 : transmit_to(fd, buf, len, NULL, 0);
 }
 
-static int iov_fd(const struct evsrc_unix_stream *stream, const struct iovec *iov, int iovcnt)
-{
-    if (iovcnt < 0 || iovcnt > IOV_MAX || (!iov && iovcnt > 0))
-        return -EINVAL;
-    for (int i = 0; i < iovcnt; i++)
-        if (!iov[i].iov_base && iov[i].iov_len > 0)
-            return -EINVAL;
-    return source_fd(SOURCE_OF(stream));
-}
-
 EVSRC_EXPORT ssize_t evsrc_unix_stream_readv(struct evsrc_unix_stream *stream, const struct iovec *iov,
                                              int iovcnt)
 {
-    int fd = iov_fd(stream, iov, iovcnt);
-    if (fd < 0)
-        return fd;
-    if (iovcnt == 0)
-        return 0;
-    ssize_t n = readv(fd, iov, iovcnt);
-    return fd_source_io_result(fd, n);
+    return socket_readv(FD_SOURCE_OF(stream), iov, iovcnt);
 }
 
 EVSRC_EXPORT ssize_t evsrc_unix_stream_writev(struct evsrc_unix_stream *stream, const struct iovec *iov,
                                               int iovcnt)
 {
-    int fd = iov_fd(stream, iov, iovcnt);
-    if (fd < 0)
-        return fd;
-    if (iovcnt == 0)
-        return 0;
-    /* writev(2) has no MSG_NOSIGNAL; sendmsg does. The kernel only reads the iovecs. */
-    struct msghdr msg = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt};
-    ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL);
-    return fd_source_io_result(fd, n);
+    return socket_writev(FD_SOURCE_OF(stream), iov, iovcnt);
 }
 
 EVSRC_EXPORT int evsrc_unix_stream_shutdown(struct evsrc_unix_stream *stream, int how)
 {
-    return shut(SOURCE_OF(stream), how);
+    return socket_shutdown(FD_SOURCE_OF(stream), how);
 }
 
 EVSRC_EXPORT int evsrc_unix_stream_take_error(struct evsrc_unix_stream *stream)
 {
-    return take_error(SOURCE_OF(stream));
+    return socket_take_error(FD_SOURCE_OF(stream));
 }
 
 EVSRC_EXPORT int evsrc_unix_stream_peer_cred(const struct evsrc_unix_stream *stream, pid_t *pid, uid_t *uid,
                                              gid_t *gid)
 {
-    int fd = source_fd(SOURCE_OF(stream));
+    int fd = fd_source_get_fd(FD_SOURCE_OF(stream));
     if (fd < 0)
         return fd;
     /*
@@ -474,7 +365,7 @@ EVSRC_EXPORT ssize_t evsrc_unix_stream_send_fds(struct evsrc_unix_stream *stream
         return -EINVAL;
     if (nfds == 0)
         return evsrc_unix_stream_write(stream, buf, len);
-    int fd = io_fd(SOURCE_OF(stream), buf, len);
+    int fd = fd_source_io_fd(FD_SOURCE_OF(stream), buf, len);
     if (fd < 0)
         return fd;
     union fd_control control;
@@ -524,7 +415,7 @@ EVSRC_EXPORT ssize_t evsrc_unix_stream_recv_fds(struct evsrc_unix_stream *stream
     *nfds = 0;
     if (truncated)
         *truncated = false;
-    int fd = source_fd(SOURCE_OF(stream));
+    int fd = fd_source_get_fd(FD_SOURCE_OF(stream));
     if (fd < 0)
         return fd;
     union fd_control control;
@@ -554,23 +445,23 @@ EVSRC_EXPORT ssize_t evsrc_unix_stream_recv_fds(struct evsrc_unix_stream *stream
 EVSRC_EXPORT int evsrc_unix_stream_local_addr(const struct evsrc_unix_stream *stream, struct sockaddr_un *addr,
                                               socklen_t *addrlen)
 {
-    return get_address(SOURCE_OF(stream), addr, addrlen, getsockname);
+    return socket_get_address(FD_SOURCE_OF(stream), (struct sockaddr *)addr, addrlen, getsockname);
 }
 
 EVSRC_EXPORT int evsrc_unix_stream_peer_addr(const struct evsrc_unix_stream *stream, struct sockaddr_un *addr,
                                              socklen_t *addrlen)
 {
-    return get_address(SOURCE_OF(stream), addr, addrlen, getpeername);
+    return socket_get_address(FD_SOURCE_OF(stream), (struct sockaddr *)addr, addrlen, getpeername);
 }
 
 EVSRC_EXPORT int evsrc_unix_stream_fd(const struct evsrc_unix_stream *stream)
 {
-    return source_fd(SOURCE_OF(stream));
+    return fd_source_get_fd(FD_SOURCE_OF(stream));
 }
 
 EVSRC_EXPORT int evsrc_unix_stream_close(struct evsrc_unix_stream *stream)
 {
-    return fd_source_close(SOURCE_OF(stream));
+    return fd_source_close(FD_SOURCE_OF(stream));
 }
 
 /* ---- Datagram ---------------------------------------------------------- */
@@ -606,18 +497,18 @@ EVSRC_EXPORT int evsrc_unix_datagram_unbound(struct evsrc_unix_datagram *datagra
 
 EVSRC_EXPORT int evsrc_unix_datagram_pair(struct evsrc_unix_datagram *a, struct evsrc_unix_datagram *b)
 {
-    return open_pair(SOURCE_OF(a), SOURCE_OF(b), SOCK_DGRAM);
+    return open_pair(FD_SOURCE_OF(a), FD_SOURCE_OF(b), SOCK_DGRAM);
 }
 
 EVSRC_EXPORT int evsrc_unix_datagram_from_fd(struct evsrc_unix_datagram *datagram, int fd)
 {
-    return adopt(SOURCE_OF(datagram), fd, SOCK_DGRAM, -1);
+    return fd_source_adopt(FD_SOURCE_OF(datagram), fd, check_datagram, 0);
 }
 
 static int connect_datagram(struct evsrc_unix_datagram *datagram, const struct sockaddr_un *addr,
                             socklen_t addrlen)
 {
-    int fd = source_fd(SOURCE_OF(datagram));
+    int fd = fd_source_get_fd(FD_SOURCE_OF(datagram));
     if (fd < 0)
         return fd;
     return connect(fd, (const struct sockaddr *)addr, addrlen) < 0 ? -errno : 0;
@@ -646,7 +537,7 @@ EVSRC_EXPORT int evsrc_unix_datagram_connect_addr(struct evsrc_unix_datagram *da
 static ssize_t datagram_send(struct evsrc_unix_datagram *datagram, const void *buf, size_t len,
                              const struct sockaddr_un *to, socklen_t tolen)
 {
-    int fd = io_fd(SOURCE_OF(datagram), buf, len);
+    int fd = fd_source_io_fd(FD_SOURCE_OF(datagram), buf, len);
     if (fd < 0)
         return fd;
     return transmit_to(fd, buf, len, to, tolen);
@@ -688,7 +579,7 @@ EVSRC_EXPORT ssize_t evsrc_unix_datagram_recv_from(struct evsrc_unix_datagram *d
 {
     if (from && !fromlen)
         return -EINVAL;
-    int fd = io_fd(SOURCE_OF(datagram), buf, len);
+    int fd = fd_source_io_fd(FD_SOURCE_OF(datagram), buf, len);
     if (fd < 0)
         return fd;
     return receive_from(fd, buf, len, 0, from, fromlen);
@@ -696,32 +587,32 @@ EVSRC_EXPORT ssize_t evsrc_unix_datagram_recv_from(struct evsrc_unix_datagram *d
 
 EVSRC_EXPORT int evsrc_unix_datagram_shutdown(struct evsrc_unix_datagram *datagram, int how)
 {
-    return shut(SOURCE_OF(datagram), how);
+    return socket_shutdown(FD_SOURCE_OF(datagram), how);
 }
 
 EVSRC_EXPORT int evsrc_unix_datagram_take_error(struct evsrc_unix_datagram *datagram)
 {
-    return take_error(SOURCE_OF(datagram));
+    return socket_take_error(FD_SOURCE_OF(datagram));
 }
 
 EVSRC_EXPORT int evsrc_unix_datagram_local_addr(const struct evsrc_unix_datagram *datagram,
                                                 struct sockaddr_un *addr, socklen_t *addrlen)
 {
-    return get_address(SOURCE_OF(datagram), addr, addrlen, getsockname);
+    return socket_get_address(FD_SOURCE_OF(datagram), (struct sockaddr *)addr, addrlen, getsockname);
 }
 
 EVSRC_EXPORT int evsrc_unix_datagram_peer_addr(const struct evsrc_unix_datagram *datagram,
                                                struct sockaddr_un *addr, socklen_t *addrlen)
 {
-    return get_address(SOURCE_OF(datagram), addr, addrlen, getpeername);
+    return socket_get_address(FD_SOURCE_OF(datagram), (struct sockaddr *)addr, addrlen, getpeername);
 }
 
 EVSRC_EXPORT int evsrc_unix_datagram_fd(const struct evsrc_unix_datagram *datagram)
 {
-    return source_fd(SOURCE_OF(datagram));
+    return fd_source_get_fd(FD_SOURCE_OF(datagram));
 }
 
 EVSRC_EXPORT int evsrc_unix_datagram_close(struct evsrc_unix_datagram *datagram)
 {
-    return fd_source_close(SOURCE_OF(datagram));
+    return fd_source_close(FD_SOURCE_OF(datagram));
 }
