@@ -634,7 +634,13 @@ START_TEST(multicast_join_and_leave_on_loopback)
      * the group's datagrams while another process on this host is a member, such as a parallel run.
      */
     int off = 0;
-    ck_assert_int_eq(setsockopt(evsrc_udp_socket_fd(&member), IPPROTO_IP, IP_MULTICAST_ALL, &off, sizeof off), 0);
+    int all = setsockopt(evsrc_udp_socket_fd(&member), IPPROTO_IP, IP_MULTICAST_ALL, &off, sizeof off);
+    if (all != 0 && errno == ENOPROTOOPT &&
+        testutil_skip_under_emulator("multicast membership", "qemu-user 7.2 does not emulate IP_MULTICAST_ALL")) {
+        close_both(&member, &sender);
+        return;
+    }
+    ck_assert_int_eq(all, 0);
     ck_assert_int_eq(evsrc_udp_socket_join_multicast_v4(&member, &group, &lo), -EADDRINUSE);
     ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &member.source, 40, EVSRC_READABLE), 0);
 
