@@ -302,6 +302,23 @@ INTERPOSE_RETURNING_ERROR(posix_spawn, EAGAIN,
                            const posix_spawnattr_t *attr, char *const argv[], char *const envp[]),
                           (pid, path, actions, attr, argv, envp))
 INTERPOSE_RETURNING_ERROR(posix_spawnattr_init, ENOMEM, (posix_spawnattr_t *attr), (attr))
+/*
+ * pthread_atfork's registration (glibc's pthread_atfork, linked into the
+ * library, calls it). The library makes it once per process, under
+ * pthread_once, so the loop cannot number it alike in every run: only a
+ * targeted rule (fault_injection_arm_function) fails it.
+ */
+int __register_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void), void *dso_handle)
+{
+    int error = ENOMEM;
+    if (rule.function && decide("__register_atfork", &error, false, __builtin_return_address(0)) != CALL)
+        return error;
+    static _Atomic(void *) cache;
+    void *found = next_definition(&cache, "__register_atfork");
+    int (*real)(void (*)(void), void (*)(void), void (*)(void), void *);
+    memcpy(&real, &found, sizeof real);
+    return real(prepare, parent, child, dso_handle);
+}
 /* Without /proc an eventfd cannot be told from another fd: the library then takes the caller's word. */
 INTERPOSE_AS(ssize_t, readlink, ENOENT, true, (const char *path, char *buf, size_t len), (path, buf, len))
 
@@ -535,6 +552,7 @@ void free(void *block)
 /* ---- The import check ---------------------------------------------------------------- */
 
 static const char *const interposed[] = {
+    "__register_atfork",
     "epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait", "epoll_pwait2", "eventfd", "pipe2",
     "timerfd_create", "timerfd_settime", "timerfd_gettime", "fstat", "fstat64", "read", "write", "readv",
     "writev", "socket", "socketpair", "setsockopt", "getsockopt", "bind", "listen", "accept4", "connect",

@@ -81,8 +81,11 @@ struct evsrc_registry;
 /*
  * Creates a poll with a new, empty queue and stores it in *out. The queue's
  * fd is close-on-exec.
- * Errors: -EINVAL if out is NULL; -ENOMEM; -EMFILE/-ENFILE when the process
- * or system is out of fds. *out is untouched on error. Thread-safe.
+ * Errors: -EINVAL if out is NULL; -ENOMEM (also, for good, in a process
+ * where the library's fork handlers could not be registered at its first
+ * poll: it makes no queue a fork child could deadlock on); -EMFILE/-ENFILE
+ * when the process or system is out of fds. *out is untouched on error.
+ * Thread-safe.
  */
 EVSRC_EXPORT int evsrc_poll_new(struct evsrc_poll **out);
 

@@ -61,10 +61,18 @@ static void fork_child(void)
     pthread_mutex_unlock(&live_lock);
 }
 
+/* Set once, under pthread_once, when the fork handlers could not be registered. */
+static bool atfork_failed;
+
 static void install_atfork(void)
 {
-    /* Without the handlers a child could inherit the lock held by a thread that no longer exists. */
-    pthread_atfork(fork_prepare, fork_parent, fork_child);
+    /*
+     * Without the handlers a child could inherit the lock held by a thread
+     * that no longer exists, and inherited queues would not answer -ECHILD.
+     * So a process that cannot have them (glibc: out of memory for the
+     * handler entry) makes no queue at all rather than unsafe ones.
+     */
+    atfork_failed = pthread_atfork(fork_prepare, fork_parent, fork_child) != 0;
 }
 
 static struct live_handle *find_locked(uint64_t id, int fd)
@@ -101,6 +109,8 @@ static bool add_locked(uint64_t id, int fd)
 uint64_t queue_id_create(int fd)
 {
     pthread_once(&atfork_once, install_atfork);
+    if (atfork_failed)
+        return 0;
     uint64_t id = 0;
     pthread_mutex_lock(&live_lock);
     /* 2^63 ids: the busy bit is never part of an id, and they never run out. */
