@@ -10,14 +10,6 @@
 #include "queue.h"
 #include "selector.h"
 
-#define INTEREST_KINDS (EVSRC_READABLE | EVSRC_WRITABLE | EVSRC_PRIORITY)
-#define INTEREST_MODIFIERS (EVSRC_LEVEL | EVSRC_ONESHOT)
-
-static bool interests_are_valid(evsrc_interest interests)
-{
-    return (interests & INTEREST_KINDS) != 0 && (interests & ~(INTEREST_KINDS | INTEREST_MODIFIERS)) == 0;
-}
-
 static bool source_is_valid(const struct evsrc_source *source)
 {
     const struct event_source_ops *ops = source ? source->ops : NULL;
@@ -102,7 +94,7 @@ static int record_claim(struct evsrc_source *source, uint64_t queue)
 EVSRC_EXPORT int evsrc_registry_register(struct evsrc_registry *registry, struct evsrc_source *source,
                                          evsrc_token token, evsrc_interest interests)
 {
-    if (!registry || !source_is_valid(source) || !interests_are_valid(interests))
+    if (!registry || !source_is_valid(source) || !selector_interests_are_valid(interests))
         return -EINVAL;
     int r = record_claim(source, registry->queue_id);
     if (r < 0)
@@ -116,7 +108,7 @@ EVSRC_EXPORT int evsrc_registry_register(struct evsrc_registry *registry, struct
 EVSRC_EXPORT int evsrc_registry_reregister(struct evsrc_registry *registry, struct evsrc_source *source,
                                            evsrc_token token, evsrc_interest interests)
 {
-    if (!registry || !source_is_valid(source) || !interests_are_valid(interests))
+    if (!registry || !source_is_valid(source) || !selector_interests_are_valid(interests))
         return -EINVAL;
     if (record_load(source) != registry->queue_id)
         return registry_failed(-ENOENT, registry);

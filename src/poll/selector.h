@@ -45,8 +45,22 @@
 
 #include <time.h>
 
+#include <stdbool.h>
+
 #include <evsrc/events.h>
 #include <evsrc/interest.h>
+
+/*
+ * A valid interest set: at least one kind, and nothing but kinds and the two
+ * modifiers. The one rule for the registry's source-level calls and for a
+ * backend that validates with plain tests (epoll's lookup table encodes the
+ * same rule).
+ */
+static inline bool selector_interests_are_valid(evsrc_interest interests)
+{
+    const evsrc_interest kinds = EVSRC_READABLE | EVSRC_WRITABLE | EVSRC_PRIORITY;
+    return (interests & kinds) != 0 && (interests & ~(kinds | EVSRC_LEVEL | EVSRC_ONESHOT)) == 0;
+}
 
 #if defined(EVSRC_SELECTOR_EPOLL)
 #include "selector_epoll.h"

@@ -96,12 +96,6 @@ static bool queue_is_ours(const struct selector_poll *q)
     return q->generation == queue_generation;
 }
 
-static bool interests_are_valid(evsrc_interest interests)
-{
-    const evsrc_interest kinds = EVSRC_READABLE | EVSRC_WRITABLE | EVSRC_PRIORITY;
-    return (interests & kinds) != 0 && (interests & ~(kinds | EVSRC_LEVEL | EVSRC_ONESHOT)) == 0;
-}
-
 static short interests_to_events(evsrc_interest interests)
 {
     short events = 0;
@@ -311,7 +305,7 @@ static int queue_add(selector_t q, int fd, evsrc_token token, evsrc_interest int
 
 int selector_add(selector_t q, int fd, evsrc_token token, evsrc_interest interests)
 {
-    if (!interests_are_valid(interests))
+    if (!selector_interests_are_valid(interests))
         return -EINVAL;
     if (fd < 0)
         return -EBADF;
@@ -340,7 +334,7 @@ static int fd_check_open_locked(struct selector_poll *q, int fd)
 
 int selector_modify(selector_t q, int fd, evsrc_token token, evsrc_interest interests)
 {
-    if (!interests_are_valid(interests))
+    if (!selector_interests_are_valid(interests))
         return -EINVAL;
     if (fd < 0)
         return -EBADF;
