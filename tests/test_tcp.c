@@ -631,14 +631,12 @@ END_TEST
 /* from_fd must refuse fd and leave it open, blocking and otherwise as it was. */
 static void assert_from_fd_refuses(int fd, int expected)
 {
-    int flags = fcntl(fd, F_GETFL);
-    ck_assert_int_ge(flags, 0);
-    ck_assert(!(flags & O_NONBLOCK));
+    struct testutil_fd_state before = testutil_fd_state(fd);
+    ck_assert(!(before.status_flags & O_NONBLOCK));
     struct evsrc_tcp_stream stream;
     memset(&stream, 0xff, sizeof stream);
     ck_assert_int_eq(evsrc_tcp_stream_from_fd(&stream, fd), expected);
-    ck_assert(testutil_fd_is_open(fd));
-    ck_assert_int_eq(fcntl(fd, F_GETFL), flags);
+    testutil_expect_fd_unchanged(fd, before);
     ck_assert_int_eq(evsrc_tcp_stream_close(&stream), -EBADF);
     ck_assert(testutil_fd_is_open(fd));
 }
@@ -682,14 +680,12 @@ END_TEST
 /* listener_from_fd must refuse fd and leave it open, blocking and otherwise as it was. */
 static void assert_listener_from_fd_refuses(int fd, int expected)
 {
-    int flags = fcntl(fd, F_GETFL);
-    ck_assert_int_ge(flags, 0);
-    ck_assert(!(flags & O_NONBLOCK));
+    struct testutil_fd_state before = testutil_fd_state(fd);
+    ck_assert(!(before.status_flags & O_NONBLOCK));
     struct evsrc_tcp_listener listener;
     memset(&listener, 0xff, sizeof listener);
     ck_assert_int_eq(evsrc_tcp_listener_from_fd(&listener, fd), expected);
-    ck_assert(testutil_fd_is_open(fd));
-    ck_assert_int_eq(fcntl(fd, F_GETFL), flags);
+    testutil_expect_fd_unchanged(fd, before);
     ck_assert_int_eq(evsrc_tcp_listener_close(&listener), -EBADF);
     ck_assert(testutil_fd_is_open(fd));
 }

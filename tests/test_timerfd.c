@@ -409,12 +409,11 @@ END_TEST
 
 static void assert_refused(int fd, int expected_error)
 {
-    int flags = fcntl(fd, F_GETFL);
+    struct testutil_fd_state before = testutil_fd_state(fd);
     struct evsrc_timerfd timer;
     ck_assert_int_eq(evsrc_timerfd_from_fd(&timer, fd), expected_error);
     ck_assert_int_eq(evsrc_timerfd_close(&timer), -EBADF);
-    ck_assert(testutil_fd_is_open(fd));
-    ck_assert_int_eq(fcntl(fd, F_GETFL), flags);
+    testutil_expect_fd_unchanged(fd, before);
 }
 
 START_TEST(from_fd_refuses_other_files)

@@ -130,6 +130,21 @@ bool testutil_fd_is_open(int fd)
     return fcntl(fd, F_GETFD) >= 0;
 }
 
+struct testutil_fd_state testutil_fd_state(int fd)
+{
+    struct testutil_fd_state state = {fcntl(fd, F_GETFL), fcntl(fd, F_GETFD)};
+    ck_assert_int_ge(state.status_flags, 0);
+    ck_assert_int_ge(state.fd_flags, 0);
+    return state;
+}
+
+void testutil_expect_fd_unchanged(int fd, struct testutil_fd_state before)
+{
+    struct testutil_fd_state now = testutil_fd_state(fd);
+    ck_assert_int_eq(now.status_flags, before.status_flags);
+    ck_assert_int_eq(now.fd_flags, before.fd_flags);
+}
+
 void testutil_pipe(int fds[2])
 {
     ck_assert_int_eq(pipe2(fds, O_NONBLOCK | O_CLOEXEC), 0);

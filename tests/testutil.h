@@ -78,6 +78,20 @@ int testutil_open_fds(void);
 /* Whether fd is open. */
 bool testutil_fd_is_open(int fd);
 
+/*
+ * What a refused adoption (a _from_fd that fails) must leave as it found:
+ * the fd open, with the same status flags (blocking or not) and descriptor
+ * flags (close-on-exec or not). Take it before the call, check it after.
+ */
+struct testutil_fd_state {
+    int status_flags;
+    int fd_flags;
+};
+/* The fd's state now; fails the test if fd is not open. */
+struct testutil_fd_state testutil_fd_state(int fd);
+/* Fails the test unless fd is still open and in the state `before`. */
+void testutil_expect_fd_unchanged(int fd, struct testutil_fd_state before);
+
 /* A nonblocking pipe (fds[0] read end, fds[1] write end); fails the test on error. */
 void testutil_pipe(int fds[2]);
 /* A nonblocking, close-on-exec stream socketpair; fails the test on error. */
