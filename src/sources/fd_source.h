@@ -124,11 +124,9 @@ static inline ssize_t fd_source_io_result(int fd, ssize_t n)
  */
 static inline int fd_source_read_record(struct evsrc_source *source, void *record, size_t size)
 {
-    if (!source || !record)
-        return -EINVAL;
-    int fd = *fd_source_fd(source);
+    int fd = fd_source_io_fd(source, record, size); /* size > 0: a NULL record is -EINVAL */
     if (fd < 0)
-        return -EBADF;
+        return fd;
     ssize_t n = read(fd, record, size);
     registry_fd_rearm(fd);
     return n < 0 ? -errno : 0;
