@@ -115,7 +115,7 @@ uint64_t queue_id_create(int fd)
     pthread_mutex_lock(&live_lock);
     /* 2^63 ids: the busy bit is never part of an id, and they never run out. */
     if (add_locked(next_id, fd))
-        id = live[live_len - 1].id = next_id++;
+        id = next_id++; /* add_locked stored it */
     pthread_mutex_unlock(&live_lock);
     return id;
 }
