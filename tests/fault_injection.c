@@ -93,10 +93,18 @@ static struct {
     bool after;
 } rule;
 static struct fault last_fault;
+/* A second targeted rule beside the first, for a path that only a first failure opens (see the header). */
+static struct {
+    const char *function;
+    unsigned long nth;
+    int error;
+} also;
+static atomic_ulong also_calls;
 
 static void arm(const char *function, unsigned long nth, int error, bool after)
 {
     atomic_store(&armed, false);
+    also.function = NULL;
     rule.function = function;
     rule.nth = nth;
     rule.error = error;
@@ -113,6 +121,16 @@ void fault_injection_arm(unsigned long nth)
 void fault_injection_arm_function(const char *function, unsigned long nth, int error, bool after)
 {
     arm(function, nth, error, after);
+}
+
+void fault_injection_arm_also(const char *function, unsigned long nth, int error)
+{
+    atomic_store(&armed, false);
+    also.function = function;
+    also.nth = nth;
+    also.error = error;
+    atomic_store(&also_calls, 0);
+    atomic_store(&armed, true);
 }
 
 unsigned long fault_injection_disarm(void)
@@ -147,6 +165,15 @@ static enum verdict decide(const char *function, int *error, bool absorbed, cons
 {
     if (!atomic_load_explicit(&armed, memory_order_relaxed) || !from_library(caller))
         return CALL;
+    if (also.function && strcmp(also.function, function) == 0) {
+        unsigned long call = atomic_fetch_add(&also_calls, 1) + 1;
+        if (call != also.nth)
+            return CALL;
+        *error = also.error;
+        last_fault = (struct fault){.function = function, .error = *error, .call = call, .absorbed = false};
+        atomic_fetch_add(&fired, 1);
+        return FAIL;
+    }
     if (rule.function && strcmp(rule.function, function) != 0)
         return CALL;
     unsigned long call = atomic_fetch_add(&calls, 1) + 1;

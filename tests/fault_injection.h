@@ -49,10 +49,19 @@ void fault_injection_arm(unsigned long nth);
  */
 void fault_injection_arm_function(const char *function, unsigned long nth, int error, bool after);
 
+/*
+ * With a targeted rule armed, a second one: the nth of the library's calls of
+ * `function` (another function than the first rule's) fails with `error`,
+ * counted on their own and not in the count disarm returns. For a path only a
+ * first failure opens, such as the fallback after pidfd_open refuses
+ * PIDFD_NONBLOCK, failing in turn. Arming anew clears it.
+ */
+void fault_injection_arm_also(const char *function, unsigned long nth, int error);
+
 /* Stops counting; returns how many fallible calls the library made while armed. */
 unsigned long fault_injection_disarm(void);
 
-/* How many faults have fired since the process started (0 or 1 per arming). */
+/* How many faults have fired since the process started (0 or 1 per arming, 2 with fault_injection_arm_also). */
 unsigned long fault_injection_fired(void);
 
 /* The last fault that fired. */

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
@@ -21,8 +22,10 @@
  * glibc 2.39 calls the library looks up at run time, so that the path taken
  * where they exist is tested on a C library that lacks them. The stand-ins
  * behave as glibc's do for what the library relies on: a program that cannot
- * run is an error with its child reaped, and the pidfd is close-on-exec and
- * blocking.
+ * run is an error with its child reaped; otherwise the child runs, unreaped,
+ * and the pidfd is close-on-exec and blocking. Whatever goes wrong after
+ * that is the library's to clean up: the stand-ins never reap a child that
+ * their caller was given.
  */
 #include <sys/pidfd.h>
 
@@ -30,11 +33,17 @@ static int shim_spawns;
 
 /*
  * What the next pidfd_spawn does besides: SHIM_REAPED, a reaper elsewhere
- * (waitpid(-1)) takes the child before pidfd_spawn returns, so pidfd_getpid
- * finds no pid; SHIM_O_PATH, the "pidfd" is an O_PATH fd, on which F_SETFL
- * fails (EBADF), standing for a pidfd that cannot be made non-blocking.
+ * (waitpid(-1) on another thread, played here) takes the child before
+ * pidfd_spawn returns, so pidfd_getpid finds no pid; SHIM_NO_PID,
+ * pidfd_getpid fails with ENOENT as it does where /proc is not mounted, the
+ * child alive; SHIM_O_PATH, the "pidfd" handed out is an O_PATH fd, on which
+ * F_SETFL fails (EBADF), standing for a pidfd that cannot be made
+ * non-blocking, while the child runs on. The real pidfd and pid stay here
+ * (shim_pidfd, shim_pid), for the test to see what became of the child.
  */
-static enum { SHIM_PLAIN, SHIM_REAPED, SHIM_O_PATH } shim_mode;
+static enum { SHIM_PLAIN, SHIM_REAPED, SHIM_NO_PID, SHIM_O_PATH } shim_mode;
+static int shim_pidfd = -1;
+static pid_t shim_pid;
 
 int pidfd_spawn(int *pidfd, const char *path, const posix_spawn_file_actions_t *actions,
                 const posix_spawnattr_t *attr, char *const argv[], char *const envp[]);
@@ -55,10 +64,11 @@ int pidfd_spawn(int *pidfd, const char *path, const posix_spawn_file_actions_t *
         return r;
     }
     shim_spawns++;
-    if (shim_mode != SHIM_PLAIN)
+    shim_pid = pid;
+    if (shim_mode == SHIM_REAPED)
         waitpid(pid, NULL, 0);
     if (shim_mode == SHIM_O_PATH) {
-        close(fd);
+        shim_pidfd = fd;
         fd = open("/", O_PATH | O_CLOEXEC);
     }
     *pidfd = fd;
@@ -68,7 +78,11 @@ int pidfd_spawn(int *pidfd, const char *path, const posix_spawn_file_actions_t *
 pid_t pidfd_getpid(int pidfd)
 {
     if (shim_mode == SHIM_O_PATH)
-        return getpid(); /* any pid: the library goes on to make the fd non-blocking */
+        return shim_pid;
+    if (shim_mode == SHIM_NO_PID) {
+        errno = ENOENT;
+        return -1;
+    }
     char path[64], line[128];
     snprintf(path, sizeof path, "/proc/self/fdinfo/%d", pidfd);
     FILE *f = fopen(path, "re");
@@ -413,16 +427,41 @@ START_TEST(pidfd_spawn_child_reaped_before_its_pid_is_known)
 }
 END_TEST
 
-/* A pidfd that cannot be made non-blocking is closed, and its error returned. */
-START_TEST(pidfd_spawn_pidfd_that_stays_blocking_is_closed)
+/*
+ * Issue 20: a pidfd that cannot be made non-blocking is closed and its error
+ * returned, and the child (which pidfd_spawn left running, unreaped) is
+ * killed and reaped first: before the fix it ran on, a zombie-to-be.
+ */
+START_TEST(pidfd_spawn_pidfd_that_stays_blocking_is_closed_and_its_child_reaped)
 {
     shim_mode = SHIM_O_PATH;
     struct evsrc_process process;
-    char *const argv[] = {"true", NULL};
-    ck_assert_int_eq(evsrc_process_spawn(&process, "/bin/true", argv, NULL, NULL, NULL), -EBADF);
+    char *const argv[] = {"sleep", "60", NULL};
+    ck_assert_int_eq(evsrc_process_spawn(&process, "/bin/sleep", argv, NULL, NULL, NULL), -EBADF);
     ck_assert_int_eq(shim_spawns, 1);
     ck_assert_int_eq(evsrc_process_close(&process), -EBADF);
+    /* Through the pidfd the stand-in kept: the child has exited and is not ours to reap any more. */
+    struct pollfd exited = {.fd = shim_pidfd, .events = POLLIN};
+    ck_assert_int_eq(poll(&exited, 1, 0), 1);
+    siginfo_t info;
+    errno = 0;
+    ck_assert_int_eq(waitid((idtype_t)P_PIDFD, (id_t)shim_pidfd, &info, WEXITED | WNOHANG), -1);
+    ck_assert_int_eq(errno, ECHILD);
+    close(shim_pidfd);
     assert_no_children();
+}
+END_TEST
+
+/* pidfd_getpid fails (no /proc) while the child runs: its error, and the child killed and reaped through the pidfd. */
+START_TEST(pidfd_spawn_child_whose_pid_cannot_be_read_is_reaped)
+{
+    shim_mode = SHIM_NO_PID;
+    struct evsrc_process process;
+    char *const argv[] = {"sleep", "60", NULL};
+    ck_assert_int_eq(evsrc_process_spawn(&process, "/bin/sleep", argv, NULL, NULL, NULL), -ENOENT);
+    ck_assert_int_eq(shim_spawns, 1);
+    ck_assert_int_eq(evsrc_process_close(&process), -EBADF);
+    assert_no_children(); /* a child left running would be unreaped too */
 }
 END_TEST
 #endif
@@ -451,7 +490,8 @@ int main(void)
     tcase_add_test(tc, out_of_fds_leaves_no_child);
 #ifdef TEST_PIDFD_SPAWN_SHIM
     tcase_add_test(tc, pidfd_spawn_child_reaped_before_its_pid_is_known);
-    tcase_add_test(tc, pidfd_spawn_pidfd_that_stays_blocking_is_closed);
+    tcase_add_test(tc, pidfd_spawn_pidfd_that_stays_blocking_is_closed_and_its_child_reaped);
+    tcase_add_test(tc, pidfd_spawn_child_whose_pid_cannot_be_read_is_reaped);
 #endif
     return testutil_run(suite);
 }

@@ -415,6 +415,35 @@ END_TEST
 
 /* ---- fd passing and credentials ------------------------------------------ */
 
+/* SO_PASSPIDFD's value on the architectures CI runs (asm-generic), for C library headers older than Linux 6.5. */
+#ifndef SO_PASSPIDFD
+#define SO_PASSPIDFD 76
+#endif
+
+/*
+ * Turns SO_PASSPIDFD on, so that the kernel adds an SCM_PIDFD message to
+ * every read with a control buffer; false, said on stderr, where the kernel
+ * (before 6.5) or an emulator does not know the option.
+ */
+static bool pass_pidfd(int fd, const char *test)
+{
+    int on = 1;
+    if (setsockopt(fd, SOL_SOCKET, SO_PASSPIDFD, &on, sizeof on) == 0)
+        return true;
+    ck_assert_msg(errno == ENOPROTOOPT || errno == EINVAL, "SO_PASSPIDFD: %s", strerror(errno));
+    fprintf(stderr, "%s: the SO_PASSPIDFD step skipped: this kernel refuses the option (%s; Linux 6.5 has it)\n",
+            test, strerror(errno));
+    return false;
+}
+
+static bool same_file(int a, int b)
+{
+    struct stat sa, sb;
+    ck_assert_int_eq(fstat(a, &sa), 0);
+    ck_assert_int_eq(fstat(b, &sb), 0);
+    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
 START_TEST(passed_pipe_end_works)
 {
     struct evsrc_unix_stream a, b;
@@ -507,9 +536,10 @@ START_TEST(the_most_fds_arrive_with_credentials_beside_them)
 {
     struct evsrc_unix_stream a, b;
     pair(&a, &b);
-    /* Credentials take room in the same control buffer; every fd must still arrive. */
+    /* Credentials and the sender's pidfd take room in the same control buffer; every fd must still arrive. */
     int on = 1;
     ck_assert_int_eq(setsockopt(evsrc_unix_stream_fd(&b), SOL_SOCKET, SO_PASSCRED, &on, sizeof on), 0);
+    pass_pidfd(evsrc_unix_stream_fd(&b), "the_most_fds_arrive_with_credentials_beside_them");
     int fds[2];
     testutil_pipe(fds);
     int before = testutil_open_fds();
@@ -556,6 +586,133 @@ START_TEST(fds_of_two_sends_do_not_mix)
         close(got[0]);
     }
     testutil_close_pair(fds);
+    close_pair(&a, &b);
+}
+END_TEST
+
+/*
+ * Issue 20: with SO_PASSPIDFD on, the kernel adds the sender's pidfd
+ * (SCM_PIDFD) to every read given a control buffer, with fds sent or not.
+ * recv_fds closes it: ten reads leave as many fds open as before, and the
+ * fd returned is the one sent, not the pidfd.
+ */
+START_TEST(the_pidfd_of_so_passpidfd_is_closed_not_leaked)
+{
+    struct evsrc_unix_stream a, b;
+    pair(&a, &b);
+    if (!pass_pidfd(evsrc_unix_stream_fd(&b), "the_pidfd_of_so_passpidfd_is_closed_not_leaked")) {
+        close_pair(&a, &b);
+        return;
+    }
+    int fds[2];
+    testutil_pipe(fds);
+    int before = testutil_open_fds();
+    for (int i = 0; i < 10; i++) {
+        bool with_fd = i % 2 == 1;
+        if (with_fd)
+            ck_assert_int_eq(evsrc_unix_stream_send_fds(&a, "f", 1, &fds[0], 1), 1);
+        else
+            write_all(&a, "p");
+        testutil_await_fd(evsrc_unix_stream_fd(&b), POLLIN);
+        char buf[8];
+        int got[4] = {-1, -1, -1, -1};
+        size_t nfds = 4;
+        bool truncated = true;
+        ck_assert_int_eq(evsrc_unix_stream_recv_fds(&b, buf, sizeof buf, got, &nfds, &truncated), 1);
+        ck_assert_uint_eq(nfds, with_fd ? 1 : 0);
+        ck_assert(!truncated);
+        if (with_fd) {
+            ck_assert(same_file(got[0], fds[0]));
+            close(got[0]);
+        }
+        ck_assert_int_eq(testutil_open_fds(), before);
+    }
+    testutil_close_pair(fds);
+    close_pair(&a, &b);
+}
+END_TEST
+
+/*
+ * The boundary the kernel keeps, as unix.h states it (issue 20; measured on
+ * Linux 6.18, the rule of unix_stream_read_generic since fd passing began):
+ * a read does not stop before a send that carried fds, so the bytes written
+ * before it join it; the fds come with the read that returns that send's
+ * first byte, and that read ends at the send's last byte at the latest.
+ */
+START_TEST(a_read_joins_earlier_bytes_to_a_send_with_fds_and_ends_with_it)
+{
+    struct evsrc_unix_stream a, b;
+    pair(&a, &b);
+    int fds[2];
+    testutil_pipe(fds);
+    int before = testutil_open_fds();
+    char buf[16];
+    int got[4];
+    size_t nfds;
+    bool truncated;
+
+    /* "hdr", then "X" with an fd: one read returns "hdrX" and the fd. */
+    write_all(&a, "hdr");
+    ck_assert_int_eq(evsrc_unix_stream_send_fds(&a, "X", 1, &fds[0], 1), 1);
+    testutil_await_fd(evsrc_unix_stream_fd(&b), POLLIN);
+    nfds = 4;
+    ck_assert_int_eq(evsrc_unix_stream_recv_fds(&b, buf, sizeof buf, got, &nfds, &truncated), 4);
+    ck_assert_int_eq(memcmp(buf, "hdrX", 4), 0);
+    ck_assert_uint_eq(nfds, 1);
+    ck_assert(same_file(got[0], fds[0]));
+    close(got[0]);
+
+    /* A read that stops short of the send's first byte has no fds; the next one does. */
+    write_all(&a, "header");
+    ck_assert_int_eq(evsrc_unix_stream_send_fds(&a, "XY", 2, &fds[0], 1), 2);
+    testutil_await_fd(evsrc_unix_stream_fd(&b), POLLIN);
+    nfds = 4;
+    ck_assert_int_eq(evsrc_unix_stream_recv_fds(&b, buf, 3, got, &nfds, &truncated), 3);
+    ck_assert_int_eq(memcmp(buf, "hea", 3), 0);
+    ck_assert_uint_eq(nfds, 0);
+    nfds = 4;
+    ck_assert_int_eq(evsrc_unix_stream_recv_fds(&b, buf, 4, got, &nfds, &truncated), 4);
+    ck_assert_int_eq(memcmp(buf, "derX", 4), 0);
+    ck_assert_uint_eq(nfds, 1);
+    close(got[0]);
+    nfds = 4;
+    ck_assert_int_eq(evsrc_unix_stream_recv_fds(&b, buf, sizeof buf, got, &nfds, &truncated), 1);
+    ck_assert_int_eq(buf[0], 'Y');
+    ck_assert_uint_eq(nfds, 0);
+
+    /* Bytes written after a send with fds come in the next read, never with those fds. */
+    ck_assert_int_eq(evsrc_unix_stream_send_fds(&a, "AB", 2, &fds[0], 1), 2);
+    write_all(&a, "cd");
+    testutil_await_fd(evsrc_unix_stream_fd(&b), POLLIN);
+    nfds = 4;
+    ck_assert_int_eq(evsrc_unix_stream_recv_fds(&b, buf, sizeof buf, got, &nfds, &truncated), 2);
+    ck_assert_int_eq(memcmp(buf, "AB", 2), 0);
+    ck_assert_uint_eq(nfds, 1);
+    close(got[0]);
+    nfds = 4;
+    ck_assert_int_eq(evsrc_unix_stream_recv_fds(&b, buf, sizeof buf, got, &nfds, &truncated), 2);
+    ck_assert_int_eq(memcmp(buf, "cd", 2), 0);
+    ck_assert_uint_eq(nfds, 0);
+
+    /*
+     * A plain read joins them too: three bytes of "header" are three, and the
+     * read that reaches the send's first byte takes its fd, which the kernel
+     * closes: the receiver's copy of the read end is gone, so with ours
+     * closed a write to the pipe fails.
+     */
+    write_all(&a, "header");
+    ck_assert_int_eq(evsrc_unix_stream_send_fds(&a, "X", 1, &fds[0], 1), 1);
+    testutil_await_fd(evsrc_unix_stream_fd(&b), POLLIN);
+    ck_assert_int_eq(evsrc_unix_stream_read(&b, buf, 3), 3);
+    ck_assert_int_eq(memcmp(buf, "hea", 3), 0);
+    ck_assert_int_eq(evsrc_unix_stream_read(&b, buf, sizeof buf), 4);
+    ck_assert_int_eq(memcmp(buf, "derX", 4), 0);
+    ck_assert_int_eq(testutil_open_fds(), before);
+    close(fds[0]);
+    signal(SIGPIPE, SIG_IGN);
+    ck_assert_int_eq(write(fds[1], "?", 1), -1);
+    ck_assert_int_eq(errno, EPIPE);
+    close(fds[1]);
     close_pair(&a, &b);
 }
 END_TEST
@@ -1458,6 +1615,8 @@ int main(void)
     tcase_add_test(passing, fds_that_do_not_fit_are_closed);
     tcase_add_test(passing, the_most_fds_arrive_with_credentials_beside_them);
     tcase_add_test(passing, fds_of_two_sends_do_not_mix);
+    tcase_add_test(passing, the_pidfd_of_so_passpidfd_is_closed_not_leaked);
+    tcase_add_test(passing, a_read_joins_earlier_bytes_to_a_send_with_fds_and_ends_with_it);
     tcase_add_test(passing, peer_cred_is_our_own);
 
     TCase *addresses = add_tcase(suite, "addresses");

@@ -97,9 +97,20 @@ struct evsrc_process {
  * reaped); -ENOSYS where pidfds are missing (kernels before 5.4, or a tool
  * such as valgrind 3.19 that does not know the calls; the child is killed
  * and reaped); -ECHILD if the child exited and was reaped elsewhere before
- * its pidfd existed (only without pidfd_spawn()). On error no fd is left open, no
- * child of this call is left running or unreaped, and the struct (if not
- * NULL) is left closed (closing it is -EBADF).
+ * the call could hold it (its pidfd opened, or its pid read from the pidfd
+ * pidfd_spawn() made); with pidfd_spawn(), the error of pidfd_getpid(3)
+ * when it cannot read the pid (e.g. -ENOENT where /proc is not mounted);
+ * without it, the error of waitid(2) when it refuses the check above for
+ * a reason other than -ECHILD (a seccomp profile). In every case after the
+ * child exists, the child is killed and reaped before the call returns. On
+ * error no fd is left open, no child of this call is left running or
+ * unreaped, and the struct (if not NULL) is left closed (closing it is
+ * -EBADF).
+ *
+ * Kernels: pidfds need Linux 5.4 (pidfd_open(2), waitid's P_PIDFD). On 5.4
+ * to 5.9, which refuse PIDFD_NONBLOCK, the pidfd is opened without it and
+ * made non-blocking with fcntl(2); it is close-on-exec from the start
+ * either way. The same holds for evsrc_process_from_pid().
  * Thread-safety: not alongside any other call on the same struct.
  */
 EVSRC_EXPORT int evsrc_process_spawn(struct evsrc_process *process, const char *path, char *const argv[],

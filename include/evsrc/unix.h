@@ -292,7 +292,9 @@ EVSRC_EXPORT int evsrc_unix_stream_from_fd(struct evsrc_unix_stream *stream, int
  * (drained); -ECONNRESET; -ENOTCONN if not connected; -EINVAL if stream is
  * NULL or buf is NULL with len > 0; -EBADF if closed; -EFAULT.
  * fds sent with the bytes read (see send_fds) are closed by the kernel:
- * read them with evsrc_unix_stream_recv_fds() instead.
+ * read them with evsrc_unix_stream_recv_fds() instead. A read that returns
+ * the first byte of a send that carried fds ends at that send's last byte
+ * at the latest (see recv_fds).
  * Thread-safety: safe alongside the other I/O and accessor calls.
  */
 EVSRC_EXPORT ssize_t evsrc_unix_stream_read(struct evsrc_unix_stream *stream, void *buf, size_t len);
@@ -374,7 +376,9 @@ enum { EVSRC_UNIX_MAX_FDS = 253 };
  * Writes up to len bytes from buf, as evsrc_unix_stream_write() does, and
  * passes copies of the nfds fds in fds[] with them (SCM_RIGHTS): the peer
  * receives them with evsrc_unix_stream_recv_fds(), together with the first
- * of these bytes. The caller's fds stay open and the caller's to close.
+ * of these bytes, in a read that may also return bytes written before them
+ * (see "Where a read ends" there). The caller's fds stay open and the
+ * caller's to close.
  * Returns the number of bytes written (the fds went with them as soon as
  * one byte did), or -errno. nfds 0 is a plain write.
  * Errors: -EINVAL if stream is NULL, buf is NULL with len > 0, fds is NULL
@@ -393,10 +397,32 @@ EVSRC_EXPORT ssize_t evsrc_unix_stream_send_fds(struct evsrc_unix_stream *stream
  * receives the fds sent with them. On entry *nfds is the room in fds[]; on
  * return it is the number of fds stored there, each new, open,
  * close-on-exec and owned by the caller. fds that did not fit (more than
- * the room, or more than the kernel could hand over) are closed by the
- * library, never leaked; then *truncated is set to true, else to false
- * (truncated may be NULL if the caller does not care). A read stops at the
- * boundary of a send that carried fds, so the fds of two sends never mix.
+ * the room) are closed by the library, never leaked; fds that did not fit
+ * in the control buffer the kernel was given (the kernel sets MSG_CTRUNC:
+ * only when the caller turned on a control message of its own that takes
+ * the room, such as SO_PASSSEC) were closed by the kernel. In either case
+ * the call still returns the bytes and the fds that fit, and sets
+ * *truncated to true; otherwise it sets it to false (truncated may be NULL
+ * if the caller does not care). fds the kernel adds that the peer did not
+ * send (the sender's pidfd, SCM_PIDFD, when the caller turned SO_PASSPIDFD
+ * on) are closed, never returned; other control messages (SO_PASSCRED's
+ * credentials) carry no fd and are skipped.
+ *
+ * Where a read ends (the kernel's rule for stream sockets): a read does not
+ * stop before a send that carried fds, so bytes written before it (by
+ * write or by send_fds) can come in the same read; the fds come with the
+ * read that returns the first byte of the send that carried them, never
+ * earlier; and that read ends at the last byte of that send at the latest,
+ * so the fds of two sends never come in one read and no byte written after
+ * them comes with them. A protocol that passes fds must therefore tie them
+ * to that first byte, not to a read: send each message that carries fds
+ * with one send_fds call whose buffer starts with the message's first byte
+ * and holds no byte of the next message; the fds a read returns then belong
+ * to the last message that begins within the bytes it returned (with
+ * messages whose length the receiver knows, e.g. a length prefix). Read
+ * such a stream only with recv_fds: a plain read that returns a send's
+ * first byte lets the kernel close its fds.
+ *
  * Returns the number of bytes read, 0 at end of stream, or -errno; on an
  * error *nfds is 0 and nothing was received.
  * Errors: -EINVAL if stream or nfds is NULL, buf is NULL or len is 0 (fds

@@ -47,6 +47,48 @@ static int has_exited(int pidfd)
     return n > 0 && (pfd.revents & POLLIN);
 }
 
+/*
+ * pidfd_open(2) for pid, non-blocking and close-on-exec (pidfd_open's fds
+ * always are). PIDFD_NONBLOCK needs Linux 5.10; 5.4 to 5.9 refuse it with
+ * EINVAL, and then the pidfd is opened without it and made non-blocking
+ * afterwards. EINVAL for a pid that is not a process answers again.
+ */
+static int open_pidfd(pid_t pid)
+{
+    int pidfd = pidfd_open(pid, PIDFD_NONBLOCK);
+    if (pidfd >= 0)
+        return pidfd;
+    if (errno != EINVAL)
+        return -errno;
+    pidfd = pidfd_open(pid, 0);
+    if (pidfd < 0)
+        return -errno;
+    int r = fd_source_set_nonblocking(pidfd);
+    return r < 0 ? fd_source_close_and_fail(pidfd, -r) : pidfd;
+}
+
+/* Gives up on a child we could not get a usable pidfd for: it must not run on untracked. */
+static void kill_and_reap(pid_t pid)
+{
+    kill(pid, SIGKILL);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+    }
+}
+
+/*
+ * The same for a child whose pid is unknown, through its pidfd (which
+ * pidfd_spawn makes blocking, so the waitid waits). A pidfd_send_signal that
+ * fails (ESRCH) means the child was reaped elsewhere: nothing is left.
+ */
+static void kill_and_reap_pidfd(int pidfd)
+{
+    if (pidfd_send_signal(pidfd, SIGKILL, NULL, 0) < 0)
+        return;
+    siginfo_t info;
+    while (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &info, WEXITED) < 0 && errno == EINTR) {
+    }
+}
+
 /* The kernel creates child and pidfd together: nothing can reap the pid before we hold it. */
 static int spawn_with_pidfd_spawn(struct evsrc_process *process, void *spawn_symbol, void *getpid_symbol,
                                   const char *path, char *const argv[], char *const envp[],
@@ -60,27 +102,23 @@ static int spawn_with_pidfd_spawn(struct evsrc_process *process, void *spawn_sym
     int r = spawn(&pidfd, path, actions, attr, argv, envp);
     if (r != 0)
         return -r;
+    /* From here on every failure kills and reaps the child before it returns (process.h). */
     pid_t pid = get_pid(pidfd);
     if (pid <= 0) {
-        /* Already exited and reaped by a waitpid(-1) elsewhere: its status is gone. */
+        /* ESRCH: already exited and reaped by a waitpid(-1) elsewhere, its status gone; else (no /proc) alive. */
+        int error = errno;
+        kill_and_reap_pidfd(pidfd);
         close(pidfd);
-        return -ECHILD;
+        return error == ESRCH ? -ECHILD : -error;
     }
     r = fd_source_set_nonblocking(pidfd);
     if (r < 0) {
+        kill_and_reap(pid);
         close(pidfd);
         return r;
     }
     process_init(process, pidfd, pid);
     return 0;
-}
-
-/* Gives up on a child we could not get a pidfd for: it must not run on untracked. */
-static void kill_and_reap(pid_t pid)
-{
-    kill(pid, SIGKILL);
-    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
-    }
 }
 
 /*
@@ -97,19 +135,22 @@ static int spawn_then_open_pidfd(struct evsrc_process *process, const char *path
     int r = posix_spawn(&pid, path, actions, attr, argv, envp);
     if (r != 0)
         return -r;
-    int pidfd = pidfd_open(pid, PIDFD_NONBLOCK);
+    int pidfd = open_pidfd(pid);
     if (pidfd < 0) {
-        r = errno;
-        if (r == ESRCH)
+        if (pidfd == -ESRCH)
             return -ECHILD;
         kill_and_reap(pid);
-        return -r;
+        return pidfd;
     }
     siginfo_t info;
     info.si_pid = 0;
     if (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &info, WEXITED | WNOHANG | WNOWAIT) < 0) {
+        /* ECHILD: the pidfd names a process that is not our child, so ours was reaped elsewhere; leave it. */
+        r = errno;
+        if (r != ECHILD)
+            kill_and_reap(pid);
         close(pidfd);
-        return -ECHILD;
+        return -r;
     }
     process_init(process, pidfd, pid);
     return 0;
@@ -157,9 +198,9 @@ EVSRC_EXPORT int evsrc_process_from_pid(struct evsrc_process *process, pid_t pid
     process_init_closed(process);
     if (pid <= 0)
         return -EINVAL;
-    int pidfd = pidfd_open(pid, PIDFD_NONBLOCK);
+    int pidfd = open_pidfd(pid);
     if (pidfd < 0)
-        return -errno;
+        return pidfd;
     process_init(process, pidfd, pid);
     return 0;
 }

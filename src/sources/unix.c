@@ -349,13 +349,24 @@ EVSRC_EXPORT int evsrc_unix_stream_peer_cred(const struct evsrc_unix_stream *str
 }
 
 /*
- * Room for the most fds one message carries, plus credentials in case the
- * user turned SO_PASSCRED on: so the kernel hands every fd over and none is
- * dropped for want of room unless the sender went past the limit.
+ * SCM_PIDFD (Linux 6.5): on a socket with SO_PASSPIDFD, the kernel adds a
+ * pidfd of the sender to every read given a control buffer. Older C library
+ * headers lack the constant; its value is the kernel's ABI.
+ */
+#ifndef SCM_PIDFD
+#define SCM_PIDFD 0x04
+#endif
+
+/*
+ * Room for the most fds one message carries, plus credentials and a pidfd in
+ * case the user turned SO_PASSCRED or SO_PASSPIDFD on: so the kernel hands
+ * every fd over and none is dropped for want of room unless the sender went
+ * past the limit.
  */
 union fd_control {
     struct cmsghdr align;
-    char bytes[CMSG_SPACE(sizeof(int) * EVSRC_UNIX_MAX_FDS) + CMSG_SPACE(sizeof(struct ucred))];
+    char bytes[CMSG_SPACE(sizeof(int) * EVSRC_UNIX_MAX_FDS) + CMSG_SPACE(sizeof(struct ucred)) +
+               CMSG_SPACE(sizeof(int))];
 };
 
 EVSRC_EXPORT ssize_t evsrc_unix_stream_send_fds(struct evsrc_unix_stream *stream, const void *buf, size_t len,
@@ -387,15 +398,30 @@ EVSRC_EXPORT ssize_t evsrc_unix_stream_send_fds(struct evsrc_unix_stream *stream
     return fd_source_io_result(fd, n);
 }
 
+/*
+ * The fds an SCM_RIGHTS or SCM_PIDFD message carries: an array of ints.
+ * cmsg_len is at least CMSG_LEN(0) in every message CMSG_FIRSTHDR and
+ * CMSG_NXTHDR hand out of a buffer the kernel wrote.
+ */
+static size_t carried_count(const struct cmsghdr *cmsg)
+{
+    return (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+}
+
+static int carried_fd(const struct cmsghdr *cmsg, size_t i)
+{
+    int fd;
+    memcpy(&fd, CMSG_DATA(cmsg) + i * sizeof(int), sizeof fd);
+    return fd;
+}
+
 /* Stores the fds of one SCM_RIGHTS message while there is room and closes the rest; false if any was closed. */
 static bool keep_fds(const struct cmsghdr *cmsg, int *fds, size_t room, size_t *stored)
 {
-    size_t count = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    const unsigned char *data = CMSG_DATA(cmsg);
+    size_t count = carried_count(cmsg);
     bool all = true;
     for (size_t i = 0; i < count; i++) {
-        int received;
-        memcpy(&received, data + i * sizeof(int), sizeof received);
+        int received = carried_fd(cmsg, i);
         if (*stored < room) {
             fds[(*stored)++] = received;
         } else {
@@ -404,6 +430,14 @@ static bool keep_fds(const struct cmsghdr *cmsg, int *fds, size_t room, size_t *
         }
     }
     return all;
+}
+
+/* Closes the fds of a message that the call does not return (the SO_PASSPIDFD pidfd). */
+static void close_fds(const struct cmsghdr *cmsg)
+{
+    size_t count = carried_count(cmsg);
+    for (size_t i = 0; i < count; i++)
+        close(carried_fd(cmsg, i));
 }
 
 EVSRC_EXPORT ssize_t evsrc_unix_stream_recv_fds(struct evsrc_unix_stream *stream, void *buf, size_t len, int *fds,
@@ -433,9 +467,18 @@ EVSRC_EXPORT ssize_t evsrc_unix_stream_recv_fds(struct evsrc_unix_stream *stream
     /* MSG_CTRUNC: the kernel had more than fit in control and dropped (closed) the rest itself. */
     bool complete = !(msg.msg_flags & MSG_CTRUNC);
     size_t stored = 0;
-    for (struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg); cmsg; cmsg = CMSG_NXTHDR(&msg, cmsg))
-        if (cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS)
+    /*
+     * Only SOL_SOCKET's SCM_RIGHTS and SCM_PIDFD carry fds (as of Linux 6.18); the
+     * others (SCM_CREDENTIALS, SCM_SECURITY, any level's) are plain data,
+     * skipped with nothing to release.
+     */
+    for (struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg); cmsg; cmsg = CMSG_NXTHDR(&msg, cmsg)) {
+        bool socket_level = cmsg->cmsg_level == SOL_SOCKET;
+        if (socket_level && cmsg->cmsg_type == SCM_RIGHTS)
             complete &= keep_fds(cmsg, fds, room, &stored);
+        else if (socket_level && cmsg->cmsg_type == SCM_PIDFD)
+            close_fds(cmsg);
+    }
     *nfds = stored;
     if (truncated)
         *truncated = !complete;
