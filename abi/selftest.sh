@@ -3,8 +3,8 @@
 # (a directory it may fill; under the tree, name it build-*/ so git ignores it).
 #
 # Copies the tree into SCRATCHDIR, breaks it one way at a time, builds the
-# library alone (gcc, debugoptimized) and runs abi/check.sh on the result
-# against the committed baseline:
+# library alone (the default compiler, debugoptimized) and runs abi/check.sh
+# on the result against the committed baseline:
 #   unchanged                                   must pass
 #   a field added to a caller-owned struct (in its padding: same size) must fail
 #   an exported function removed                must fail
@@ -18,27 +18,34 @@ mkdir -p "$1"
 scratch=$(cd "$1" && pwd)
 status=0
 
+# One scratch copy of the tree, built once; each case restores the files the
+# previous one edited, makes its edit, rebuilds what changed and runs the check.
+tree=$scratch/tree
+rm -rf "$tree"
+mkdir -p "$tree"
+(cd "$src" && git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf -) | tar -xf - -C "$tree"
+mkdir -p "$tree/abi" && cp "$src/abi/libevsrc.abi" "$tree/abi/"
+edited=(include/evsrc/tcp.h include/evsrc/version.h.in src/sources/tcp.c src/version.c meson.build)
+meson setup "$tree/build" "$tree" -Dtests=disabled -Dexamples=false -Dbenchmarks=false -Dman-pages=disabled \
+  >"$scratch/setup.log" 2>&1 || { cat "$scratch/setup.log"; exit 1; }
+
 # Each case: a name, the expected outcome (pass/fail), a text the output must hold, and an edit.
 run_case() {
-  local name=$1 expect=$2 needle=$3 edit=$4
-  local tree=$scratch/$name
-  rm -rf "$tree"
-  mkdir -p "$tree"
-  (cd "$src" && git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf - ) | tar -xf - -C "$tree/"
-  mkdir -p "$tree/abi" && cp "$src/abi/libevsrc.abi" "$tree/abi/"
+  local name=$1 expect=$2 needle=$3 edit=$4 file
+  for file in "${edited[@]}"; do
+    cmp -s "$src/$file" "$tree/$file" || cp "$src/$file" "$tree/$file"
+  done
   (cd "$tree" && eval "$edit")
-  meson setup "$tree/build" "$tree" -Dtests=disabled -Dexamples=false -Dbenchmarks=false -Dman-pages=disabled \
-    >"$tree/setup.log" 2>&1 || { cat "$tree/setup.log"; exit 1; }
-  ninja -C "$tree/build" -j2 >"$tree/build.log" 2>&1 || { cat "$tree/build.log"; exit 1; }
+  ninja -C "$tree/build" -j2 >"$scratch/$name.build.log" 2>&1 || { cat "$scratch/$name.build.log"; exit 1; }
   local rc=0
-  bash "$tree/abi/check.sh" "$tree/build" >"$tree/check.log" 2>&1 || rc=$?
+  bash "$tree/abi/check.sh" "$tree/build" >"$scratch/$name.check.log" 2>&1 || rc=$?
   local got=pass
   [ "$rc" -eq 0 ] || got=fail
-  if [ "$got" = "$expect" ] && grep -qF -- "$needle" "$tree/check.log"; then
-    echo "abi/selftest: ok: $name: $got ($(grep -F -m1 -- "$needle" "$tree/check.log" | sed 's/^ *//'))"
+  if [ "$got" = "$expect" ] && grep -qF -- "$needle" "$scratch/$name.check.log"; then
+    echo "abi/selftest: ok: $name: $got ($(grep -F -m1 -- "$needle" "$scratch/$name.check.log" | sed 's/^ *//'))"
   else
     echo "abi/selftest: FAIL: $name: expected $expect with \"$needle\", got $got:" >&2
-    sed 's/^/  | /' "$tree/check.log" >&2
+    sed 's/^/  | /' "$scratch/$name.check.log" >&2
     status=1
   fi
 }
