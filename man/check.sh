@@ -3,7 +3,13 @@
 #  - every man/*.scd was built (it is in man_pages in man/meson.build);
 #  - every symbol the built libevsrc.so exports has a page or a .so link to
 #    one, which names it;
-#  - every page and link renders with `man -l` without a warning.
+#  - every page and link renders with `man -l` without a warning;
+#  - every public header (include/evsrc/*.h, and version.h from version.h.in)
+#    has its page, evsrc_NAME(3) for NAME.h, listed in evsrc(7)'s SEE ALSO
+#    (evsrc.h is evsrc(7) itself);
+#  - every header that defines a built-in source (a struct that embeds
+#    `struct evsrc_source source;`) has its page named in evsrc(7)'s
+#    "Sources" section.
 # The build must have been configured with the man pages on (scdoc found).
 set -euo pipefail
 if [ $# -ne 1 ]; then
@@ -54,5 +60,34 @@ for page in man3/*.3 man7/*.7; do
   [ -z "$warnings" ] || fail "man -l $page warns: $warnings"
 done
 
-[ "$status" = 0 ] && echo "man/check: $count exported functions, each with a page; $pages pages and links render cleanly"
+# The headers against evsrc(7): its SEE ALSO, and its list of built-in sources.
+section() { # prints the lines of $1 from the heading matching $2 to the next heading of that level
+  awk -v start="$2" -v level="$3" '
+    $0 == start { inside = 1; next }
+    inside && index($0, level " ") == 1 { exit }
+    inside { print }' "$1"
+}
+overview=$src/man/evsrc.7.scd
+see_also=$(section "$overview" "# SEE ALSO" "#")
+sources=$(section "$overview" "## Sources" "##")
+[ -n "$see_also" ] || fail "evsrc.7.scd has no SEE ALSO section"
+[ -n "$sources" ] || fail "evsrc.7.scd has no \"## Sources\" section"
+headers=0
+for header in "$src"/include/evsrc/*.h "$src"/include/evsrc/*.h.in; do
+  [ -f "$header" ] || continue
+  name=$(basename "$header")
+  name=${name%.in}
+  name=${name%.h}
+  [ "$name" = evsrc ] && continue
+  headers=$((headers + 1))
+  page="evsrc_$name"
+  [ -f "$src/man/$page.3.scd" ] || fail "<evsrc/$name.h> has no page: write man/$page.3.scd"
+  grep -qF "*$page*(3)" <<<"$see_also" || fail "<evsrc/$name.h>: evsrc(7)'s SEE ALSO does not list *$page*(3)"
+  if grep -qE '^[[:space:]]*struct evsrc_source source;' "$header"; then
+    grep -qF "*$page*(3)" <<<"$sources" ||
+      fail "<evsrc/$name.h> defines a built-in source, but evsrc(7)'s \"## Sources\" does not name *$page*(3)"
+  fi
+done
+
+[ "$status" = 0 ] && echo "man/check: $count exported functions, each with a page; $pages pages and links render cleanly; $headers headers, each with a page in evsrc(7)"
 exit "$status"

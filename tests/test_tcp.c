@@ -468,6 +468,55 @@ START_TEST(ipv6_loopback_where_available)
 }
 END_TEST
 
+/* What accept stores as the peer (tcp.h): the family is the listener's, so a dual-stack listener maps IPv4. */
+START_TEST(dual_stack_listener_reports_ipv4_peers_mapped)
+{
+    struct sockaddr_in6 any;
+    memset(&any, 0, sizeof any);
+    any.sin6_family = AF_INET6;
+    any.sin6_addr = in6addr_any;
+    struct evsrc_tcp_listener listener;
+    int r = evsrc_tcp_listener_bind(&listener, (const struct sockaddr *)&any, sizeof any);
+    if (r == -EADDRNOTAVAIL || r == -EAFNOSUPPORT)
+        return; /* no IPv6 here: nothing to test */
+    ck_assert_int_eq(r, 0);
+    int v6only = 1;
+    socklen_t optlen = sizeof v6only;
+    ck_assert_int_eq(getsockopt(evsrc_tcp_listener_fd(&listener), IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &optlen), 0);
+    if (v6only) { /* net.ipv6.bindv6only=1: no IPv4 on this listener */
+        ck_assert_int_eq(evsrc_tcp_listener_close(&listener), 0);
+        return;
+    }
+    socklen_t len;
+    struct sockaddr_storage bound = listener_addr(&listener, &len);
+    struct sockaddr_in loopback;
+    memset(&loopback, 0, sizeof loopback);
+    loopback.sin_family = AF_INET;
+    loopback.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    loopback.sin_port = htons(port_of(&bound));
+    struct evsrc_tcp_stream client, server;
+    ck_assert_int_eq(evsrc_tcp_stream_connect(&client, (const struct sockaddr *)&loopback, sizeof loopback), 0);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &listener.source, 63, EVSRC_READABLE), 0);
+    (void)wait_event(63);
+
+    struct sockaddr_storage peer;
+    socklen_t peerlen = sizeof peer;
+    ck_assert_int_eq(evsrc_tcp_listener_accept(&listener, &server, &peer, &peerlen), 0);
+    ck_assert_int_eq(peer.ss_family, AF_INET6);
+    ck_assert_uint_eq(peerlen, sizeof(struct sockaddr_in6));
+    const struct sockaddr_in6 *mapped = (const struct sockaddr_in6 *)(const void *)&peer;
+    ck_assert(IN6_IS_ADDR_V4MAPPED(&mapped->sin6_addr));
+    ck_assert_int_eq(memcmp(&mapped->sin6_addr.s6_addr[12], &loopback.sin_addr, 4), 0);
+    struct sockaddr_storage local;
+    socklen_t locallen = sizeof local;
+    ck_assert_int_eq(evsrc_tcp_stream_local_addr(&client, &local, &locallen), 0);
+    ck_assert_uint_eq(ntohs(mapped->sin6_port), port_of(&local));
+
+    close_streams(&client, &server);
+    ck_assert_int_eq(evsrc_tcp_listener_close(&listener), 0);
+}
+END_TEST
+
 /* ---- Stream calls ------------------------------------------------------ */
 
 START_TEST(nodelay_round_trips)
@@ -1029,6 +1078,7 @@ int main(void)
     tcase_add_test(readiness, reset_peer_write_fails_without_sigpipe);
     tcase_add_test(readiness, accept_eagain_then_listener_readable);
     tcase_add_test(readiness, ipv6_loopback_where_available);
+    tcase_add_test(readiness, dual_stack_listener_reports_ipv4_peers_mapped);
 
     TCase *registration = testutil_add_tcase(suite, "registration");
     tcase_add_test(registration, reregister_changes_what_is_reported);

@@ -807,6 +807,58 @@ START_TEST(listener_accepts_and_addresses_match)
 }
 END_TEST
 
+/* What accept stores as the peer (unix.h): the address the client bound, as getpeername reports it. */
+START_TEST(accepted_peer_is_the_clients_bound_address)
+{
+    const char *path = path_of("peer.sock");
+    const char *client_path = path_of("client.sock");
+    struct evsrc_unix_listener listener;
+    ck_assert_int_eq(evsrc_unix_listener_bind(&listener, path), 0);
+    struct evsrc_unix_stream server;
+    struct sockaddr_un peer;
+    memset(&peer, 0x55, sizeof peer);
+    socklen_t peerlen = 3;
+    ck_assert_int_eq(evsrc_unix_listener_accept(&listener, &server, &peer, &peerlen), -EAGAIN);
+    ck_assert_uint_eq(peerlen, 3); /* an error touches neither */
+    ck_assert_uint_eq(((unsigned char *)&peer)[0], 0x55);
+
+    /* A client bound to a path: that path, with its length, as getpeername(2) on the server's end. */
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(fd, 0);
+    struct sockaddr_un addr;
+    socklen_t len;
+    ck_assert_int_eq(evsrc_unix_addr_path(&addr, &len, client_path), 0);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&addr, len), 0);
+    ck_assert_int_eq(evsrc_unix_addr_path(&addr, &len, path), 0);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&addr, len), 0);
+    peerlen = sizeof peer;
+    ck_assert_int_eq(evsrc_unix_listener_accept(&listener, &server, &peer, &peerlen), 0);
+    ck_assert_uint_eq(peerlen, offsetof(struct sockaddr_un, sun_path) + strlen(client_path) + 1);
+    ck_assert_str_eq(peer.sun_path, client_path);
+    len = sizeof addr;
+    ck_assert_int_eq(evsrc_unix_stream_peer_addr(&server, &addr, &len), 0);
+    ck_assert_uint_eq(len, peerlen);
+    ck_assert_int_eq(memcmp(&addr, &peer, len), 0);
+    ck_assert_int_eq(evsrc_unix_stream_close(&server), 0);
+    ck_assert_int_eq(close(fd), 0);
+
+    /* A client that never bound: unnamed, only sun_family written. */
+    struct evsrc_unix_stream client;
+    ck_assert_int_eq(evsrc_unix_stream_connect(&client, path), 0);
+    memset(&peer, 0x55, sizeof peer);
+    peerlen = sizeof peer;
+    ck_assert_int_eq(evsrc_unix_listener_accept(&listener, &server, &peer, &peerlen), 0);
+    ck_assert(is_unnamed(&peer, peerlen));
+    ck_assert_uint_eq((unsigned char)peer.sun_path[0], 0x55);
+
+    ck_assert_int_eq(evsrc_unix_stream_close(&server), 0);
+    ck_assert_int_eq(evsrc_unix_stream_close(&client), 0);
+    ck_assert_int_eq(evsrc_unix_listener_close(&listener), 0);
+    unlink(path);
+    unlink(client_path);
+}
+END_TEST
+
 START_TEST(close_leaves_the_socket_file)
 {
     const char *path = path_of("stays.sock");
@@ -1621,6 +1673,7 @@ int main(void)
 
     TCase *addresses = add_tcase(suite, "addresses");
     tcase_add_test(addresses, listener_accepts_and_addresses_match);
+    tcase_add_test(addresses, accepted_peer_is_the_clients_bound_address);
     tcase_add_test(addresses, close_leaves_the_socket_file);
     tcase_add_test(addresses, closing_listener_drops_pending_connections);
     tcase_add_test(addresses, abstract_names);

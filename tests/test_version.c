@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <link.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -15,11 +16,47 @@ START_TEST(header_and_library_versions_agree)
 }
 END_TEST
 
+/* From 1.0 the versions follow semver (docs/stability.md). */
+START_TEST(version_is_stable)
+{
+    ck_assert_int_ge(EVSRC_VERSION_MAJOR, 1);
+    ck_assert_int_ge(EVSRC_VERSION_NUMBER, 10000);
+}
+END_TEST
+
+/* The loaded shared library's name, as the dynamic linker found it through its soname. */
+static int find_evsrc_object(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    const char *name = info->dlpi_name ? strrchr(info->dlpi_name, '/') : NULL;
+    name = name ? name + 1 : info->dlpi_name;
+    if (name && strncmp(name, "libevsrc.so", strlen("libevsrc.so")) == 0) {
+        snprintf(data, 256, "%s", name);
+        return 1;
+    }
+    return 0;
+}
+
+/* The soname is libevsrc.so.MAJOR: it moves with the major version and with nothing else. */
+START_TEST(soname_is_the_major_version)
+{
+    char loaded[256] = "";
+    dl_iterate_phdr(find_evsrc_object, loaded);
+    if (loaded[0] == '\0')
+        return; /* a static build: no soname to check */
+    char expected[64];
+    snprintf(expected, sizeof expected, "libevsrc.so.%d", EVSRC_VERSION_MAJOR);
+    ck_assert_str_eq(loaded, expected);
+}
+END_TEST
+
 int main(void)
 {
     Suite *suite = suite_create("version");
     TCase *tc = tcase_create("version");
     tcase_add_test(tc, header_and_library_versions_agree);
+    tcase_add_test(tc, version_is_stable);
+    tcase_add_test(tc, soname_is_the_major_version);
     suite_add_tcase(suite, tc);
     return testutil_run(suite);
 }

@@ -142,9 +142,16 @@ EVSRC_EXPORT int evsrc_tcp_listener_local_addr(const struct evsrc_tcp_listener *
 /*
  * Accepts one pending connection into *stream, which is then a connected,
  * non-blocking, close-on-exec stream owned by the caller (close it with
- * evsrc_tcp_stream_close()). If peer is not NULL, the peer's address is
- * stored there as getsockname(2) would (peerlen must then not be NULL); if
- * peer is NULL, peerlen is ignored.
+ * evsrc_tcp_stream_close()). If peer is not NULL, the connection's remote
+ * address (the client's address and port, as accept(2) and, later,
+ * evsrc_tcp_stream_peer_addr() report it) is stored there, and peerlen must
+ * then not be NULL: set *peerlen to sizeof *peer before the call, and it
+ * holds the address's length after it (sizeof(struct sockaddr_in) or
+ * sizeof(struct sockaddr_in6)). The family is the listener's: an IPv6
+ * listener that also takes IPv4 (IPV6_V6ONLY off, Linux's default) reports
+ * an IPv4 client as AF_INET6 ::ffff:a.b.c.d. If *peerlen was smaller, the
+ * address is truncated and *peerlen is still its full length. If peer is
+ * NULL, peerlen is ignored. On error *peer and *peerlen are left unchanged.
  * After a readable event, accept until -EAGAIN (edge-triggered).
  * Errors: -EINVAL if listener or stream is NULL, or peer is given without
  * peerlen; -EBADF if the listener is closed; -EAGAIN when no connection is

@@ -198,9 +198,16 @@ EVSRC_EXPORT int evsrc_unix_listener_from_fd(struct evsrc_unix_listener *listene
 /*
  * Accepts one pending connection into *stream, which is then a connected,
  * non-blocking, close-on-exec stream owned by the caller. If peer is not
- * NULL, the peer's address is stored there as getsockname(2) would (peerlen
- * must then not be NULL; a client that did not bind is unnamed, see
- * "Addresses"); if peer is NULL, peerlen is ignored.
+ * NULL, the address the connecting client bound, as accept(2) and, later,
+ * evsrc_unix_stream_peer_addr() report it, is stored there, and peerlen
+ * must then not be NULL: set *peerlen to sizeof *peer before the call, and
+ * it holds the address's length after it (see "Addresses"): for a client
+ * bound to a path, offsetof(struct sockaddr_un, sun_path) + strlen(path) + 1;
+ * for an abstract name, that offset + 1 + the name's length; for a client
+ * that never bound (the usual case), an unnamed address: sizeof(sa_family_t),
+ * with only sun_family (AF_UNIX) written and the rest of *peer untouched, so
+ * test the length, not sun_path. It is never the listener's own path. If peer
+ * is NULL, peerlen is ignored. On error *peer and *peerlen are left unchanged.
  * After a readable event, accept until -EAGAIN (edge-triggered).
  * Errors: -EINVAL if listener or stream is NULL, or peer is given without
  * peerlen; -EBADF if the listener is closed; -EAGAIN when no connection is

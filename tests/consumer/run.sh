@@ -19,7 +19,7 @@
 #     subproject is quiet: it adds no tests, builds only the library and
 #     installs nothing.
 #  5. Builds and runs the CMake project in cmake/, which finds the installed
-#     evsrc with find_package(evsrc 0.2 REQUIRED), linked shared and static.
+#     evsrc with find_package(evsrc 1.0 REQUIRED), linked shared and static.
 #
 # Honours CC (default cc). Exits non-zero on the first failure, after
 # printing the log of the step that failed.
@@ -240,13 +240,13 @@ sed 's/^/  | /' "$tmp/meson-consumer.out"
 grep -qx "consumer: evsrc $version (headers $version): ok" "$tmp/meson-consumer.out" ||
   fail "the Meson consumer did not report evsrc $version"
 
-# ---- 5. A CMake project with find_package(evsrc 0.2 REQUIRED) ------------------------
+# ---- 5. A CMake project with find_package(evsrc 1.0 REQUIRED) ------------------------
 if command -v cmake >/dev/null; then
   export PKG_CONFIG_PATH=$saved_pkg_config_path
   for linkage in shared static; do
     static=OFF
     [ "$linkage" = static ] && static=ON
-    step "building the CMake consumer ($linkage) with find_package(evsrc 0.2 REQUIRED)"
+    step "building the CMake consumer ($linkage) with find_package(evsrc 1.0 REQUIRED)"
     quiet env CC="$cc" cmake -S "$here/cmake" -B "$tmp/cmake-$linkage" -DCMAKE_PREFIX_PATH="$prefix" \
       -Devsrc_USE_STATIC_LIBS=$static
     quiet cmake --build "$tmp/cmake-$linkage"
