@@ -71,6 +71,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include <evsrc/deadline.h>
 #include <evsrc/export.h>
 #include <evsrc/interest.h>
 #include <evsrc/source.h>
@@ -104,19 +105,22 @@ struct evsrc_timer {
  */
 struct evsrc_timers {
     struct evsrc_source source; /* register this, with EVSRC_READABLE */
-    int fd;                     /* private: the timerfd, -1 when closed */
+    int fd;                     /* private: the timerfd, -1 while there is none */
     clockid_t clock;
-    uint32_t id;
+    uint32_t id;             /* 0 when closed */
     uint32_t sequence;
     bool draining;           /* a drain is under way: */
+    bool spent;              /* a one-shot registration has reported */
     uint32_t drain_sequence; /* the last start before it, */
     int64_t now;             /* and its latest clock reading */
-    int64_t armed; /* the deadline the fd is armed for, INT64_MAX for none */
-    int64_t slack; /* ns the fd is armed after that deadline */
+    int64_t armed; /* the deadline the queue is armed for, INT64_MAX for none */
+    int64_t slack; /* ns the timerfd is armed after that deadline */
     size_t len;
     size_t capacity;
     void *table;
     void *allocation;
+    uint32_t mode;                  /* the interests it is registered with */
+    struct evsrc_deadline deadline; /* carries the earliest deadline to the poll */
 };
 
 /*
@@ -163,6 +167,31 @@ EVSRC_EXPORT evsrc_token evsrc_timer_token(const struct evsrc_timer *timer);
  */
 EVSRC_EXPORT int evsrc_timers_start(struct evsrc_timers *timers, struct evsrc_timer *timer,
                                     const struct timespec *after, const struct timespec *interval);
+
+/*
+ * Arms `timer` to expire at `deadline`, an instant of the queue's clock (as
+ * clock_gettime() on it reads, or evsrc_timers_now() last read), and if
+ * `interval` is non-NULL and not {0, 0}, every `interval` after that: the
+ * start of a batch that shares one clock reading, as a libev user starts
+ * timers from ev_now(). A deadline already past is due at once. Otherwise
+ * as evsrc_timers_start(): restarts, the pointer kept, clamping, errors
+ * (with deadline in place of after), and no clock read at all.
+ * Thread-safety: the queue's thread only.
+ */
+EVSRC_EXPORT int evsrc_timers_start_at(struct evsrc_timers *timers, struct evsrc_timer *timer,
+                                       const struct timespec *deadline, const struct timespec *interval);
+
+/*
+ * Stores in *now the queue's clock as it last read it: at the start of the
+ * last drain (the loop's last wake-up for it), or at the last
+ * evsrc_timers_start() or evsrc_timers_new() if that came later; no clock
+ * read and no system call. Add a delay to it for evsrc_timers_start_at().
+ * A timer started that way may expire up to the time since that reading
+ * earlier than the same delay given to evsrc_timers_start() would.
+ * Errors: -EINVAL if timers or now is NULL; -EBADF if the queue is closed.
+ * Thread-safety: the queue's thread only.
+ */
+EVSRC_EXPORT int evsrc_timers_now(const struct evsrc_timers *timers, struct timespec *now);
 
 /*
  * Stops `timer`: it will not be handed out, and the queue no longer points

@@ -46,6 +46,7 @@
 #include <time.h>
 
 #include <stdbool.h>
+#include <string.h>
 
 #include <evsrc/events.h>
 #include <evsrc/interest.h>
@@ -60,6 +61,17 @@ static inline bool selector_interests_are_valid(evsrc_interest interests)
 {
     const evsrc_interest kinds = EVSRC_READABLE | EVSRC_WRITABLE | EVSRC_PRIORITY;
     return (interests & kinds) != 0 && (interests & ~(kinds | EVSRC_LEVEL | EVSRC_ONESHOT)) == 0;
+}
+
+/* Stores one event in the public layout, for a backend or a report that the kernel does not write itself. */
+static inline void selector_event_store(struct evsrc_event *event, evsrc_token token, uint32_t flags)
+{
+    event->flags = flags;
+#if defined(__x86_64__)
+    memcpy(event->token_bytes, &token, sizeof token);
+#else
+    event->token = token;
+#endif
 }
 
 #if defined(EVSRC_SELECTOR_EPOLL)
