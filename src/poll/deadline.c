@@ -208,6 +208,12 @@ int deadline_table_new(struct deadline_table **out, struct evsrc_poll *poll)
     table->poll = poll;
     table->wake_fd = -1;
     table->wait_until = NOT_SET;
+    /* Room from the start, so that registering the first deadlines allocates nothing (see register). */
+    if (heap_reserve(table, FIRST_CAPACITY) < 0) {
+        pthread_mutex_destroy(&table->lock);
+        free(table);
+        return -ENOMEM;
+    }
     *out = table;
     return 0;
 }
@@ -329,16 +335,22 @@ EVSRC_EXPORT int evsrc_registry_register_deadline(struct evsrc_registry *registr
         return r;
     pthread_mutex_lock(&table->lock);
     /*
-     * The eventfd and the first deadline's wake (see "the first deadline"
-     * above: a wait may be blocked in the plain path) before the memory, so
-     * that a failed registration leaves neither an fd nor memory behind.
+     * The first deadline turns deadline_mode on, then wakes a wait that read
+     * it as 0 (see "the first deadline" above), in that order: a wait that
+     * returns for the wake then reads 1. The table has room for the first
+     * deadlines from the start, so a failed registration leaves neither an
+     * fd nor memory behind.
      */
     int opened = table_open_wake_locked(table, token);
-    r = opened;
-    if (r >= 0 && table->registered == 0)
+    r = opened < 0 ? opened : heap_reserve(table, table->registered + 1);
+    if (r >= 0 && table->registered == 0) {
+        table->registered = 1;
+        table_set_mode_locked(table);
         r = table_wake_locked(table, token);
-    if (r >= 0)
-        r = heap_reserve(table, table->registered + 1);
+        table->registered = 0;
+        if (r < 0)
+            table_set_mode_locked(table);
+    }
     if (r < 0) {
         if (opened > 0)
             table_close_wake_locked(table);
@@ -351,8 +363,7 @@ EVSRC_EXPORT int evsrc_registry_register_deadline(struct evsrc_registry *registr
     deadline->index = 0;
     deadline_store_at(deadline, NOT_SET);
     deadline_table_retain(table);
-    if (++table->registered == 1)
-        table_set_mode_locked(table);
+    table->registered++;
     pthread_mutex_unlock(&table->lock);
     return 0;
 }
