@@ -705,8 +705,13 @@ EVSRC_EXPORT int evsrc_timers_close(struct evsrc_timers *timers)
     if (!is_open(timers))
         return -EBADF;
     struct slot *table = table_of(timers);
+    /*
+     * A timer freed before its queue was closed (the wrong order, timers.h)
+     * no longer says it sits here: its memory, perhaps reused, is left alone.
+     */
     for (size_t i = 0; i < timers->len; i++)
-        table[i].timer->queue = 0;
+        if (holds(timers, table[i].timer))
+            table[i].timer->queue = 0;
     free(timers->allocation);
     timers->allocation = NULL;
     timers->table = NULL;
