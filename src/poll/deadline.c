@@ -55,6 +55,7 @@ struct deadline_table {
     evsrc_token wake_token;  /* the token that write is reported under */
     unsigned waiting;        /* waits blocked (normally one at most) */
     int64_t wait_until;      /* the time the last of them blocks until */
+    int64_t outside_until;   /* an outer loop's wait on the backend fd ends then (NOT_SET: none) */
     bool kernel_turn;        /* capacity 1, deadlines due: whether the kernel's events go first */
     size_t registered;
     struct evsrc_deadline **heap; /* the set deadlines, the earliest at 0 */
@@ -208,6 +209,7 @@ int deadline_table_new(struct deadline_table **out, struct evsrc_poll *poll)
     table->poll = poll;
     table->wake_fd = -1;
     table->wait_until = NOT_SET;
+    table->outside_until = NOT_SET;
     /* Room from the start, so that registering the first deadlines allocates nothing (see register). */
     if (heap_reserve(table, FIRST_CAPACITY) < 0) {
         pthread_mutex_destroy(&table->lock);
@@ -463,7 +465,8 @@ static int deadline_set_ns(struct evsrc_deadline *deadline, int64_t at)
         deadline_store_at(deadline, at);
         heap_resift(table, deadline->index, deadline);
     }
-    if (table->waiting && at < table->wait_until)
+    /* A wait in another thread, or an outer loop's (evsrc_poll_next_timeout()), would block past it. */
+    if ((table->waiting && at < table->wait_until) || at < table->outside_until)
         r = table_wake_locked(table, deadline->token);
     pthread_mutex_unlock(&table->lock);
     return r;
@@ -560,6 +563,7 @@ int deadline_wait(struct evsrc_poll *poll, struct evsrc_events *events, const st
     int64_t end = timeout ? timespec_ns_add(now, timespec_to_ns(timeout)) : NOT_SET;
     long n;
     pthread_mutex_lock(&table->lock);
+    table->outside_until = NOT_SET; /* the outer loop's wait, if any, is over: this one follows it */
     for (;;) {
         table_unwake_locked(table);
         int64_t first = table->len ? deadline_at(table->heap[0]) : NOT_SET;
@@ -590,4 +594,26 @@ int deadline_wait(struct evsrc_poll *poll, struct evsrc_events *events, const st
     pthread_mutex_unlock(&table->lock);
     events->len = n > 0 ? (size_t)n : 0;
     return (int)n;
+}
+
+int deadline_next_timeout(struct evsrc_poll *poll, struct timespec *timeout)
+{
+    struct deadline_table *table = poll->registry.deadlines;
+    if (!handle_is_ours(&poll->registry) || !table_is_ours(table))
+        return -ECHILD;
+    pthread_mutex_lock(&table->lock);
+    int64_t first = table->len ? deadline_at(table->heap[0]) : NOT_SET;
+    /*
+     * The outer loop now blocks on the backend fd until `first` at most: a
+     * deadline set earlier from another thread must wake it, as it wakes a
+     * wait of ours, through the eventfd in the queue (which the fd reports).
+     */
+    table->outside_until = first;
+    table_unwake_locked(table);
+    pthread_mutex_unlock(&table->lock);
+    if (first == NOT_SET)
+        return 0;
+    int64_t left = first - timespec_now_ns(CLOCK_MONOTONIC);
+    *timeout = timespec_from_ns(left > 0 ? left : 0);
+    return 1;
 }

@@ -34,4 +34,7 @@ void deadline_table_detach_poll(struct deadline_table *table);
  */
 int deadline_wait(struct evsrc_poll *poll, struct evsrc_events *events, const struct timespec *timeout);
 
+/* evsrc_poll_next_timeout(): 1 and the time until the earliest deadline, 0 when none is set, or -ECHILD. */
+int deadline_next_timeout(struct evsrc_poll *poll, struct timespec *timeout);
+
 #endif /* EVSRC_POLL_DEADLINE_H */

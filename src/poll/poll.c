@@ -162,3 +162,19 @@ EVSRC_EXPORT int evsrc_poll_wait(struct evsrc_poll *poll, struct evsrc_events *e
     events->len = (size_t)n;
     return (int)n;
 }
+
+EVSRC_EXPORT int evsrc_poll_fd(const struct evsrc_poll *poll)
+{
+    if (!poll)
+        return -EINVAL;
+    if (!handle_is_ours(&poll->registry))
+        return -ECHILD;
+    return selector_backend_fd(poll->registry.selector);
+}
+
+EVSRC_EXPORT int evsrc_poll_next_timeout(struct evsrc_poll *poll, struct timespec *timeout)
+{
+    if (!poll || !timeout)
+        return -EINVAL;
+    return deadline_next_timeout(poll, timeout);
+}

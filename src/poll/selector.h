@@ -18,6 +18,8 @@
  *   void selector_close(selector_t);                 drops one handle; the last ends the queue
  *   int  selector_handle_fd(selector_t);             an fd of the handle's own, that a fork
  *                                                    child's copy may be poisoned through (queue.c)
+ *   int  selector_backend_fd(selector_t);            an fd that polls readable while the queue has
+ *                                                    events, for embedding (poll.h); -EOPNOTSUPP if none
  *   int  selector_add(selector_t, int fd, evsrc_token, evsrc_interest);     0 or -errno
  *   int  selector_modify(selector_t, int fd, evsrc_token, evsrc_interest);  0 or -errno
  *   int  selector_delete(selector_t, int fd);                               0 or -errno
@@ -82,6 +84,7 @@ int selector_open(selector_t *out);
 int selector_clone(selector_t selector, selector_t *out);
 void selector_close(selector_t selector);
 int selector_handle_fd(selector_t selector);
+int selector_backend_fd(selector_t selector);
 int selector_add(selector_t selector, int fd, evsrc_token token, evsrc_interest interests);
 int selector_modify(selector_t selector, int fd, evsrc_token token, evsrc_interest interests);
 int selector_delete(selector_t selector, int fd);
