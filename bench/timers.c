@@ -19,11 +19,12 @@
  * them by the monotonic clock instead (the fire phase is CPU time always).
  *
  * Each library is used as its documentation recommends for an idle timeout:
- * evsrc_timers_start() again, ev_timer_again() with a new repeat value (the
+ * evsrc_timers_start_at() again, ev_timer_again() with a new repeat value (the
  * callback stops the watcher, so it fires once), uv_timer_start() again,
- * evtimer_add() again. libev and libuv compute deadlines from a loop time
- * they cache (updated before the start phase here); evsrc and libevent read
- * the clock on every start.
+ * evtimer_add() again. evsrc, libev and libuv compute deadlines from one
+ * clock reading per phase (evsrc's: one clock_gettime before the batch;
+ * libev's and libuv's: the loop time they cache, updated before the start
+ * phase here); libevent reads the clock on every start.
  *
  * System calls per operation: one more run of each, after the timed rounds,
  * under ptrace(2): the parent counts the child's system call entries between
@@ -164,7 +165,7 @@ static struct timespec timespec_of(uint64_t ns)
 
 static void evsrc_setup(void)
 {
-    /* The queue arms its fd with the creating thread's timer slack (50 us unless set). */
+    /* The poll's wait runs late by the waiting thread's timer slack (50 us unless set), as the others' do. */
     if (slack_1ms && prctl(PR_SET_TIMERSLACK, 1000000UL, 0, 0, 0) < 0)
         die("prctl(PR_SET_TIMERSLACK)");
     if (evsrc_poll_new(&ev_poll) < 0 || evsrc_events_new(64, &ev_events) < 0 ||
@@ -178,11 +179,15 @@ static void evsrc_setup(void)
         evsrc_timer_init(&ev_timers[i], i);
 }
 
+/* A batch of starts from one clock reading, as libev's and libuv's from their cached loop time. */
 static void evsrc_start(const uint64_t *delays)
 {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    uint64_t base = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
     for (size_t i = 0; i < n; i++) {
-        struct timespec after = timespec_of(delays[i]);
-        evsrc_timers_start(&ev_queue, &ev_timers[i], &after, NULL);
+        struct timespec at = timespec_of(base + delays[i]);
+        evsrc_timers_start_at(&ev_queue, &ev_timers[i], &at, NULL);
     }
 }
 

@@ -323,6 +323,49 @@ START_TEST(timers_do_not_allocate)
 }
 END_TEST
 
+START_TEST(deadlines_and_a_registered_queue_do_not_allocate)
+{
+    /* Registration may allocate (the table grows with the peak count); set, clear, the wait and the drain do not. */
+    struct evsrc_deadline d[4];
+    for (int i = 0; i < 4; i++) {
+        evsrc_deadline_init(&d[i]);
+        ck_assert_int_eq(evsrc_registry_register_deadline(registry, &d[i], (evsrc_token)(10 + i), EVSRC_READABLE), 0);
+    }
+    struct evsrc_timers q;
+    ck_assert_int_eq(evsrc_timers_new(&q, CLOCK_MONOTONIC), 0);
+    ck_assert_int_eq(evsrc_registry_register(registry, &q.source, 1, EVSRC_READABLE), 0);
+    static struct evsrc_timer timers[64];
+    const struct timespec zero = {0, 0}, later = {3600, 0};
+    for (size_t i = 0; i < 64; i++) {
+        evsrc_timer_init(&timers[i], i);
+        ck_assert_int_eq(evsrc_timers_start(&q, &timers[i], &later, NULL), 0);
+    }
+    counting_start();
+    int failures = 0;
+    size_t reported = 0;
+    for (int i = 0; i < ITERATIONS; i++) {
+        struct timespec far = {3600 + i % 7, 0};
+        failures += evsrc_deadline_set(&d[i % 4], &far) != 0;
+        failures += evsrc_deadline_ready_again(&d[(i + 1) % 4]) != 0;
+        failures += evsrc_deadline_clear(&d[(i + 2) % 4]) < 0;
+        failures += evsrc_timers_start(&q, &timers[i % 64], &zero, NULL) != 0;
+        int n = evsrc_poll_wait(poll_, events, i % 2 ? NULL : &zero);
+        failures += n < 1;
+        reported += (size_t)(n > 0 ? n : 0);
+        struct evsrc_timer *t;
+        while (evsrc_timers_expired(&q, &t) == 0)
+            failures += evsrc_timers_start(&q, t, &later, NULL) != 0;
+    }
+    unsigned long n = counting_stop();
+    ck_assert_int_eq(failures, 0);
+    ck_assert_uint_ge(reported, ITERATIONS);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_int_eq(evsrc_timers_close(&q), 0);
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(evsrc_registry_deregister_deadline(registry, &d[i]), 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *suite = suite_create("no_alloc");
@@ -334,6 +377,7 @@ int main(void)
     tcase_add_test(tc, reregister_does_not_allocate);
     tcase_add_test(tc, event_accessors_do_not_allocate);
     tcase_add_test(tc, timers_do_not_allocate);
+    tcase_add_test(tc, deadlines_and_a_registered_queue_do_not_allocate);
     suite_add_tcase(suite, tc);
     return testutil_run(suite);
 }

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/timerfd.h>
@@ -746,6 +748,183 @@ START_TEST(a_timer_outlives_billions_of_starts)
 }
 END_TEST
 
+/* The timerfds this process has open (what /proc/self/fd links them to). */
+static int open_timerfds(void)
+{
+    char path[64], target[64];
+    int count = 0;
+    for (int fd = 0; fd < 1024; fd++) {
+        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+        ssize_t n = readlink(path, target, sizeof target - 1);
+        if (n < 0)
+            continue;
+        target[n] = '\0';
+        if (strstr(target, "timerfd"))
+            count++;
+    }
+    return count;
+}
+
+START_TEST(a_monotonic_queue_in_a_poll_needs_no_timerfd)
+{
+    int before = open_timerfds();
+    struct evsrc_timers q;
+    new_queue(&q, CLOCK_MONOTONIC, EVSRC_READABLE);
+    struct evsrc_timer t[3], *got[3];
+    for (int i = 0; i < 3; i++) {
+        evsrc_timer_init(&t[i], (evsrc_token)i);
+        start_ms(&q, &t[i], 5 + 5 * i);
+    }
+    ck_assert_uint_eq(collect(&q, got, NULL, 3), 3);
+    for (int i = 0; i < 3; i++)
+        ck_assert_ptr_eq(got[i], &t[i]);
+    /* The wait itself was the timer: no timerfd was made. */
+    ck_assert_int_eq(open_timerfds(), before);
+    /* One is made when asked for, and is armed as the queue is from then on. */
+    start_ms(&q, &t[0], 3600 * 1000L);
+    int fd = evsrc_timers_fd(&q);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(evsrc_timers_fd(&q), fd);
+    ck_assert_int_eq(open_timerfds(), before + 1);
+    ck_assert_int_gt(fd_remaining_ns(&q), 3500 * 1000000000LL);
+    start_ms(&q, &t[1], 5);
+    testutil_await_fd(fd, POLLIN);
+    ck_assert_uint_eq(collect(&q, got, NULL, 1), 1);
+    ck_assert_ptr_eq(got[0], &t[1]);
+    ck_assert_int_eq(evsrc_timers_close(&q), 0);
+    ck_assert(!testutil_fd_is_open(fd));
+    ck_assert_int_eq(open_timerfds(), before);
+}
+END_TEST
+
+START_TEST(start_at_takes_the_cached_time_and_is_never_early)
+{
+    struct evsrc_timers q;
+    ck_assert_int_eq(evsrc_timers_new(&q, CLOCK_MONOTONIC), 0);
+    struct timespec now;
+    long long before = clock_ns(CLOCK_MONOTONIC);
+    ck_assert_int_eq(evsrc_timers_now(&q, &now), 0);
+    ck_assert_int_le(ns_of(now), before);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &q.source, QUEUE, EVSRC_READABLE), 0);
+    /* A batch of starts sharing one reading: 20, 10 and -5 ms from it. */
+    struct evsrc_timer t[3], *got[3];
+    const long offsets_ms[3] = {20, 10, -5};
+    long long deadline[3];
+    for (int i = 0; i < 3; i++) {
+        evsrc_timer_init(&t[i], (evsrc_token)i);
+        deadline[i] = ns_of(now) + offsets_ms[i] * 1000000LL;
+        struct timespec at = {(time_t)(deadline[i] / 1000000000LL), (long)(deadline[i] % 1000000000LL)};
+        ck_assert_int_eq(evsrc_timers_start_at(&q, &t[i], &at, NULL), 0);
+    }
+    long long at[3];
+    ck_assert_uint_eq(collect(&q, got, at, 3), 3);
+    ck_assert_ptr_eq(got[0], &t[2]);
+    ck_assert_ptr_eq(got[1], &t[1]);
+    ck_assert_ptr_eq(got[2], &t[0]);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_ge(at[i], deadline[2 - i]);
+    /* The drain read the clock: now moved on, and never backwards. */
+    struct timespec later;
+    ck_assert_int_eq(evsrc_timers_now(&q, &later), 0);
+    ck_assert_int_ge(ns_of(later), deadline[0]);
+    /* A periodic start_at keeps its phase from the given deadline. */
+    struct timespec first = {(time_t)(ns_of(later) / 1000000000LL), (long)(ns_of(later) % 1000000000LL)};
+    struct timespec interval = ms(5);
+    ck_assert_int_eq(evsrc_timers_start_at(&q, &t[0], &first, &interval), 0);
+    ck_assert_uint_eq(collect(&q, got, NULL, 1), 1);
+    ck_assert(evsrc_timer_is_active(&t[0]));
+    ck_assert_int_eq(evsrc_timers_stop(&q, &t[0]), 1);
+    /* Errors, as for evsrc_timers_start(). */
+    ck_assert_int_eq(evsrc_timers_start_at(NULL, &t[0], &first, NULL), -EINVAL);
+    ck_assert_int_eq(evsrc_timers_start_at(&q, NULL, &first, NULL), -EINVAL);
+    ck_assert_int_eq(evsrc_timers_start_at(&q, &t[0], NULL, NULL), -EINVAL);
+    ck_assert_int_eq(evsrc_timers_start_at(&q, &t[0], &(struct timespec){0, -1}, NULL), -EINVAL);
+    ck_assert_int_eq(evsrc_timers_start_at(&q, &t[0], &first, &(struct timespec){-1, 0}), -EINVAL);
+    ck_assert_int_eq(evsrc_timers_now(NULL, &later), -EINVAL);
+    ck_assert_int_eq(evsrc_timers_now(&q, NULL), -EINVAL);
+    ck_assert(!evsrc_timer_is_active(&t[0]));
+    ck_assert_int_eq(evsrc_timers_close(&q), 0);
+    ck_assert_int_eq(evsrc_timers_start_at(&q, &t[0], &first, NULL), -EBADF);
+    ck_assert_int_eq(evsrc_timers_now(&q, &later), -EBADF);
+}
+END_TEST
+
+/* Issue 20, item 12: a handler starts a timer earlier than one queued before the drain and already due. */
+START_TEST(a_drain_ends_at_a_timer_started_during_it_and_the_rest_follows_at_once)
+{
+    struct evsrc_timers q;
+    new_queue(&q, CLOCK_MONOTONIC, EVSRC_READABLE);
+    struct evsrc_timer first, older, newer, *got;
+    evsrc_timer_init(&first, 1);
+    evsrc_timer_init(&older, 2);
+    evsrc_timer_init(&newer, 3);
+    struct timespec now;
+    ck_assert_int_eq(clock_gettime(CLOCK_MONOTONIC, &now), 0);
+    long long base = ns_of(now) - 10000000LL;
+    struct timespec at_first = {(time_t)(base / 1000000000LL), (long)(base % 1000000000LL)};
+    struct timespec at_older = {(time_t)((base + 2000) / 1000000000LL), (long)((base + 2000) % 1000000000LL)};
+    struct timespec at_newer = {(time_t)((base + 1000) / 1000000000LL), (long)((base + 1000) % 1000000000LL)};
+    ck_assert_int_eq(evsrc_timers_start_at(&q, &first, &at_first, NULL), 0);
+    ck_assert_int_eq(evsrc_timers_start_at(&q, &older, &at_older, NULL), 0);
+    testutil_expect_event(QUEUE);
+    ck_assert_int_eq(evsrc_timers_expired(&q, &got), 0);
+    ck_assert_ptr_eq(got, &first);
+    /* The handler's timer is due before `older`, which was queued before the drain and is due too. */
+    ck_assert_int_eq(evsrc_timers_start_at(&q, &newer, &at_newer, NULL), 0);
+    /* Deadline order holds and the drain does not hand out what it started: it ends here. */
+    ck_assert_int_eq(evsrc_timers_expired(&q, &got), -EAGAIN);
+    /* Both are due, so the queue's next event comes at once, and the next drain hands out both, in order. */
+    testutil_expect_event(QUEUE);
+    ck_assert_int_eq(evsrc_timers_expired(&q, &got), 0);
+    ck_assert_ptr_eq(got, &newer);
+    ck_assert_int_eq(evsrc_timers_expired(&q, &got), 0);
+    ck_assert_ptr_eq(got, &older);
+    expect_none_due(&q);
+    testutil_expect_quiet(QUEUE);
+    ck_assert_int_eq(evsrc_timers_close(&q), 0);
+}
+END_TEST
+
+START_TEST(a_oneshot_queue_reports_once_until_reregistered)
+{
+    struct evsrc_timers q;
+    new_queue(&q, CLOCK_MONOTONIC, EVSRC_READABLE | EVSRC_ONESHOT);
+    struct evsrc_timer a, b, *got;
+    evsrc_timer_init(&a, 1);
+    evsrc_timer_init(&b, 2);
+    start_ms(&q, &a, 5);
+    start_ms(&q, &b, 15);
+    testutil_expect_event(QUEUE);
+    ck_assert_int_eq(evsrc_timers_expired(&q, &got), 0);
+    ck_assert_ptr_eq(got, &a);
+    expect_none_due(&q);
+    sleep_ms(30);
+    testutil_expect_quiet(QUEUE);
+    ck_assert_int_eq(evsrc_registry_reregister(testutil_fx.registry, &q.source, QUEUE, EVSRC_READABLE), 0);
+    testutil_expect_event(QUEUE);
+    ck_assert_int_eq(evsrc_timers_expired(&q, &got), 0);
+    ck_assert_ptr_eq(got, &b);
+    expect_none_due(&q);
+    ck_assert_int_eq(evsrc_timers_close(&q), 0);
+}
+END_TEST
+
+START_TEST(a_queue_registered_late_learns_its_earliest_deadline)
+{
+    struct evsrc_timers q;
+    ck_assert_int_eq(evsrc_timers_new(&q, CLOCK_MONOTONIC), 0);
+    struct evsrc_timer t, *got;
+    evsrc_timer_init(&t, 1);
+    start_ms(&q, &t, 10);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &q.source, QUEUE, EVSRC_READABLE), 0);
+    ck_assert_uint_eq(collect(&q, &got, NULL, 1), 1);
+    /* Closing a registered queue takes its deadline out of the poll: nothing reports for it later. */
+    start_ms(&q, &t, 5);
+    ck_assert_int_eq(evsrc_timers_close(&q), 0);
+    testutil_expect_quiet(QUEUE);
+}
+END_TEST
+
 int main(void)
 {
     Suite *suite = suite_create("timers");
@@ -771,5 +950,10 @@ int main(void)
     tcase_add_test(tc, next_deadline_sees_through_pushed_back_timers);
     tcase_add_test(tc, a_timer_outlives_billions_of_starts);
     tcase_add_test(tc, timers_at_one_clamped_deadline_stay_ordered);
+    tcase_add_test(tc, a_monotonic_queue_in_a_poll_needs_no_timerfd);
+    tcase_add_test(tc, start_at_takes_the_cached_time_and_is_never_early);
+    tcase_add_test(tc, a_drain_ends_at_a_timer_started_during_it_and_the_rest_follows_at_once);
+    tcase_add_test(tc, a_oneshot_queue_reports_once_until_reregistered);
+    tcase_add_test(tc, a_queue_registered_late_learns_its_earliest_deadline);
     return testutil_run(suite);
 }

@@ -28,6 +28,7 @@
 #include <evsrc/poll.h>
 #include <evsrc/registry.h>
 #include <evsrc/source.h>
+#include <evsrc/deadline.h>
 #include <evsrc/waker.h>
 #include <evsrc/tcp.h>
 #include <evsrc/pipe.h>

@@ -140,6 +140,52 @@ EVSRC_EXPORT struct evsrc_registry *evsrc_poll_registry(struct evsrc_poll *poll)
 EVSRC_EXPORT int evsrc_poll_wait(struct evsrc_poll *poll, struct evsrc_events *events,
                                  const struct timespec *timeout);
 
+/*
+ * Living inside another event loop
+ * --------------------------------
+ * A program whose thread already runs another loop (GLib, Qt, libuv, or
+ * another evsrc poll) drives a poll from it instead of blocking in
+ * evsrc_poll_wait():
+ *
+ *   1. prepare: timeout = evsrc_poll_next_timeout() (no limit when it
+ *      returns 0), and the outer loop waits for evsrc_poll_fd() to poll
+ *      readable (POLLIN, level-triggered) or for that timeout;
+ *   2. then, whichever ended the outer wait: evsrc_poll_wait() with a zero
+ *      timeout, and handle its events as usual (call it again while it
+ *      fills the buffer, to take everything that is ready);
+ *   3. back to 1 before the outer loop waits again (deadlines may have moved).
+ *
+ * The fd polls readable while the queue has kernel events to report;
+ * deadlines have no fd, which is why the outer wait takes the timeout. A
+ * deadline that another thread sets earlier than that timeout wakes the
+ * outer wait through the fd (a spurious event for its token at step 2), as
+ * it wakes evsrc_poll_wait(). docs/embedding.md shows it with GLib and
+ * with one evsrc poll nested in another.
+ */
+
+/*
+ * The fd that polls readable (POLLIN) while the poll has events to report:
+ * the epoll fd, borrowed (do not close it, or wait on it for anything but
+ * readability). For an outer loop, as above.
+ * Errors: -EINVAL if poll is NULL; -EOPNOTSUPP on a backend without such an
+ * fd (-Dselector=poll, whose registrations live in user space); -ECHILD in a
+ * fork child, for a poll of the parent. Thread-safe.
+ */
+EVSRC_EXPORT int evsrc_poll_fd(const struct evsrc_poll *poll);
+
+/*
+ * The time until the earliest deadline set in the poll's queue
+ * (<evsrc/deadline.h>, the timer queues among them): stores it in *timeout
+ * ({0, 0} when one is due) and returns 1, or returns 0 when no deadline is
+ * set (*timeout is then untouched: the outer loop may wait without limit).
+ * The value is what an outer loop should wait on evsrc_poll_fd() for at
+ * most; from this call until the next evsrc_poll_wait(), a deadline set
+ * earlier than it from another thread makes the fd readable.
+ * Errors: -EINVAL if poll or timeout is NULL; -ECHILD in a fork child, for a
+ * poll of the parent. Thread-safe; allocates nothing.
+ */
+EVSRC_EXPORT int evsrc_poll_next_timeout(struct evsrc_poll *poll, struct timespec *timeout);
+
 EVSRC_END_DECLS
 
 #endif /* EVSRC_POLL_H */

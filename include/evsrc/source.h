@@ -32,6 +32,12 @@
  *     struct my_source s = { fd, EVSRC_SOURCE_INIT(&my_source_ops) };
  *     evsrc_registry_register(registry, &s.source, token, EVSRC_READABLE);
  *
+ * A source that must act at a time (a timer queue, a retry schedule, a
+ * rate limiter) registers a struct evsrc_deadline in its ops beside its fds,
+ * or instead of them: the poll's wait then returns by the deadline and
+ * reports the source's token (<evsrc/deadline.h>, and section 7b of
+ * docs/custom-sources.md).
+ *
  * Ownership: the caller owns the source struct and whatever it holds
  * (stack, heap or embedded, as the caller likes); the library keeps no
  * pointer to it after a call returns, and allocates nothing per source.

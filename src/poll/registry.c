@@ -209,8 +209,12 @@ EVSRC_EXPORT int evsrc_registry_try_clone(const struct evsrc_registry *registry,
         free(clone);
         return r;
     }
-    *clone = (struct evsrc_registry){
-        .selector = selector, .owned = true, .generation = queue_generation, .queue_id = registry->queue_id};
+    deadline_table_retain(registry->deadlines);
+    *clone = (struct evsrc_registry){.selector = selector,
+                                     .owned = true,
+                                     .generation = queue_generation,
+                                     .queue_id = registry->queue_id,
+                                     .deadlines = registry->deadlines};
     *out = clone;
     return 0;
 }
@@ -221,6 +225,7 @@ EVSRC_EXPORT void evsrc_registry_free(struct evsrc_registry *registry)
         return;
     /* In a fork child this closes only the child's copy: the parent's queue is untouched. */
     queue_id_release(registry->queue_id, selector_handle_fd(registry->selector));
+    deadline_table_release(registry->deadlines);
     selector_close(registry->selector);
     free(registry);
 }

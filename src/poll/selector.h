@@ -18,6 +18,8 @@
  *   void selector_close(selector_t);                 drops one handle; the last ends the queue
  *   int  selector_handle_fd(selector_t);             an fd of the handle's own, that a fork
  *                                                    child's copy may be poisoned through (queue.c)
+ *   int  selector_backend_fd(selector_t);            an fd that polls readable while the queue has
+ *                                                    events, for embedding (poll.h); -EOPNOTSUPP if none
  *   int  selector_add(selector_t, int fd, evsrc_token, evsrc_interest);     0 or -errno
  *   int  selector_modify(selector_t, int fd, evsrc_token, evsrc_interest);  0 or -errno
  *   int  selector_delete(selector_t, int fd);                               0 or -errno
@@ -46,6 +48,7 @@
 #include <time.h>
 
 #include <stdbool.h>
+#include <string.h>
 
 #include <evsrc/events.h>
 #include <evsrc/interest.h>
@@ -62,6 +65,17 @@ static inline bool selector_interests_are_valid(evsrc_interest interests)
     return (interests & kinds) != 0 && (interests & ~(kinds | EVSRC_LEVEL | EVSRC_ONESHOT)) == 0;
 }
 
+/* Stores one event in the public layout, for a backend or a report that the kernel does not write itself. */
+static inline void selector_event_store(struct evsrc_event *event, evsrc_token token, uint32_t flags)
+{
+    event->flags = flags;
+#if defined(__x86_64__)
+    memcpy(event->token_bytes, &token, sizeof token);
+#else
+    event->token = token;
+#endif
+}
+
 #if defined(EVSRC_SELECTOR_EPOLL)
 #include "selector_epoll.h"
 #elif defined(EVSRC_SELECTOR_POLL)
@@ -70,6 +84,7 @@ int selector_open(selector_t *out);
 int selector_clone(selector_t selector, selector_t *out);
 void selector_close(selector_t selector);
 int selector_handle_fd(selector_t selector);
+int selector_backend_fd(selector_t selector);
 int selector_add(selector_t selector, int fd, evsrc_token token, evsrc_interest interests);
 int selector_modify(selector_t selector, int fd, evsrc_token token, evsrc_interest interests);
 int selector_delete(selector_t selector, int fd);

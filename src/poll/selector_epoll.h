@@ -106,6 +106,12 @@ static inline int selector_handle_fd(selector_t selector)
     return selector;
 }
 
+/* The epoll fd itself: it polls readable while the queue has events to report. */
+static inline int selector_backend_fd(selector_t selector)
+{
+    return selector;
+}
+
 /*
  * mio's mapping: read interest also asks for RDHUP so a peer's FIN is seen;
  * edge-triggered unless EVSRC_LEVEL. The table is indexed by the interests

@@ -218,6 +218,13 @@ int selector_handle_fd(selector_t selector)
     return selector->wake_fd;
 }
 
+/* The registrations live in user space: no fd of the kernel's reflects their readiness. */
+int selector_backend_fd(selector_t selector)
+{
+    (void)selector;
+    return -EOPNOTSUPP;
+}
+
 void selector_close(selector_t q)
 {
     if (__atomic_sub_fetch(&q->refs, 1, __ATOMIC_ACQ_REL) != 0)

@@ -6,9 +6,13 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/timerfd.h>
+#include <unistd.h>
 
+#include <evsrc/deadline.h>
+#include <evsrc/registry.h>
+
+#include "../poll/rearm.h"
 #include "../timespec.h"
-#include "fd_source.h"
 
 /*
  * The queue is a 4-ary min-heap of slots in one table. A slot caches the key
@@ -26,12 +30,10 @@
  * few stores, and one sift when it finally reaches the front.
  */
 
-FD_SOURCE_CHECK_LAYOUT(struct evsrc_timers);
 _Static_assert(sizeof(void *) != 8 || sizeof(struct evsrc_timer) <= 48, "a timer fits in 48 bytes");
 
-#define NS_PER_SECOND 1000000000LL
-#define NOT_ARMED INT64_MAX          /* q->armed when the fd is disarmed */
-#define LATEST_DEADLINE (INT64_MAX - 1) /* deadlines are clamped here */
+#define NOT_ARMED INT64_MAX          /* q->armed when nothing is armed */
+#define LATEST_DEADLINE TIMESPEC_NS_LATEST /* deadlines are clamped here */
 #define FIRST_CAPACITY 64
 #define MAX_SLACK 1000000 /* ns: however large the thread's slack, timers are at most 1 ms late for it */
 #define CACHE_LINE 64
@@ -59,23 +61,7 @@ static uint32_t new_queue_id(void)
 
 static int64_t clock_now(clockid_t clock)
 {
-    struct timespec now;
-    clock_gettime(clock, &now); /* vDSO for the three clocks a queue takes */
-    return (int64_t)now.tv_sec * NS_PER_SECOND + now.tv_nsec;
-}
-
-/* A valid timespec in ns, clamped to LATEST_DEADLINE. */
-static int64_t ns_of(const struct timespec *ts)
-{
-    if (ts->tv_sec > (LATEST_DEADLINE - ts->tv_nsec) / NS_PER_SECOND)
-        return LATEST_DEADLINE;
-    return (int64_t)ts->tv_sec * NS_PER_SECOND + ts->tv_nsec;
-}
-
-/* a + b for b >= 0, clamped to LATEST_DEADLINE. */
-static int64_t add_clamped(int64_t a, int64_t b)
-{
-    return a > LATEST_DEADLINE - b ? LATEST_DEADLINE : a + b;
+    return timespec_now_ns(clock);
 }
 
 static struct slot *table_of(const struct evsrc_timers *timers)
@@ -233,40 +219,60 @@ static struct evsrc_timer *front(struct evsrc_timers *timers)
     return timers->len ? table[0].timer : NULL;
 }
 
-/* ns as a timespec, clamped to the largest time_t where that has 32 bits (i386). */
-static void to_timespec(int64_t ns, struct timespec *ts)
+/*
+ * Whether the queue is driven by a poll's deadline (registered with a poll,
+ * on CLOCK_MONOTONIC, the clock of the wait), rather than by its timerfd.
+ */
+static bool uses_deadline(const struct evsrc_timers *timers)
 {
-    const int64_t time_max = (int64_t)(((uint64_t)1 << (sizeof(time_t) * 8 - 1)) - 1);
-    if (ns / NS_PER_SECOND > time_max) {
-        ts->tv_sec = (time_t)time_max;
-        ts->tv_nsec = NS_PER_SECOND - 1;
-        return;
-    }
-    ts->tv_sec = (time_t)(ns / NS_PER_SECOND);
-    ts->tv_nsec = (long)(ns % NS_PER_SECOND);
+    return timers->deadline.queue != NULL;
 }
 
 /*
- * Arms the fd for `deadline` on the queue's clock, or disarms it for
+ * Arms the timerfd for `deadline` on the queue's clock, or disarms it for
  * NOT_ARMED. The kernel is asked for deadline + slack, so that timers due
  * within the slack of each other share one wake-up, as the kernel lets the
- * timeouts of poll, epoll_wait and nanosleep do; timers.armed records the
- * deadline itself.
+ * timeouts of poll, epoll_wait and nanosleep do.
  */
-static int arm(struct evsrc_timers *timers, int64_t deadline)
+static int arm_fd(struct evsrc_timers *timers, int64_t deadline)
 {
     struct itimerspec setting = {{0, 0}, {0, 0}};
     if (deadline != NOT_ARMED) {
-        int64_t at = add_clamped(deadline, timers->slack);
+        int64_t at = timespec_ns_add(deadline, timers->slack);
         if (at <= 0)
             at = 1; /* {0, 0} would disarm; a time past fires at once */
-        to_timespec(at, &setting.it_value);
+        setting.it_value = timespec_from_ns(at);
     }
     /* Setting also clears an expiry not yet read: the fd is readable again only when this one passes. */
     if (timerfd_settime(timers->fd, TFD_TIMER_ABSTIME, &setting, NULL) < 0)
         return -errno;
     /* The next expiry is a new edge; a backend that keeps edges in user space must hear it (rearm.h). */
     registry_fd_rearm(timers->fd);
+    return 0;
+}
+
+/*
+ * Arms the queue for `deadline` (NOT_ARMED: for nothing): the poll's
+ * deadline when the queue is registered with one (the wait itself wakes the
+ * loop, and the kernel's slack for the waiting thread lets timers due close
+ * together share a wake-up), and the timerfd when there is one. No system
+ * call for the deadline, unless another thread waits on the poll.
+ */
+static int arm(struct evsrc_timers *timers, int64_t deadline)
+{
+    int r = 0;
+    if (uses_deadline(timers) && !timers->spent) {
+        if (deadline == NOT_ARMED) {
+            r = evsrc_deadline_clear(&timers->deadline);
+        } else {
+            struct timespec at = timespec_from_ns(deadline);
+            r = evsrc_deadline_set(&timers->deadline, &at);
+        }
+    }
+    if (r >= 0 && timers->fd >= 0)
+        r = arm_fd(timers, deadline);
+    if (r < 0)
+        return r;
     timers->armed = deadline;
     return 0;
 }
@@ -278,29 +284,121 @@ static bool holds(const struct evsrc_timers *timers, const struct evsrc_timer *t
            table_of(timers)[timer->index].timer == timer;
 }
 
+static bool is_open(const struct evsrc_timers *timers)
+{
+    return timers->id != 0;
+}
+
+/*
+ * Only CLOCK_MONOTONIC is the wait's own clock. A queue on CLOCK_BOOTTIME or
+ * CLOCK_REALTIME keeps a timerfd and is registered through it: only a kernel
+ * timer sees a suspend or a change of the wall clock while the loop sleeps.
+ */
+static bool needs_fd(clockid_t clock)
+{
+    return clock != CLOCK_MONOTONIC;
+}
+
+static int open_fd(struct evsrc_timers *timers)
+{
+    int fd = timerfd_create(timers->clock, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    timers->fd = fd;
+    return 0;
+}
+
+/* What a drain leaves the queue armed for, and its interests say about reporting. */
+#define MODE_KINDS (EVSRC_READABLE | EVSRC_WRITABLE | EVSRC_PRIORITY)
+
+/* Registers the queue: its deadline with the poll, or its timerfd (needs_fd()). */
+static int timers_register(struct evsrc_source *source, struct evsrc_registry *registry, evsrc_token token,
+                           evsrc_interest interests)
+{
+    struct evsrc_timers *timers = evsrc_container_of(source, struct evsrc_timers, source);
+    if (!is_open(timers))
+        return -EBADF;
+    if (needs_fd(timers->clock))
+        return evsrc_registry_register_fd(registry, timers->fd, token, interests);
+    int r = evsrc_registry_register_deadline(registry, &timers->deadline, token, interests & MODE_KINDS);
+    if (r < 0)
+        return r;
+    timers->mode = interests;
+    timers->spent = false;
+    /* The poll learns the earliest deadline now; the queue was armed for it, or for nothing. */
+    if (timers->armed != NOT_ARMED) {
+        struct timespec at = timespec_from_ns(timers->armed);
+        r = evsrc_deadline_set(&timers->deadline, &at);
+        if (r < 0) {
+            evsrc_registry_deregister_deadline(registry, &timers->deadline);
+            return r;
+        }
+    }
+    return 0;
+}
+
+static int timers_reregister(struct evsrc_source *source, struct evsrc_registry *registry, evsrc_token token,
+                             evsrc_interest interests)
+{
+    struct evsrc_timers *timers = evsrc_container_of(source, struct evsrc_timers, source);
+    if (!is_open(timers))
+        return -EBADF;
+    if (needs_fd(timers->clock))
+        return evsrc_registry_reregister_fd(registry, timers->fd, token, interests);
+    int r = evsrc_registry_reregister_deadline(registry, &timers->deadline, token, interests & MODE_KINDS);
+    if (r < 0)
+        return r;
+    timers->mode = interests;
+    /* As EPOLL_CTL_MOD re-arms a one-shot fd and reports readiness already there. */
+    timers->spent = false;
+    if (timers->armed != NOT_ARMED && !evsrc_deadline_is_set(&timers->deadline)) {
+        struct timespec at = timespec_from_ns(timers->armed);
+        r = evsrc_deadline_set(&timers->deadline, &at);
+    }
+    return r;
+}
+
+static int timers_deregister(struct evsrc_source *source, struct evsrc_registry *registry)
+{
+    struct evsrc_timers *timers = evsrc_container_of(source, struct evsrc_timers, source);
+    if (!is_open(timers))
+        return -EBADF;
+    if (needs_fd(timers->clock))
+        return evsrc_registry_deregister_fd(registry, timers->fd);
+    return evsrc_registry_deregister_deadline(registry, &timers->deadline);
+}
+
+static const struct event_source_ops timers_ops = {timers_register, timers_reregister, timers_deregister};
+
 EVSRC_EXPORT int evsrc_timers_new(struct evsrc_timers *timers, clockid_t clock)
 {
     if (!timers)
         return -EINVAL;
-    fd_source_init_closed(&timers->source);
+    evsrc_source_init(&timers->source, &timers_ops);
+    evsrc_deadline_init(&timers->deadline);
+    timers->fd = -1;
+    timers->id = 0;
     timers->len = 0;
     timers->capacity = 0;
     timers->table = NULL;
     timers->allocation = NULL;
     if (!timespec_clock_is_supported(clock))
         return -EINVAL;
-    int fd = timerfd_create(clock, TFD_NONBLOCK | TFD_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    fd_source_init(&timers->source, fd);
     timers->clock = clock;
+    if (needs_fd(clock)) {
+        int r = open_fd(timers);
+        if (r < 0)
+            return r;
+    }
     timers->id = new_queue_id();
     timers->sequence = 0;
     timers->draining = false;
     timers->drain_sequence = 0;
-    timers->now = 0;
+    timers->now = clock_now(clock);
     timers->armed = NOT_ARMED;
-    /* The creating thread's timer slack (PR_SET_TIMERSLACK; 50 us unless changed), capped. */
+    timers->mode = 0;
+    timers->spent = false;
+    /* The creating thread's timer slack (PR_SET_TIMERSLACK; 50 us unless changed), capped: for the timerfd. */
     int slack = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
     timers->slack = slack < 0 ? 0 : slack > MAX_SLACK ? MAX_SLACK : slack;
     return 0;
@@ -364,32 +462,69 @@ static int restart(struct evsrc_timers *timers, struct evsrc_timer *timer, int64
     return 0;
 }
 
-EVSRC_EXPORT int evsrc_timers_start(struct evsrc_timers *timers, struct evsrc_timer *timer,
-                                    const struct timespec *after, const struct timespec *interval)
+/* Starts or restarts `timer` for `deadline` ns; arguments checked. */
+static int start(struct evsrc_timers *timers, struct evsrc_timer *timer, int64_t deadline,
+                 const struct timespec *interval)
 {
-    if (!timers || !timer || !after)
-        return -EINVAL;
-    if (!timespec_is_valid(after) || !timespec_is_valid(interval))
-        return -EINVAL;
-    if (timers->fd < 0)
-        return -EBADF;
-    if (timer->queue != 0 && timer->queue != timers->id)
-        return -EEXIST;
-    int64_t deadline = add_clamped(clock_now(timers->clock), ns_of(after));
     int r = timer->queue ? restart(timers, timer, deadline) : insert(timers, timer, deadline);
     if (r < 0)
         return r;
-    timer->interval = interval ? ns_of(interval) : 0;
+    timer->interval = interval ? timespec_to_ns(interval) : 0;
     timer->expirations = 0;
-    /* The only case that needs the kernel: the fd would wake the poll too late. */
+    /* The only case that needs arming: the queue would wake the loop too late. */
     return deadline < timers->armed ? arm(timers, deadline) : 0;
+}
+
+/* The checks every start makes, in the order timers.h gives their errors. */
+static int start_check(const struct evsrc_timers *timers, const struct evsrc_timer *timer, const struct timespec *when,
+                       const struct timespec *interval)
+{
+    if (!timers || !timer || !when)
+        return -EINVAL;
+    if (!timespec_is_valid(when) || !timespec_is_valid(interval))
+        return -EINVAL;
+    if (!is_open(timers))
+        return -EBADF;
+    if (timer->queue != 0 && timer->queue != timers->id)
+        return -EEXIST;
+    return 0;
+}
+
+EVSRC_EXPORT int evsrc_timers_start(struct evsrc_timers *timers, struct evsrc_timer *timer,
+                                    const struct timespec *after, const struct timespec *interval)
+{
+    int r = start_check(timers, timer, after, interval);
+    if (r < 0)
+        return r;
+    /* Never early: the delay counts from a clock read now, not from a cached time. */
+    timers->now = clock_now(timers->clock);
+    return start(timers, timer, timespec_ns_add(timers->now, timespec_to_ns(after)), interval);
+}
+
+EVSRC_EXPORT int evsrc_timers_start_at(struct evsrc_timers *timers, struct evsrc_timer *timer,
+                                       const struct timespec *deadline, const struct timespec *interval)
+{
+    int r = start_check(timers, timer, deadline, interval);
+    if (r < 0)
+        return r;
+    return start(timers, timer, timespec_to_ns(deadline), interval);
+}
+
+EVSRC_EXPORT int evsrc_timers_now(const struct evsrc_timers *timers, struct timespec *now)
+{
+    if (!timers || !now)
+        return -EINVAL;
+    if (!is_open(timers))
+        return -EBADF;
+    *now = timespec_from_ns(timers->now);
+    return 0;
 }
 
 EVSRC_EXPORT int evsrc_timers_stop(struct evsrc_timers *timers, struct evsrc_timer *timer)
 {
     if (!timers || !timer)
         return -EINVAL;
-    if (timers->fd < 0)
+    if (!is_open(timers))
         return -EBADF;
     if (timer->queue == 0)
         return 0;
@@ -397,7 +532,7 @@ EVSRC_EXPORT int evsrc_timers_stop(struct evsrc_timers *timers, struct evsrc_tim
         return -ENOENT;
     remove_slot(timers, timer->index);
     timer->queue = 0;
-    /* The fd stays armed: if it fires for nothing, the drain finds nothing due and re-arms it. */
+    /* The queue stays armed: if it fires for nothing, the drain finds nothing due and re-arms it. */
     return 1;
 }
 
@@ -421,24 +556,58 @@ static void hand_out(struct evsrc_timers *timers, struct evsrc_timer *timer)
     sift_down(table_of(timers), timers->len, 0, (struct slot){timer->deadline, timer});
 }
 
+/* A drain begins: the clock is read once for it, and the starts so far are the ones it may hand out. */
+static void drain_begin(struct evsrc_timers *timers)
+{
+    timers->now = clock_now(timers->clock);
+    timers->drain_sequence = timers->sequence;
+    timers->draining = true;
+    /* Level-triggered: until the drain ends, the queue stays ready, as an unread timerfd would. */
+    if (uses_deadline(timers) && (timers->mode & EVSRC_LEVEL) && !timers->spent)
+        evsrc_deadline_ready_again(&timers->deadline);
+}
+
+/*
+ * A drain ends: arm the queue for the earliest deadline left. Nothing to do
+ * when it is armed for exactly that one and that is still pending: a
+ * timerfd set for it has not expired (it is not readable), and a poll's
+ * deadline is still set (the poll clears a deadline when it reports it, and
+ * a level-triggered drain put it back as ready). Otherwise arming both moves
+ * the deadline and clears a readiness that was for nothing (a stopped or
+ * pushed-back timer).
+ */
+static int drain_end(struct evsrc_timers *timers, int64_t next)
+{
+    timers->draining = false;
+    bool reported = false;
+    if (uses_deadline(timers) && timers->armed != NOT_ARMED && !timers->spent) {
+        reported = (timers->mode & EVSRC_LEVEL) || !evsrc_deadline_is_set(&timers->deadline);
+        /* One-shot: reported once, then silent until reregistered (as EPOLLONESHOT). */
+        if (reported && (timers->mode & EVSRC_ONESHOT) && !evsrc_deadline_is_set(&timers->deadline))
+            timers->spent = true;
+    }
+    if (next == timers->armed && !reported)
+        return 0;
+    return arm(timers, next);
+}
+
 EVSRC_EXPORT int evsrc_timers_expired(struct evsrc_timers *timers, struct evsrc_timer **out)
 {
     if (!timers || !out)
         return -EINVAL;
-    if (timers->fd < 0)
+    if (!is_open(timers))
         return -EBADF;
     /*
-     * A drain hands out the timers that were queued when it began, as they
-     * fall due by the clock (read again only when the front is not due by the
-     * last reading). A timer started during the drain, a handler's restart
-     * with no delay or a periodic timer's next period, waits for the next
-     * drain: the drain cannot go on forever.
+     * A drain hands out, in deadline order, the due timers that were queued
+     * when it began (their clock read again only when the front is not due
+     * by the last reading). It ends at the first timer in that order that
+     * was started during the drain (a handler's restart, a periodic timer's
+     * next period), so it cannot go on forever; whatever is due behind that
+     * timer comes out in the next drain, which the queue's next event (at
+     * once, when something is due) announces.
      */
-    if (!timers->draining) {
-        timers->now = clock_now(timers->clock);
-        timers->drain_sequence = timers->sequence;
-        timers->draining = true;
-    }
+    if (!timers->draining)
+        drain_begin(timers);
     struct evsrc_timer *timer = front(timers);
     if (timer && (int32_t)(timer->sequence - timers->drain_sequence) <= 0) {
         if (timer->deadline > timers->now)
@@ -449,25 +618,13 @@ EVSRC_EXPORT int evsrc_timers_expired(struct evsrc_timers *timers, struct evsrc_
             return 0;
         }
     }
-    timers->draining = false;
-    /*
-     * Armed for exactly this deadline, still ahead, means the fd has not
-     * expired since it was set and is not readable: nothing to do. Otherwise
-     * setting it both moves the deadline and clears a readiness that was
-     * for nothing (a stopped or pushed-back timer).
-     */
-    int64_t next = timer ? timer->deadline : NOT_ARMED;
-    if (next != timers->armed) {
-        int r = arm(timers, next);
-        if (r < 0)
-            return r;
-    }
-    return -EAGAIN;
+    int r = drain_end(timers, timer ? timer->deadline : NOT_ARMED);
+    return r < 0 ? r : -EAGAIN;
 }
 
 EVSRC_EXPORT size_t evsrc_timers_len(const struct evsrc_timers *timers)
 {
-    return timers && timers->fd >= 0 ? timers->len : 0;
+    return timers && is_open(timers) ? timers->len : 0;
 }
 
 /*
@@ -510,35 +667,64 @@ EVSRC_EXPORT int evsrc_timers_next_deadline(const struct evsrc_timers *timers, s
 {
     if (!timers || !remaining)
         return -EINVAL;
-    if (timers->fd < 0)
+    if (!is_open(timers))
         return -EBADF;
     if (timers->len == 0)
         return -ENOENT;
     int64_t left = earliest_deadline(timers) - clock_now(timers->clock);
-    if (left < 0)
-        left = 0;
-    to_timespec(left, remaining);
+    *remaining = timespec_from_ns(left < 0 ? 0 : left);
     return 0;
 }
 
 EVSRC_EXPORT int evsrc_timers_fd(const struct evsrc_timers *timers)
 {
-    return fd_source_get_fd(timers ? &timers->source : NULL);
+    if (!timers)
+        return -EINVAL;
+    if (!is_open(timers))
+        return -EBADF;
+    if (timers->fd >= 0)
+        return timers->fd;
+    /* Made when first asked for, and armed from then on as the queue is (timers.h). */
+    struct evsrc_timers *queue = (struct evsrc_timers *)(uintptr_t)timers;
+    int r = open_fd(queue);
+    if (r == 0 && queue->armed != NOT_ARMED)
+        r = arm_fd(queue, queue->armed);
+    if (r < 0) {
+        if (queue->fd >= 0)
+            close(queue->fd);
+        queue->fd = -1;
+        return r;
+    }
+    return queue->fd;
 }
 
 EVSRC_EXPORT int evsrc_timers_close(struct evsrc_timers *timers)
 {
     if (!timers)
         return -EINVAL;
-    if (timers->fd < 0)
+    if (!is_open(timers))
         return -EBADF;
     struct slot *table = table_of(timers);
+    /*
+     * A timer freed before its queue was closed (the wrong order, timers.h)
+     * no longer says it sits here: its memory, perhaps reused, is left alone.
+     */
     for (size_t i = 0; i < timers->len; i++)
-        table[i].timer->queue = 0;
+        if (holds(timers, table[i].timer))
+            table[i].timer->queue = 0;
     free(timers->allocation);
     timers->allocation = NULL;
     timers->table = NULL;
     timers->len = 0;
     timers->capacity = 0;
-    return fd_source_close(&timers->source);
+    /* Out of its poll, as closing an fd takes the fd out of its queue. */
+    evsrc_deadline_close(&timers->deadline);
+    if (timers->fd >= 0) {
+        registry_fd_forget(timers->fd);
+        close(timers->fd);
+        timers->fd = -1;
+    }
+    timers->id = 0;
+    evsrc_source_init(&timers->source, &timers_ops);
+    return 0;
 }
