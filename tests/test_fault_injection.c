@@ -236,6 +236,18 @@ static void scenario_events(void)
     evsrc_events_free(events);
 }
 
+static void scenario_address(void)
+{
+    struct sockaddr_storage addr;
+    socklen_t len;
+    char text[EVSRC_ADDRESS_STRLEN];
+    FAULT_OK(evsrc_address_parse("[fe80::1%lo]:80", &addr, &len));
+    FAULT_OK(evsrc_address_format((const struct sockaddr *)&addr, len, text, sizeof text));
+    FAULT_OK(evsrc_address_ipv6("fe80::1%lo", 80, &addr, &len));
+    FAULT_OK(evsrc_address_ipv4("127.0.0.1", 80, &addr, &len));
+    FAULT_OK(evsrc_address_format((const struct sockaddr *)&addr, len, text, sizeof text));
+}
+
 /* No fallible call at all: here so that every public function is in some scenario. */
 static void scenario_version(void)
 {
@@ -1015,6 +1027,7 @@ static const struct scenario scenarios[] = {
     {"unix_stream", scenario_unix_stream},
     {"unix_datagram", scenario_unix_datagram},
     {"timers", scenario_timers},
+    {"address", scenario_address},
 };
 
 #define SCENARIOS ((int)(sizeof scenarios / sizeof scenarios[0]))
@@ -1317,6 +1330,7 @@ static const char *const infallible[] = {
     "posix_spawnattr_setflags", "posix_spawnattr_setsigmask", "posix_spawnattr_destroy", /* valid flags, set and attr */
     "dup3",                 /* in a fork child (one thread), onto an open fd: EBUSY needs a racing open */
     "sigisemptyset", "strcmp", "strnlen", "snprintf", "memset", /* pure functions of their arguments */
+    "memchr", "inet_pton", "inet_ntop", /* pure too: inet_ntop's one error, ENOSPC, needs a buffer under the family's maximum */
     "pthread_mutex_init", "pthread_mutex_destroy", /* default attributes: glibc's always succeed */
     "__errno_location", "memcpy", "memset", "memmove", "__stack_chk_fail", "__cxa_finalize",
     "_ITM_deregisterTMCloneTable", "_ITM_registerTMCloneTable", "__gmon_start__",

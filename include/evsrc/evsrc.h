@@ -43,5 +43,6 @@
 #include <evsrc/udp.h>
 #include <evsrc/unix.h>
 #include <evsrc/timers.h>
+#include <evsrc/address.h>
 
 #endif /* EVSRC_EVSRC_H */
