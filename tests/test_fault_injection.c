@@ -236,6 +236,57 @@ static void scenario_events(void)
     evsrc_events_free(events);
 }
 
+/* A failed write hands the head back with the error; the retry flushes the rest. */
+static void scenario_write_queue(void)
+{
+    struct loop loop;
+    loop_open(&loop);
+    struct evsrc_write_queue queue;
+    struct evsrc_write_request req[2];
+    FAULT_OK(evsrc_write_queue_init(&queue));
+    FAULT_OK(evsrc_write_request_init_buffer(&req[0], "ab", 2));
+    FAULT_OK(evsrc_write_request_init_buffer(&req[1], "cd", 2));
+
+    struct evsrc_unix_stream a, b;
+    FAULT_OK(evsrc_unix_stream_pair(&a, &b));
+    FAULT_OK(evsrc_registry_register(loop.registry, &a.source, 18, EVSRC_READABLE));
+    FAULT_OK(evsrc_write_queue_push(&queue, &req[0]));
+    FAULT_OK(evsrc_write_queue_push(&queue, &req[1]));
+    FAULT_OK(evsrc_write_queue_update_interest(&queue, loop.registry, &a.source, 18, EVSRC_READABLE));
+    FAULT_OK(evsrc_write_queue_flush_unix(&queue, &a));
+    FAULT_OK(evsrc_write_queue_update_interest(&queue, loop.registry, &a.source, 18, EVSRC_READABLE));
+    ck_assert_ptr_eq(evsrc_write_queue_pop(&queue), &req[0]);
+    ck_assert_ptr_eq(evsrc_write_queue_pop(&queue), &req[1]);
+    deregister_once(loop.registry, &a.source);
+    ck_assert_int_eq(evsrc_unix_stream_close(&a), 0);
+    ck_assert_int_eq(evsrc_unix_stream_close(&b), 0);
+
+    struct evsrc_udp_socket tx, rx;
+    struct sockaddr_in any = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    FAULT_OK(evsrc_udp_socket_bind(&tx, (const struct sockaddr *)&any, sizeof any));
+    FAULT_OK(evsrc_udp_socket_bind(&rx, (const struct sockaddr *)&any, sizeof any));
+    struct sockaddr_storage to;
+    socklen_t tolen = sizeof to;
+    FAULT_OK(evsrc_udp_socket_local_addr(&rx, &to, &tolen));
+    FAULT_OK(evsrc_write_request_set_destination(&req[0], (const struct sockaddr *)&to, tolen));
+    FAULT_OK(evsrc_write_queue_push(&queue, &req[0]));
+    FAULT_OK(evsrc_write_queue_flush_udp(&queue, &tx));
+    ck_assert_ptr_eq(evsrc_write_queue_pop(&queue), &req[0]);
+    ck_assert_int_eq(evsrc_udp_socket_close(&tx), 0);
+    ck_assert_int_eq(evsrc_udp_socket_close(&rx), 0);
+
+    struct evsrc_unix_datagram dtx, drx;
+    FAULT_OK(evsrc_unix_datagram_pair(&dtx, &drx));
+    FAULT_OK(evsrc_write_request_set_destination(&req[1], NULL, 0));
+    FAULT_OK(evsrc_write_queue_push(&queue, &req[1]));
+    FAULT_OK(evsrc_write_queue_flush_unix_datagram(&queue, &dtx));
+    ck_assert_ptr_eq(evsrc_write_queue_pop(&queue), &req[1]);
+    ck_assert_uint_eq(evsrc_write_queue_cancel(&queue), 0);
+    ck_assert_int_eq(evsrc_unix_datagram_close(&dtx), 0);
+    ck_assert_int_eq(evsrc_unix_datagram_close(&drx), 0);
+    loop_close(&loop);
+}
+
 static void scenario_address(void)
 {
     struct sockaddr_storage addr;
@@ -1028,6 +1079,7 @@ static const struct scenario scenarios[] = {
     {"unix_datagram", scenario_unix_datagram},
     {"timers", scenario_timers},
     {"address", scenario_address},
+    {"write_queue", scenario_write_queue},
 };
 
 #define SCENARIOS ((int)(sizeof scenarios / sizeof scenarios[0]))
