@@ -1348,6 +1348,37 @@ START_TEST(wake_whose_reset_finds_the_counter_emptied)
 END_TEST
 
 /* A non-blocking connect the kernel completes at once (0, not EINPROGRESS) is a success like the other. */
+/* A UDP flush whose sendmmsg a signal interrupts retries it: EINTR is never a flush's error. */
+START_TEST(udp_flush_interrupted_retries)
+{
+    struct evsrc_udp_socket tx, rx;
+    struct sockaddr_in any = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    ck_assert_int_eq(evsrc_udp_socket_bind(&tx, (const struct sockaddr *)&any, sizeof any), 0);
+    ck_assert_int_eq(evsrc_udp_socket_bind(&rx, (const struct sockaddr *)&any, sizeof any), 0);
+    struct sockaddr_storage to;
+    socklen_t tolen = sizeof to;
+    ck_assert_int_eq(evsrc_udp_socket_local_addr(&rx, &to, &tolen), 0);
+    struct evsrc_write_queue queue;
+    struct evsrc_write_request req;
+    evsrc_write_queue_init(&queue);
+    evsrc_write_request_init_buffer(&req, "ab", 2);
+    evsrc_write_request_set_destination(&req, (const struct sockaddr *)&to, tolen);
+    evsrc_write_queue_push(&queue, &req);
+    fault_injection_arm_function("sendmmsg", 1, EINTR, false);
+    unsigned long fired = fault_injection_fired();
+    ck_assert_int_eq(evsrc_write_queue_flush_udp(&queue, &tx), 1);
+    ck_assert_uint_eq(fault_injection_disarm(), 2); /* interrupted, then retried */
+    ck_assert_uint_eq(fault_injection_fired(), fired + 1);
+    ck_assert_ptr_eq(evsrc_write_queue_pop(&queue), &req);
+    ck_assert_int_eq(evsrc_write_request_error(&req), 0);
+    char buf[4];
+    testutil_await_fd(evsrc_udp_socket_fd(&rx), POLLIN);
+    ck_assert_int_eq(evsrc_udp_socket_recv(&rx, buf, sizeof buf), 2);
+    ck_assert_int_eq(evsrc_udp_socket_close(&tx), 0);
+    ck_assert_int_eq(evsrc_udp_socket_close(&rx), 0);
+}
+END_TEST
+
 START_TEST(connect_completed_at_once)
 {
     struct evsrc_tcp_listener listener;
@@ -1476,6 +1507,7 @@ int main(void)
     }
     tcase_add_test(tc, no_poll_without_fork_handlers);
     tcase_add_test(tc, connect_completed_at_once);
+    tcase_add_test(tc, udp_flush_interrupted_retries);
     tcase_add_test(tc, wake_whose_reset_finds_the_counter_emptied);
     tcase_add_test(tc, spawned_child_reaped_before_its_pidfd);
     tcase_add_test(tc, child_without_a_pidfd_is_reaped_through_eintr);

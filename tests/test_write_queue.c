@@ -781,6 +781,31 @@ START_TEST(unix_datagrams_meet_eagain_and_keep_their_order)
     uint32_t got;
     ck_assert_int_eq(evsrc_unix_datagram_recv(&rx, &got, sizeof got), 4);
     ck_assert_uint_eq(got, 7);
+    /* To a bound path by destination, from an unbound socket. */
+    char dir[] = "/tmp/evsrc-wq-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char path[64];
+    snprintf(path, sizeof path, "%s/d", dir);
+    struct evsrc_unix_datagram bound, unbound;
+    ck_assert_int_eq(evsrc_unix_datagram_bind(&bound, path), 0);
+    ck_assert_int_eq(evsrc_unix_datagram_unbound(&unbound), 0);
+    struct sockaddr_un un;
+    socklen_t un_len;
+    ck_assert_int_eq(evsrc_unix_addr_path(&un, &un_len, path), 0);
+    struct evsrc_write_request addressed;
+    evsrc_write_request_init_buffer(&addressed, "to", 2);
+    evsrc_write_request_set_destination(&addressed, (const struct sockaddr *)&un, un_len);
+    evsrc_write_queue_push(&queue, &addressed);
+    ck_assert_int_eq(evsrc_write_queue_flush_unix_datagram(&queue, &unbound), 1);
+    ck_assert_ptr_eq(evsrc_write_queue_pop(&queue), &addressed);
+    ck_assert_int_eq(evsrc_write_request_error(&addressed), 0);
+    char text[4];
+    ck_assert_int_eq(evsrc_unix_datagram_recv(&bound, text, sizeof text), 2);
+    ck_assert_mem_eq(text, "to", 2);
+    evsrc_unix_datagram_close(&bound);
+    evsrc_unix_datagram_close(&unbound);
+    ck_assert_int_eq(unlink(path), 0);
+    ck_assert_int_eq(rmdir(dir), 0);
     /* An empty request is an empty datagram. */
     struct evsrc_write_request empty;
     evsrc_write_request_init(&empty, NULL, 0);

@@ -51,7 +51,7 @@ static int parse_scope(const char *text, size_t length, uint32_t *out)
     name[length] = '\0';
     unsigned index = if_nametoindex(name);
     if (index == 0)
-        return errno == ENODEV || errno == ENXIO || errno == 0 ? -ENODEV : -errno;
+        return errno ? -errno : -ENODEV; /* glibc: ENODEV for a name no interface has */
     *out = index;
     return 0;
 }
