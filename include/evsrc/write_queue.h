@@ -220,17 +220,17 @@ typedef ssize_t evsrc_write_queue_send_fn(void *context, const struct iovec *iov
                                           const struct sockaddr *to, socklen_t tolen);
 
 /*
- * Stream form: writes the pending bytes in order through `writev` (called
+ * Stream form: writes the pending bytes in order through `write_function` (called
  * with `context`, up to 64 buffers a call) until the queue is empty or the
  * function returns -EAGAIN. Requests written in full go to the done list.
  * Returns 1 if the queue is empty (drained), 0 if bytes remain (wait for
  * writable), or the write's -errno, with which the head request was handed
  * back (see "Errors"); -EIO if the function claims more bytes than it was
  * given. A function that returns 0 stops the flush with 0.
- * Errors: -EINVAL if queue or writev is NULL. Not thread-safe.
+ * Errors: -EINVAL if queue or write_function is NULL. Not thread-safe.
  */
-EVSRC_EXPORT int evsrc_write_queue_flush(struct evsrc_write_queue *queue, evsrc_write_queue_writev_fn *writev,
-                                         void *context);
+EVSRC_EXPORT int evsrc_write_queue_flush(struct evsrc_write_queue *queue,
+                                         evsrc_write_queue_writev_fn *write_function, void *context);
 
 /*
  * evsrc_write_queue_flush() through evsrc_tcp_stream_writev(),
@@ -244,13 +244,15 @@ EVSRC_EXPORT int evsrc_write_queue_flush_unix(struct evsrc_write_queue *queue, s
 EVSRC_EXPORT int evsrc_write_queue_flush_pipe(struct evsrc_write_queue *queue, struct evsrc_pipe_sender *sender);
 
 /*
- * Datagram form: sends each pending request as one datagram through `send`
+ * Datagram form: sends each pending request as one datagram through
+ * `send_function`
  * until the queue is empty or the function returns -EAGAIN. Returns as
- * evsrc_write_queue_flush(). Errors: -EINVAL if queue or send is NULL.
+ * evsrc_write_queue_flush(). Errors: -EINVAL if queue or send_function is
+ * NULL.
  * Not thread-safe.
  */
-EVSRC_EXPORT int evsrc_write_queue_flush_datagram(struct evsrc_write_queue *queue, evsrc_write_queue_send_fn *send,
-                                                  void *context);
+EVSRC_EXPORT int evsrc_write_queue_flush_datagram(struct evsrc_write_queue *queue,
+                                                  evsrc_write_queue_send_fn *send_function, void *context);
 
 /*
  * The datagram form on a UDP socket, up to 32 datagrams per system call

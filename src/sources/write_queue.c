@@ -231,10 +231,10 @@ static int gather(const struct evsrc_write_queue *queue, struct iovec *out, size
     return count;
 }
 
-EVSRC_EXPORT int evsrc_write_queue_flush(struct evsrc_write_queue *queue, evsrc_write_queue_writev_fn *writev,
-                                         void *context)
+EVSRC_EXPORT int evsrc_write_queue_flush(struct evsrc_write_queue *queue,
+                                         evsrc_write_queue_writev_fn *write_function, void *context)
 {
-    if (!queue || !writev)
+    if (!queue || !write_function)
         return -EINVAL;
     for (;;) {
         consume(queue, 0);
@@ -243,7 +243,7 @@ EVSRC_EXPORT int evsrc_write_queue_flush(struct evsrc_write_queue *queue, evsrc_
         struct iovec iov[STREAM_BATCH];
         size_t bytes;
         int count = gather(queue, iov, &bytes);
-        ssize_t n = writev(context, iov, count);
+        ssize_t n = write_function(context, iov, count);
         if (n == -EINTR)
             continue;
         if (n == -EAGAIN || n == 0)
@@ -307,14 +307,14 @@ static void complete_datagram(struct evsrc_write_queue *queue, ssize_t n)
     complete_head(queue, n < 0 ? (int)n : 0);
 }
 
-EVSRC_EXPORT int evsrc_write_queue_flush_datagram(struct evsrc_write_queue *queue, evsrc_write_queue_send_fn *send,
-                                                  void *context)
+EVSRC_EXPORT int evsrc_write_queue_flush_datagram(struct evsrc_write_queue *queue,
+                                                  evsrc_write_queue_send_fn *send_function, void *context)
 {
-    if (!queue || !send)
+    if (!queue || !send_function)
         return -EINVAL;
     while (queue->head) {
         struct evsrc_write_request *request = queue->head;
-        ssize_t n = send(context, request_iov(request), request->iovcnt, request->to, request->tolen);
+        ssize_t n = send_function(context, request_iov(request), request->iovcnt, request->to, request->tolen);
         if (n == -EINTR)
             continue;
         if (n == -EAGAIN)
