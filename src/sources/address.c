@@ -17,16 +17,19 @@ static bool is_digit(char c)
     return c >= '0' && c <= '9';
 }
 
-/* Decimal digits only, at most `max_digits` of them and a value of at most `max`. */
-static int parse_number(const char *text, size_t length, size_t max_digits, unsigned long max, unsigned long *out)
+/*
+ * Decimal digits only, at most `max_digits` (10 at most) of them and a value
+ * of at most `max`. 64 bits: ten digits overflow a 32-bit long.
+ */
+static int parse_number(const char *text, size_t length, size_t max_digits, uint64_t max, uint64_t *out)
 {
     if (length == 0 || length > max_digits)
         return -EINVAL;
-    unsigned long value = 0;
+    uint64_t value = 0;
     for (size_t i = 0; i < length; i++) {
         if (!is_digit(text[i]))
             return -EINVAL;
-        value = value * 10 + (unsigned long)(text[i] - '0');
+        value = value * 10 + (uint64_t)(text[i] - '0');
     }
     if (value > max)
         return -EINVAL;
@@ -37,7 +40,7 @@ static int parse_number(const char *text, size_t length, size_t max_digits, unsi
 /* The scope after '%': a number as given, or an interface's index by its name. */
 static int parse_scope(const char *text, size_t length, uint32_t *out)
 {
-    unsigned long number;
+    uint64_t number;
     if (length > 0 && is_digit(text[0])) {
         if (parse_number(text, length, 10, UINT32_MAX, &number) < 0)
             return -EINVAL;
@@ -132,7 +135,7 @@ EVSRC_EXPORT int evsrc_address_parse(const char *text, struct sockaddr_storage *
             return -EINVAL;
         host_end = colon;
     }
-    unsigned long port;
+    uint64_t port;
     if (parse_number(colon + 1, (size_t)(end - colon - 1), 5, UINT16_MAX, &port) < 0)
         return -EINVAL;
     /* Parse into a local copy so that a failure leaves the caller's outputs alone. */
