@@ -451,6 +451,39 @@ int prctl(int option, ...)
     return real(option, args[0], args[1], args[2], args[3]);
 }
 
+/*
+ * Interface names, for IPv6 scopes (address.c). if_nametoindex reports
+ * failure as 0 and if_indextoname as NULL, each with errno; the formatter
+ * writes a scope by number when if_indextoname fails: absorbed.
+ */
+unsigned int if_nametoindex(const char *name)
+{
+    int error = EMFILE;
+    if (decide("if_nametoindex", &error, false, __builtin_return_address(0)) != CALL) {
+        errno = error;
+        return 0;
+    }
+    static _Atomic(void *) cache;
+    void *found = next_definition(&cache, "if_nametoindex");
+    unsigned int (*real)(const char *);
+    memcpy(&real, &found, sizeof real);
+    return real(name);
+}
+
+char *if_indextoname(unsigned int index, char *name)
+{
+    int error = EMFILE;
+    if (decide("if_indextoname", &error, true, __builtin_return_address(0)) != CALL) {
+        errno = error;
+        return NULL;
+    }
+    static _Atomic(void *) cache;
+    void *found = next_definition(&cache, "if_indextoname");
+    char *(*real)(unsigned int, char *);
+    memcpy(&real, &found, sizeof real);
+    return real(index, name);
+}
+
 /* ---- The allocator ----------------------------------------------------------------- */
 
 /*
@@ -586,7 +619,7 @@ static const char *const interposed[] = {
     "getsockname", "getpeername", "shutdown", "recv", "send", "recvfrom", "sendto", "recvmsg", "sendmsg",
     "accept", "recvmmsg", "sendmmsg", "signalfd", "inotify_init1", "inotify_add_watch", "inotify_rm_watch",
     "pidfd_open", "pidfd_send_signal", "kill", "poll", "ppoll", "waitid", "waitpid", "posix_spawn", "posix_spawnattr_init",
-    "readlink", "prctl",
+    "readlink", "prctl", "if_nametoindex", "if_indextoname",
     "sigpending", "sigtimedwait", "pthread_sigmask", "fcntl", "fcntl64", "malloc", "calloc", "realloc", "free",
 };
 

@@ -183,6 +183,163 @@ START_TEST(real_events_map_as_documented)
 }
 END_TEST
 
+/* Registers one pipe per token, makes every one readable, and waits until one wait reports them all. */
+static void ready_batch(struct testutil_fixture *f, const evsrc_token *tokens, size_t count, int (*pipes)[2])
+{
+    for (size_t i = 0; i < count; i++) {
+        testutil_pipe(pipes[i]);
+        ck_assert_int_eq(evsrc_registry_register_fd(f->registry, pipes[i][0], tokens[i], EVSRC_READABLE), 0);
+        ck_assert_int_eq(write(pipes[i][1], "x", 1), 1);
+    }
+    /* Level-triggered would be simpler, but edge events stay queued until taken: one wait takes them all. */
+    long long deadline = testutil_now_ms() + 10000;
+    size_t have = 0;
+    while (have < count && testutil_now_ms() < deadline) {
+        /* Re-arm every pipe so that the wait that collects them reports all at once. */
+        for (size_t i = 0; i < count; i++)
+            ck_assert_int_eq(evsrc_registry_reregister_fd(f->registry, pipes[i][0], tokens[i], EVSRC_READABLE), 0);
+        int n = testutil_wait_ms(f->poll, f->events, 1000);
+        ck_assert_int_ge(n, 0);
+        have = (size_t)n;
+    }
+    ck_assert_uint_eq(have, count);
+}
+
+static void close_batch(int (*pipes)[2], size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        testutil_close_pair(pipes[i]);
+}
+
+START_TEST(drop_removes_a_tokens_later_events_and_keeps_the_order)
+{
+    struct testutil_fixture f = testutil_fixture_new(16);
+    /* One token may name several registrations (a composite source): 7 three times. */
+    const evsrc_token tokens[] = {1, 7, 2, 7, 3, 7, 4};
+    enum { N = sizeof tokens / sizeof tokens[0] };
+    int pipes[N][2];
+    ready_batch(&f, tokens, N, pipes);
+
+    evsrc_token before[N];
+    for (size_t i = 0; i < N; i++)
+        before[i] = evsrc_event_token(evsrc_events_get(f.events, i));
+    /* Drop from position 2: a 7 before it (if any) stays, the later ones go. */
+    size_t sevens_before = 0, sevens_after = 0;
+    for (size_t i = 0; i < N; i++) {
+        if (before[i] == 7)
+            *(i < 2 ? &sevens_before : &sevens_after) += 1;
+    }
+    ck_assert_uint_eq(evsrc_events_drop(f.events, 2, 7), sevens_after);
+    ck_assert_uint_eq(evsrc_events_len(f.events), N - sevens_after);
+    size_t j = 0;
+    for (size_t i = 0; i < N; i++) {
+        if (i >= 2 && before[i] == 7)
+            continue;
+        ck_assert_uint_eq(evsrc_event_token(evsrc_events_get(f.events, j)), before[i]);
+        ck_assert(evsrc_event_is_readable(evsrc_events_get(f.events, j)));
+        j++;
+    }
+    ck_assert_uint_eq(j, evsrc_events_len(f.events));
+    /* Again from 0: every 7 goes, and a token that is not there removes nothing. */
+    ck_assert_uint_eq(evsrc_events_drop(f.events, 0, 7), sevens_before);
+    ck_assert_uint_eq(evsrc_events_len(f.events), N - 3);
+    ck_assert_uint_eq(evsrc_events_drop(f.events, 0, 99), 0);
+    ck_assert_uint_eq(evsrc_events_len(f.events), N - 3);
+    for (size_t i = 0; i < evsrc_events_len(f.events); i++)
+        ck_assert_uint_ne(evsrc_event_token(evsrc_events_get(f.events, i)), 7);
+    /* Dropping the last token's event empties the end; get past len is NULL. */
+    evsrc_token last = evsrc_event_token(evsrc_events_get(f.events, N - 4));
+    ck_assert_uint_eq(evsrc_events_drop(f.events, 0, last), 1);
+    ck_assert_ptr_null(evsrc_events_get(f.events, N - 4));
+    close_batch(pipes, N);
+    testutil_fixture_free(&f);
+}
+END_TEST
+
+START_TEST(drop_past_len_and_null_remove_nothing)
+{
+    struct testutil_fixture f = testutil_fixture_new(8);
+    const evsrc_token tokens[] = {5, 5};
+    int pipes[2][2];
+    ready_batch(&f, tokens, 2, pipes);
+    ck_assert_uint_eq(evsrc_events_drop(NULL, 0, 5), 0);
+    ck_assert_uint_eq(evsrc_events_drop(f.events, 2, 5), 0);
+    ck_assert_uint_eq(evsrc_events_drop(f.events, SIZE_MAX, 5), 0);
+    ck_assert_uint_eq(evsrc_events_len(f.events), 2);
+    ck_assert_uint_eq(evsrc_events_drop(f.events, 1, 5), 1);
+    ck_assert_uint_eq(evsrc_events_len(f.events), 1);
+    ck_assert_uint_eq(evsrc_events_drop(f.events, 0, 5), 1);
+    ck_assert_uint_eq(evsrc_events_len(f.events), 0);
+    ck_assert_uint_eq(evsrc_events_drop(f.events, 0, 5), 0);
+    evsrc_events_clear(f.events);
+    ck_assert_uint_eq(evsrc_events_drop(f.events, 0, 5), 0);
+    close_batch(pipes, 2);
+    testutil_fixture_free(&f);
+}
+END_TEST
+
+/*
+ * The lifetime rule's scenario: connections whose tokens are pointers, and
+ * handling any event frees another connection whose event is in the same
+ * batch (as a timer that expires an idle peer would). With the drop, no
+ * event is ever handled for a freed connection; without it, the loop would
+ * read freed memory (here a slot marked dead, so the test fails either way).
+ */
+struct lifetime_conn {
+    bool alive;
+    int handled;
+    int pipe[2];
+};
+
+START_TEST(drop_makes_freeing_a_source_mid_batch_safe)
+{
+    struct testutil_fixture f = testutil_fixture_new(16);
+    enum { N = 8 };
+    struct lifetime_conn conns[N];
+    for (size_t i = 0; i < N; i++) {
+        conns[i] = (struct lifetime_conn){.alive = true};
+        testutil_pipe(conns[i].pipe);
+        evsrc_token token = (evsrc_token)(uintptr_t)&conns[i];
+        ck_assert_int_eq(evsrc_registry_register_fd(f.registry, conns[i].pipe[0], token, EVSRC_READABLE), 0);
+        ck_assert_int_eq(write(conns[i].pipe[1], "x", 1), 1);
+    }
+    /* Every connection ready in one batch. */
+    long long deadline = testutil_now_ms() + 10000;
+    while (evsrc_events_len(f.events) < N && testutil_now_ms() < deadline) {
+        for (size_t i = 0; i < N; i++)
+            ck_assert_int_eq(evsrc_registry_reregister_fd(f.registry, conns[i].pipe[0],
+                                                          (evsrc_token)(uintptr_t)&conns[i], EVSRC_READABLE), 0);
+        ck_assert_int_ge(testutil_wait_ms(f.poll, f.events, 1000), 0);
+    }
+    ck_assert_uint_eq(evsrc_events_len(f.events), N);
+
+    int handled = 0;
+    for (size_t i = 0; i < evsrc_events_len(f.events); i++) {
+        struct lifetime_conn *conn =
+            (struct lifetime_conn *)(uintptr_t)evsrc_event_token(evsrc_events_get(f.events, i));
+        ck_assert_msg(conn->alive, "an event of the batch names a connection freed earlier in it");
+        conn->handled++;
+        handled++;
+        /* This event's handler ends its partner (0-1, 2-3, ...): close, then drop its later events. */
+        struct lifetime_conn *partner = &conns[(size_t)(conn - conns) ^ 1u];
+        if (partner->alive) {
+            testutil_close_pair(partner->pipe);
+            partner->alive = false;
+            evsrc_events_drop(f.events, i + 1, (evsrc_token)(uintptr_t)partner);
+        }
+    }
+    /* One of each pair was handled, once; its partner never. */
+    ck_assert_int_eq(handled, N / 2);
+    for (size_t i = 0; i < N; i += 2)
+        ck_assert_int_eq(conns[i].handled + conns[i + 1].handled, 1);
+    for (size_t i = 0; i < N; i++) {
+        if (conns[i].alive)
+            testutil_close_pair(conns[i].pipe);
+    }
+    testutil_fixture_free(&f);
+}
+END_TEST
+
 int main(void)
 {
     Suite *suite = suite_create("events");
@@ -195,6 +352,9 @@ int main(void)
     tcase_add_test(tc, token_round_trips_every_value);
     tcase_add_test(tc, accessors_follow_mios_mapping);
     tcase_add_test(tc, real_events_map_as_documented);
+    tcase_add_test(tc, drop_removes_a_tokens_later_events_and_keeps_the_order);
+    tcase_add_test(tc, drop_past_len_and_null_remove_nothing);
+    tcase_add_test(tc, drop_makes_freeing_a_source_mid_batch_safe);
     suite_add_tcase(suite, tc);
     return testutil_run(suite);
 }

@@ -239,6 +239,69 @@ static void scenario_events(void)
     evsrc_events_free(events);
 }
 
+/* A failed write hands the head back with the error; the retry flushes the rest. */
+static void scenario_write_queue(void)
+{
+    struct loop loop;
+    loop_open(&loop);
+    struct evsrc_write_queue queue;
+    struct evsrc_write_request req[2];
+    FAULT_OK(evsrc_write_queue_init(&queue));
+    FAULT_OK(evsrc_write_request_init_buffer(&req[0], "ab", 2));
+    FAULT_OK(evsrc_write_request_init_buffer(&req[1], "cd", 2));
+
+    struct evsrc_unix_stream a, b;
+    FAULT_OK(evsrc_unix_stream_pair(&a, &b));
+    FAULT_OK(evsrc_registry_register(loop.registry, &a.source, 18, EVSRC_READABLE));
+    FAULT_OK(evsrc_write_queue_push(&queue, &req[0]));
+    FAULT_OK(evsrc_write_queue_push(&queue, &req[1]));
+    FAULT_OK(evsrc_write_queue_update_interest(&queue, loop.registry, &a.source, 18, EVSRC_READABLE));
+    FAULT_OK(evsrc_write_queue_flush_unix(&queue, &a));
+    FAULT_OK(evsrc_write_queue_update_interest(&queue, loop.registry, &a.source, 18, EVSRC_READABLE));
+    ck_assert_ptr_eq(evsrc_write_queue_pop(&queue), &req[0]);
+    ck_assert_ptr_eq(evsrc_write_queue_pop(&queue), &req[1]);
+    deregister_once(loop.registry, &a.source);
+    ck_assert_int_eq(evsrc_unix_stream_close(&a), 0);
+    ck_assert_int_eq(evsrc_unix_stream_close(&b), 0);
+
+    struct evsrc_udp_socket tx, rx;
+    struct sockaddr_in any = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    FAULT_OK(evsrc_udp_socket_bind(&tx, (const struct sockaddr *)&any, sizeof any));
+    FAULT_OK(evsrc_udp_socket_bind(&rx, (const struct sockaddr *)&any, sizeof any));
+    struct sockaddr_storage to;
+    socklen_t tolen = sizeof to;
+    FAULT_OK(evsrc_udp_socket_local_addr(&rx, &to, &tolen));
+    FAULT_OK(evsrc_write_request_set_destination(&req[0], (const struct sockaddr *)&to, tolen));
+    FAULT_OK(evsrc_write_queue_push(&queue, &req[0]));
+    FAULT_OK(evsrc_write_queue_flush_udp(&queue, &tx));
+    ck_assert_ptr_eq(evsrc_write_queue_pop(&queue), &req[0]);
+    ck_assert_int_eq(evsrc_udp_socket_close(&tx), 0);
+    ck_assert_int_eq(evsrc_udp_socket_close(&rx), 0);
+
+    struct evsrc_unix_datagram dtx, drx;
+    FAULT_OK(evsrc_unix_datagram_pair(&dtx, &drx));
+    FAULT_OK(evsrc_write_request_set_destination(&req[1], NULL, 0));
+    FAULT_OK(evsrc_write_queue_push(&queue, &req[1]));
+    FAULT_OK(evsrc_write_queue_flush_unix_datagram(&queue, &dtx));
+    ck_assert_ptr_eq(evsrc_write_queue_pop(&queue), &req[1]);
+    ck_assert_uint_eq(evsrc_write_queue_cancel(&queue), 0);
+    ck_assert_int_eq(evsrc_unix_datagram_close(&dtx), 0);
+    ck_assert_int_eq(evsrc_unix_datagram_close(&drx), 0);
+    loop_close(&loop);
+}
+
+static void scenario_address(void)
+{
+    struct sockaddr_storage addr;
+    socklen_t len;
+    char text[EVSRC_ADDRESS_STRLEN];
+    FAULT_OK(evsrc_address_parse("[fe80::1%lo]:80", &addr, &len));
+    FAULT_OK(evsrc_address_format((const struct sockaddr *)&addr, len, text, sizeof text));
+    FAULT_OK(evsrc_address_ipv6("fe80::1%lo", 80, &addr, &len));
+    FAULT_OK(evsrc_address_ipv4("127.0.0.1", 80, &addr, &len));
+    FAULT_OK(evsrc_address_format((const struct sockaddr *)&addr, len, text, sizeof text));
+}
+
 /* No fallible call at all: here so that every public function is in some scenario. */
 static void scenario_version(void)
 {
@@ -1022,6 +1085,8 @@ static const struct scenario scenarios[] = {
     {"unix_stream", scenario_unix_stream},
     {"unix_datagram", scenario_unix_datagram},
     {"timers", scenario_timers},
+    {"address", scenario_address},
+    {"write_queue", scenario_write_queue},
 };
 
 #define SCENARIOS ((int)(sizeof scenarios / sizeof scenarios[0]))
@@ -1407,6 +1472,37 @@ START_TEST(wake_whose_reset_finds_the_counter_emptied)
 END_TEST
 
 /* A non-blocking connect the kernel completes at once (0, not EINPROGRESS) is a success like the other. */
+/* A UDP flush whose sendmmsg a signal interrupts retries it: EINTR is never a flush's error. */
+START_TEST(udp_flush_interrupted_retries)
+{
+    struct evsrc_udp_socket tx, rx;
+    struct sockaddr_in any = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    ck_assert_int_eq(evsrc_udp_socket_bind(&tx, (const struct sockaddr *)&any, sizeof any), 0);
+    ck_assert_int_eq(evsrc_udp_socket_bind(&rx, (const struct sockaddr *)&any, sizeof any), 0);
+    struct sockaddr_storage to;
+    socklen_t tolen = sizeof to;
+    ck_assert_int_eq(evsrc_udp_socket_local_addr(&rx, &to, &tolen), 0);
+    struct evsrc_write_queue queue;
+    struct evsrc_write_request req;
+    evsrc_write_queue_init(&queue);
+    evsrc_write_request_init_buffer(&req, "ab", 2);
+    evsrc_write_request_set_destination(&req, (const struct sockaddr *)&to, tolen);
+    evsrc_write_queue_push(&queue, &req);
+    fault_injection_arm_function("sendmmsg", 1, EINTR, false);
+    unsigned long fired = fault_injection_fired();
+    ck_assert_int_eq(evsrc_write_queue_flush_udp(&queue, &tx), 1);
+    ck_assert_uint_eq(fault_injection_disarm(), 2); /* interrupted, then retried */
+    ck_assert_uint_eq(fault_injection_fired(), fired + 1);
+    ck_assert_ptr_eq(evsrc_write_queue_pop(&queue), &req);
+    ck_assert_int_eq(evsrc_write_request_error(&req), 0);
+    char buf[4];
+    testutil_await_fd(evsrc_udp_socket_fd(&rx), POLLIN);
+    ck_assert_int_eq(evsrc_udp_socket_recv(&rx, buf, sizeof buf), 2);
+    ck_assert_int_eq(evsrc_udp_socket_close(&tx), 0);
+    ck_assert_int_eq(evsrc_udp_socket_close(&rx), 0);
+}
+END_TEST
+
 START_TEST(connect_completed_at_once)
 {
     struct evsrc_tcp_listener listener;
@@ -1441,6 +1537,7 @@ static const char *const infallible[] = {
     "posix_spawnattr_setflags", "posix_spawnattr_setsigmask", "posix_spawnattr_destroy", /* valid flags, set and attr */
     "dup3",                 /* in a fork child (one thread), onto an open fd: EBUSY needs a racing open */
     "sigisemptyset", "strcmp", "strnlen", "snprintf", "memset", /* pure functions of their arguments */
+    "memchr", "inet_pton", "inet_ntop", /* pure too: inet_ntop's one error, ENOSPC, needs a buffer under the family's maximum */
     "pthread_mutex_init", "pthread_mutex_destroy", /* default attributes: glibc's always succeed */
     "__errno_location", "memcpy", "memset", "memmove", "__stack_chk_fail", "__cxa_finalize",
     "_ITM_deregisterTMCloneTable", "_ITM_registerTMCloneTable", "__gmon_start__",
@@ -1534,6 +1631,7 @@ int main(void)
     }
     tcase_add_test(tc, no_poll_without_fork_handlers);
     tcase_add_test(tc, connect_completed_at_once);
+    tcase_add_test(tc, udp_flush_interrupted_retries);
     tcase_add_test(tc, wake_whose_reset_finds_the_counter_emptied);
     tcase_add_test(tc, spawned_child_reaped_before_its_pidfd);
     tcase_add_test(tc, child_without_a_pidfd_is_reaped_through_eintr);

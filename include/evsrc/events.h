@@ -88,6 +88,43 @@ EVSRC_EXPORT void evsrc_events_free(struct evsrc_events *events);
 /* Discards the events of the last wait (len becomes 0). NULL does nothing. Not thread-safe. */
 EVSRC_EXPORT void evsrc_events_clear(struct evsrc_events *events);
 
+/*
+ * Removes from the buffer every event at a position >= `from` that carries
+ * `token`, and returns how many it removed. The events that stay keep their
+ * order and move down to fill the gaps; len shrinks by the number removed.
+ * Events before `from` are never touched, so a loop at index i that passes
+ * i + 1 keeps its place. NULL events, or from >= len, removes nothing.
+ * No allocation, no system call: a pass over the rest of the batch.
+ *
+ * The lifetime rule. A wait returns a batch of events, and the kernel chose
+ * them before the loop handled the first one. If, while handling an event,
+ * the loop deregisters or closes a source and frees the memory its token
+ * names (a timeout that frees an idle connection, an error that closes a
+ * peer), events later in the same batch may still carry that token: handling
+ * them reads freed memory when the token is a pointer. Deregistering or
+ * closing stops new events, never the ones already returned. So, whenever
+ * the loop ends a source in the middle of a batch, it calls
+ * evsrc_events_drop(events, i + 1, token) before the memory goes, and reads
+ * evsrc_events_len() afresh each round (never a count saved before the loop):
+ *
+ *     for (size_t i = 0; i < evsrc_events_len(events); i++) {
+ *         const struct evsrc_event *event = evsrc_events_get(events, i);
+ *         struct conn *conn = conn_of(evsrc_event_token(event));
+ *         if (conn_handle(conn, event) == CONN_DONE) {
+ *             evsrc_events_drop(events, i + 1, evsrc_event_token(event));
+ *             conn_close_and_free(conn);
+ *         }
+ *     }
+ *
+ * A loop that ends a source other than the one whose event it handles (a
+ * timer's event that frees a connection) drops that source's token the same
+ * way. Tokens that are indices into a table with generation counts, or
+ * sources that are never freed during a batch, need no drop. A pointer
+ * event taken from the buffer before the call names another event after it.
+ * Not thread-safe: the thread that owns the buffer.
+ */
+EVSRC_EXPORT size_t evsrc_events_drop(struct evsrc_events *events, size_t from, evsrc_token token);
+
 /* The number of events the last wait stored (0 for NULL, or after an error). */
 static inline size_t evsrc_events_len(const struct evsrc_events *events)
 {

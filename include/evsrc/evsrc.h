@@ -44,5 +44,7 @@
 #include <evsrc/udp.h>
 #include <evsrc/unix.h>
 #include <evsrc/timers.h>
+#include <evsrc/address.h>
+#include <evsrc/write_queue.h>
 
 #endif /* EVSRC_EVSRC_H */

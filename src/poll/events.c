@@ -31,3 +31,22 @@ EVSRC_EXPORT void evsrc_events_clear(struct evsrc_events *events)
     if (events)
         events->len = 0;
 }
+
+EVSRC_EXPORT size_t evsrc_events_drop(struct evsrc_events *events, size_t from, evsrc_token token)
+{
+    if (!events || from >= events->len)
+        return 0;
+    /* The slots are the kernel's packed layout: move whole events, compare through the accessor. */
+    struct evsrc_event *slots = (struct evsrc_event *)(void *)(events + 1);
+    size_t kept = from;
+    for (size_t i = from; i < events->len; i++) {
+        if (evsrc_event_token(&slots[i]) == token)
+            continue;
+        if (kept != i)
+            slots[kept] = slots[i];
+        kept++;
+    }
+    size_t dropped = events->len - kept;
+    events->len = kept;
+    return dropped;
+}
