@@ -46,6 +46,17 @@
  * with the queue (see evsrc_registry_register() for what that means for a
  * source struct).
  *
+ * A source ended in the middle of a batch
+ * ---------------------------------------
+ * A wait returns a batch of events chosen before the loop handles the first
+ * one. Deregistering or closing a source stops new events, not those already
+ * returned: if handling one event ends a source and frees what its token
+ * points to (a timeout that frees an idle connection), later events of the
+ * same batch may still carry that token. Before freeing it, call
+ * evsrc_events_drop(events, i + 1, token) from the loop at index i, and read
+ * evsrc_events_len() afresh each round (events.h). A deadline
+ * (<evsrc/deadline.h>) is closed with the source, like its fds.
+ *
  * fork()
  * ------
  * A child process inherits the parent's polls, registry clones and wakers,
