@@ -136,7 +136,10 @@ EVSRC_EXPORT int evsrc_registry_reregister_deadline(struct evsrc_registry *regis
  * Deregisters a deadline (clearing it if set). No later wait reports it;
  * events already returned by a wait may still name its token (events.h).
  * Errors: -EINVAL if registry or deadline is NULL; -ENOENT if the deadline
- * is not registered with this registry's queue; -ECHILD as for register.
+ * is not registered with this registry's queue; -ECHILD as for register; the
+ * error of read(2) on the queue's eventfd, when a wake-up written under the
+ * deadline's token had to be taken back (the deadline is deregistered all
+ * the same, as after any deregistration's error).
  * Thread-safe: any thread, through any handle of the queue.
  */
 EVSRC_EXPORT int evsrc_registry_deregister_deadline(struct evsrc_registry *registry,
@@ -149,7 +152,8 @@ EVSRC_EXPORT int evsrc_registry_deregister_deadline(struct evsrc_registry *regis
  * before the memory of a registered deadline is freed or reused. Returns 1
  * if it was registered, 0 if not (a deadline registered with a queue of the
  * fork parent counts as not registered in the child, and is just reset).
- * Errors: -EINVAL if deadline is NULL.
+ * Errors: -EINVAL if deadline is NULL; the read(2) error of
+ * evsrc_registry_deregister_deadline() (the deadline is closed all the same).
  * Thread-safe, but not concurrently with other calls on the same deadline.
  */
 EVSRC_EXPORT int evsrc_deadline_close(struct evsrc_deadline *deadline);

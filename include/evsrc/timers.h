@@ -296,7 +296,9 @@ EVSRC_EXPORT int evsrc_timers_fd(const struct evsrc_timers *timers);
  * frees the queue's table, takes it out of the poll it is registered with
  * and closes its timerfd if it has one. The struct may then be set up again
  * with evsrc_timers_new() or freed.
- * Errors: -EINVAL if timers is NULL; -EBADF if it is already closed.
+ * Errors: -EINVAL if timers is NULL; -EBADF if it is already closed; the
+ * error of taking it out of its poll (evsrc_deadline_close(): the queue is
+ * closed all the same).
  * Thread-safety: the queue's thread only.
  */
 EVSRC_EXPORT int evsrc_timers_close(struct evsrc_timers *timers);

@@ -178,16 +178,20 @@ static int table_wake_locked(struct deadline_table *table, evsrc_token token)
     return 0;
 }
 
-/* Empties the eventfd: a write that no wait has reported yet is then never reported. */
-static void table_unwake_locked(struct deadline_table *table)
+/*
+ * Empties the eventfd: a write that no wait has reported yet is then never
+ * reported. 0, or read(2)'s error other than EAGAIN (already empty); a wait
+ * goes on whatever it is, a deregistration reports it.
+ */
+static int table_unwake_locked(struct deadline_table *table)
 {
     if (!table->wake_written)
-        return;
+        return 0;
     uint64_t count;
-    if (read(table->wake_fd, &count, sizeof count) < 0) {
-        /* Already empty. */
-    }
     table->wake_written = false;
+    if (read(table->wake_fd, &count, sizeof count) < 0 && errno != EAGAIN)
+        return -errno;
+    return 0;
 }
 
 static void table_set_mode_locked(struct deadline_table *table)
@@ -407,19 +411,24 @@ EVSRC_EXPORT int evsrc_registry_reregister_deadline(struct evsrc_registry *regis
     return 0;
 }
 
-/* Takes a registered deadline out of its locked table, and unlocks it. */
-static void deadline_detach_locked(struct deadline_table *table, struct evsrc_deadline *deadline)
+/*
+ * Takes a registered deadline out of its locked table, and unlocks it: 0, or
+ * the error of emptying the eventfd (the deadline is out all the same).
+ */
+static int deadline_detach_locked(struct deadline_table *table, struct evsrc_deadline *deadline)
 {
     if (deadline_at(deadline) != NOT_SET)
         heap_remove(table, deadline);
     /* A wake written under its token and not reported yet must not name it in a later wait. */
+    int r = 0;
     if (table->wake_written && table->wake_token == deadline->token)
-        table_unwake_locked(table);
+        r = table_unwake_locked(table);
     if (--table->registered == 0)
         table_set_mode_locked(table);
     deadline_store_queue(deadline, NULL);
     pthread_mutex_unlock(&table->lock);
     deadline_table_release(table);
+    return r;
 }
 
 EVSRC_EXPORT int evsrc_registry_deregister_deadline(struct evsrc_registry *registry,
@@ -434,8 +443,7 @@ EVSRC_EXPORT int evsrc_registry_deregister_deadline(struct evsrc_registry *regis
     if (r < 0)
         return r;
     /* The registry's own reference keeps the table alive: the release is never the last. */
-    deadline_detach_locked(table, deadline);
-    return 0;
+    return deadline_detach_locked(table, deadline);
 }
 
 EVSRC_EXPORT int evsrc_deadline_close(struct evsrc_deadline *deadline)
@@ -444,10 +452,11 @@ EVSRC_EXPORT int evsrc_deadline_close(struct evsrc_deadline *deadline)
         return -EINVAL;
     struct deadline_table *table;
     int r = deadline_lock(deadline, NULL, &table);
-    if (r == 0)
-        deadline_detach_locked(table, deadline); /* may free the table, if every handle is gone */
+    int detached = r == 0 ? deadline_detach_locked(table, deadline) : 0; /* may free the table */
     /* Not registered, or registered with a queue of the fork parent: nothing of this process to undo. */
     *deadline = (struct evsrc_deadline)EVSRC_DEADLINE_INIT;
+    if (detached < 0)
+        return detached;
     return r == 0;
 }
 
@@ -565,7 +574,7 @@ int deadline_wait(struct evsrc_poll *poll, struct evsrc_events *events, const st
     pthread_mutex_lock(&table->lock);
     table->outside_until = NOT_SET; /* the outer loop's wait, if any, is over: this one follows it */
     for (;;) {
-        table_unwake_locked(table);
+        (void)table_unwake_locked(table);
         int64_t first = table->len ? deadline_at(table->heap[0]) : NOT_SET;
         int64_t until = first < end ? first : end;
         int room = first <= now ? table_kernel_room_locked(table, capacity) : capacity;
@@ -583,7 +592,7 @@ int deadline_wait(struct evsrc_poll *poll, struct evsrc_events *events, const st
                 table->waiting--;
             if (n < 0)
                 break;
-            table_unwake_locked(table);
+            (void)table_unwake_locked(table);
             now = timespec_now_ns(CLOCK_MONOTONIC);
         }
         n += table_take_due_locked(table, slots + n, capacity - (int)n, now);
@@ -609,7 +618,7 @@ int deadline_next_timeout(struct evsrc_poll *poll, struct timespec *timeout)
      * wait of ours, through the eventfd in the queue (which the fd reports).
      */
     table->outside_until = first;
-    table_unwake_locked(table);
+    (void)table_unwake_locked(table);
     pthread_mutex_unlock(&table->lock);
     if (first == NOT_SET)
         return 0;

@@ -717,8 +717,8 @@ EVSRC_EXPORT int evsrc_timers_close(struct evsrc_timers *timers)
     timers->table = NULL;
     timers->len = 0;
     timers->capacity = 0;
-    /* Out of its poll, as closing an fd takes the fd out of its queue. */
-    evsrc_deadline_close(&timers->deadline);
+    /* Out of its poll, as closing an fd takes the fd out of its queue (closed even when that reports an error). */
+    int r = evsrc_deadline_close(&timers->deadline);
     if (timers->fd >= 0) {
         registry_fd_forget(timers->fd);
         close(timers->fd);
@@ -726,5 +726,5 @@ EVSRC_EXPORT int evsrc_timers_close(struct evsrc_timers *timers)
     }
     timers->id = 0;
     evsrc_source_init(&timers->source, &timers_ops);
-    return 0;
+    return r < 0 ? r : 0;
 }
