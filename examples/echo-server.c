@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#define _GNU_SOURCE /* pipe2, O_CLOEXEC and sigaction under -std=c11; before any #include */
+#define _GNU_SOURCE /* sigset_t and the signalfd types under -std=c11; before any #include */
 /*
  * echo-server: sends every byte each client sends back to it.
  *
@@ -8,26 +8,31 @@
  * One thread, one poll, one listener, one timer queue holding every
  * connection's idle timeout (closed after IDLE_SECONDS without data), and
  * one heap-allocated connection struct per client whose address is its
- * token. It shows the three things
- * an edge-triggered loop must get right:
+ * token. It shows what an edge-triggered loop must get right, with the
+ * library's own parts for each:
  *   - drain: after an event, read (and accept) until -EAGAIN, since no new
  *     event comes for data that was already there;
- *   - back-pressure: when a client reads slower than it writes, keep the
- *     unsent bytes, stop reading, and resume on the WRITABLE event;
- *   - clean shutdown: SIGINT or SIGTERM ends the loop and frees everything.
+ *   - fairness: a busy client gets a few reads per event, then is put back
+ *     as ready (evsrc_deadline_ready_again) to be served again after the
+ *     others, with no system call;
+ *   - back-pressure: what a client does not read yet waits in its write
+ *     queue (<evsrc/write_queue.h>, flushed with writev), writable interest
+ *     is on only while it waits, and reading stops once the queue is full;
+ *   - lifetime: a connection freed while a batch of events is handled has
+ *     its later events dropped (evsrc_events_drop), so no handler sees
+ *     freed memory;
+ *   - clean shutdown: SIGINT or SIGTERM, through a signalfd
+ *     (evsrc_signal), ends the loop and frees everything.
  * Try it with: nc 127.0.0.1 7777
  */
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <evsrc/evsrc.h>
 
@@ -36,19 +41,29 @@
 #define SIGNAL_TOKEN ((evsrc_token)2)
 #define TIMERS_TOKEN ((evsrc_token)3)
 
-/*
- * Idle timeouts: a connection with nothing to read for this long is closed.
- * Every connection's timer sits in one timer queue (one fd for all of them),
- * and the reset on every read costs no system call.
- */
+/* Idle timeouts: a connection with nothing to read for this long is closed. */
 #define IDLE_SECONDS_DEFAULT 60
+/* Reads per event before a busy connection yields to the others. */
+#define READS_PER_TURN 4
+/* Chunks a connection holds: read into free ones, queued for writing, freed when written. */
+#define CHUNKS 4
+#define CHUNK_SIZE 16384
+
+struct chunk {
+    struct evsrc_write_request request;
+    char data[CHUNK_SIZE];
+};
 
 struct connection {
     struct evsrc_tcp_stream stream;
     struct evsrc_timer idle;        /* restarted on every read; expiry closes the connection */
+    struct evsrc_deadline again;    /* put back as ready when it yields with data left */
+    struct evsrc_write_queue queue; /* what was read and not yet echoed */
     struct connection *prev, *next; /* every open connection, so shutdown can free them */
-    size_t start, end;              /* buf[start, end) is read but not yet echoed */
-    char buf[16384];
+    struct chunk *free_chunks[CHUNKS];
+    int free_count;
+    bool peer_done; /* the client closed its side: finish once the queue drains */
+    struct chunk chunks[CHUNKS];
 };
 
 struct server {
@@ -56,49 +71,15 @@ struct server {
     struct evsrc_tcp_listener listener;
     struct connection *connections;
     bool accept_stalled; /* out of fds or memory: connections are left pending */
-    struct evsrc_timers timers;    /* every connection's idle timer */
+    struct evsrc_timers timers; /* every connection's idle timer */
     struct timespec idle_timeout;
+    struct evsrc_events *events; /* the batch being handled, for evsrc_events_drop */
+    size_t index;                /* the event being handled */
 };
 
-/* ---- Signals ------------------------------------------------------------ */
-
-static volatile sig_atomic_t stop_requested;
-static int signal_pipe[2] = {-1, -1};
-
-/*
- * The flag alone would be racy: a signal landing after the loop tests it but
- * before evsrc_poll_wait() blocks would go unnoticed until the next client
- * event. So the handler also writes to a pipe the poll watches.
- */
-static void on_stop_signal(int signo)
+static evsrc_token token_of(const struct connection *conn)
 {
-    (void)signo;
-    int saved_errno = errno;
-    stop_requested = 1;
-    /* A full pipe is fine: a byte is already waiting to wake the loop. */
-    ssize_t ignored = write(signal_pipe[1], "", 1);
-    (void)ignored;
-    errno = saved_errno;
-}
-
-static int watch_stop_signals(struct evsrc_registry *registry, struct evsrc_source_fd *source)
-{
-    if (pipe2(signal_pipe, O_NONBLOCK | O_CLOEXEC) < 0)
-        return -errno;
-    int r = evsrc_source_fd_init(source, signal_pipe[0]);
-    if (r == 0)
-        r = evsrc_registry_register(registry, &source->source, SIGNAL_TOKEN, EVSRC_READABLE);
-    if (r < 0)
-        return r;
-    /* No SA_RESTART: a wait interrupted by the signal returns -EINTR at once. */
-    struct sigaction action;
-    memset(&action, 0, sizeof action);
-    action.sa_handler = on_stop_signal;
-    sigemptyset(&action.sa_mask);
-    if (sigaction(SIGINT, &action, NULL) < 0 || sigaction(SIGTERM, &action, NULL) < 0)
-        return -errno;
-    /* SIGPIPE needs nothing: evsrc's writes never raise it. */
-    return 0;
+    return (evsrc_token)(uintptr_t)conn;
 }
 
 /* ---- Connections -------------------------------------------------------- */
@@ -112,64 +93,91 @@ static void connection_close(struct server *server, struct connection *conn)
     if (conn->next)
         conn->next->prev = conn->prev;
     evsrc_timers_stop(&server->timers, &conn->idle);
-    /*
-     * Closing removes the socket from the poll. Later events of the same
-     * wait cannot name this connection: a wait reports each fd at most once.
-     */
+    /* Closing removes the socket and the deadline from the poll; pending writes are abandoned. */
+    evsrc_write_queue_cancel(&conn->queue);
+    evsrc_deadline_close(&conn->again);
     evsrc_tcp_stream_close(&conn->stream);
+    /* Later events of this batch may still name it (an idle timeout found it among them): drop them. */
+    if (server->events)
+        evsrc_events_drop(server->events, server->index + 1, token_of(conn));
     free(conn);
 }
 
-/* Sends the buffered bytes: 0 once all are sent, -EAGAIN if the client is not reading. */
-static int flush(struct connection *conn)
+/* Returns the chunks the queue is done with to the free list. */
+static void reclaim(struct connection *conn)
 {
-    while (conn->start < conn->end) {
-        ssize_t n = evsrc_tcp_stream_write(&conn->stream, conn->buf + conn->start, conn->end - conn->start);
-        if (n < 0)
-            return (int)n;
-        conn->start += (size_t)n;
+    struct evsrc_write_request *done;
+    while ((done = evsrc_write_queue_pop(&conn->queue)))
+        conn->free_chunks[conn->free_count++] = evsrc_container_of(done, struct chunk, request);
+}
+
+/* Writes what the queue holds and sets writable interest to match: false when the connection failed. */
+static bool flush(struct server *server, struct connection *conn)
+{
+    int r = evsrc_write_queue_flush_tcp(&conn->queue, &conn->stream);
+    reclaim(conn);
+    if (r < 0) {
+        fprintf(stderr, "echo-server: write: %s\n", strerror(-r));
+        return false;
     }
-    conn->start = conn->end = 0;
-    return 0;
+    r = evsrc_write_queue_update_interest(&conn->queue, server->registry, &conn->stream.source, token_of(conn),
+                                          EVSRC_READABLE);
+    return r >= 0;
 }
 
 /*
- * Echoes until the socket would block either way. Returns false when the
- * connection is finished: the client closed and all was echoed, or an error.
+ * Serves one event of a connection. Returns false when it is finished: the
+ * client closed and all was echoed, or an error.
  *
  * Readiness is only a hint, so whatever the event said, both directions are
- * tried; each ends in -EAGAIN, which re-arms its edge-triggered event. The
- * buffer is refilled only once it is empty, so a client that never reads
- * costs one buffer, not unbounded memory: its unread data waits in the
- * kernel until the WRITABLE event lets us flush and read again.
- *
- * A busy client is served until it blocks. A server that must be fair under
- * load would cap the rounds per event and revisit such a connection itself
- * (no new event would come for it).
+ * tried. Reading stops at READS_PER_TURN (the connection then yields, put
+ * back as ready), when the socket is drained (-EAGAIN: the next READABLE
+ * event is owed), or when every chunk waits in the queue (back-pressure: the
+ * client's data waits in the kernel until the WRITABLE event frees a chunk).
  */
-static bool echo(struct server *server, struct connection *conn)
+static bool serve_connection(struct server *server, struct connection *conn)
 {
-    for (;;) {
-        int r = flush(conn);
-        if (r == -EAGAIN)
+    if (!flush(server, conn))
+        return false;
+    for (int turn = 0; !conn->peer_done; turn++) {
+        if (conn->free_count == 0)
             return true; /* the WRITABLE event brings us back */
-        if (r < 0) {
-            fprintf(stderr, "echo-server: write: %s\n", strerror(-r));
-            return false;
+        if (turn == READS_PER_TURN) {
+            evsrc_deadline_ready_again(&conn->again); /* the next wait reports it again */
+            return true;
         }
-        ssize_t n = evsrc_tcp_stream_read(&conn->stream, conn->buf, sizeof conn->buf);
+        struct chunk *chunk = conn->free_chunks[conn->free_count - 1];
+        ssize_t n = evsrc_tcp_stream_read(&conn->stream, chunk->data, sizeof chunk->data);
         if (n == -EAGAIN)
-            return true; /* drained: the next READABLE event is owed */
-        if (n == 0)
-            return false; /* the client closed, and everything it sent was echoed */
+            return true;
         if (n < 0) {
             fprintf(stderr, "echo-server: read: %s\n", strerror((int)-n));
             return false;
         }
-        conn->end = (size_t)n;
+        if (n == 0) {
+            conn->peer_done = true;
+            break;
+        }
+        conn->free_count--;
+        evsrc_write_request_init_buffer(&chunk->request, chunk->data, (size_t)n);
+        evsrc_write_queue_push(&conn->queue, &chunk->request);
+        if (!flush(server, conn))
+            return false;
         /* Activity: push the idle deadline back. A restart to a later deadline is a few stores. */
         evsrc_timers_start(&server->timers, &conn->idle, &server->idle_timeout, NULL);
     }
+    /* The client closed: done once everything it sent is echoed. */
+    return evsrc_write_queue_pending(&conn->queue) != 0;
+}
+
+static int connection_register(struct server *server, struct connection *conn)
+{
+    int r = evsrc_registry_register(server->registry, &conn->stream.source, token_of(conn), EVSRC_READABLE);
+    if (r == 0)
+        r = evsrc_registry_register_deadline(server->registry, &conn->again, token_of(conn), EVSRC_READABLE);
+    if (r == 0)
+        r = evsrc_timers_start(&server->timers, &conn->idle, &server->idle_timeout, NULL);
+    return r;
 }
 
 /* Takes every pending connection: the listener's event is edge-triggered too. */
@@ -191,26 +199,25 @@ static void accept_all(struct server *server)
                 continue; /* that client gave up; others may be waiting */
             /*
              * Out of fds or memory. The client stays queued, but no new event
-             * comes for it, so retry once a connection closes (see main).
+             * comes for it, so retry once a connection closes (see run).
              */
             fprintf(stderr, "echo-server: accept: %s\n", strerror(-r));
             server->accept_stalled = true;
             return;
         }
-        conn->start = conn->end = 0;
-        evsrc_timer_init(&conn->idle, (evsrc_token)(uintptr_t)conn);
-        /*
-         * Both directions, once: edge-triggered WRITABLE fires only when room
-         * appears after a write hit -EAGAIN, so it costs nothing while idle
-         * and spares a reregister call each time a client falls behind.
-         * Data that arrived before this call is reported at once.
-         */
-        r = evsrc_registry_register(server->registry, &conn->stream.source, (evsrc_token)(uintptr_t)conn,
-                                    EVSRC_READABLE | EVSRC_WRITABLE);
-        if (r == 0)
-            r = evsrc_timers_start(&server->timers, &conn->idle, &server->idle_timeout, NULL);
+        evsrc_timer_init(&conn->idle, token_of(conn));
+        evsrc_deadline_init(&conn->again);
+        evsrc_write_queue_init(&conn->queue);
+        for (int i = 0; i < CHUNKS; i++)
+            conn->free_chunks[i] = &conn->chunks[i];
+        conn->free_count = CHUNKS;
+        conn->peer_done = false;
+        /* Data that arrived before the registration is reported at once. */
+        r = connection_register(server, conn);
         if (r < 0) {
             fprintf(stderr, "echo-server: register: %s\n", strerror(-r));
+            evsrc_timers_stop(&server->timers, &conn->idle);
+            evsrc_deadline_close(&conn->again);
             evsrc_tcp_stream_close(&conn->stream);
             free(conn);
             continue;
@@ -225,8 +232,8 @@ static void accept_all(struct server *server)
 
 /* ---- Setup -------------------------------------------------------------- */
 
-static bool parse_address(int argc, char **argv, struct sockaddr_storage *addr, socklen_t *addrlen,
-                          struct timespec *idle_timeout)
+static bool parse_arguments(int argc, char **argv, struct sockaddr_storage *addr, socklen_t *addrlen,
+                            struct timespec *idle_timeout)
 {
     const char *port_text = argc > 1 ? argv[1] : "7777";
     const char *host = argc > 2 ? argv[2] : "127.0.0.1";
@@ -243,23 +250,9 @@ static bool parse_address(int argc, char **argv, struct sockaddr_storage *addr, 
             return false;
     }
     *idle_timeout = (struct timespec){(time_t)idle, 0};
-
-    memset(addr, 0, sizeof *addr);
-    struct sockaddr_in *in4 = (struct sockaddr_in *)(void *)addr;
-    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)(void *)addr;
-    if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
-        in4->sin_family = AF_INET;
-        in4->sin_port = htons((uint16_t)port);
-        *addrlen = sizeof *in4;
-        return true;
-    }
-    if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
-        in6->sin6_family = AF_INET6;
-        in6->sin6_port = htons((uint16_t)port);
-        *addrlen = sizeof *in6;
-        return true;
-    }
-    return false;
+    /* A numeric address of either family, no DNS. */
+    return evsrc_address_ipv4(host, (uint16_t)port, addr, addrlen) == 0 ||
+           evsrc_address_ipv6(host, (uint16_t)port, addr, addrlen) == 0;
 }
 
 /* Prints the address actually bound, which tells the port when 0 was asked for. */
@@ -267,18 +260,11 @@ static void print_listening(const struct evsrc_tcp_listener *listener)
 {
     struct sockaddr_storage addr;
     socklen_t len = sizeof addr;
-    if (evsrc_tcp_listener_local_addr(listener, &addr, &len) < 0)
+    char text[EVSRC_ADDRESS_STRLEN];
+    if (evsrc_tcp_listener_local_addr(listener, &addr, &len) < 0 ||
+        evsrc_address_format((const struct sockaddr *)&addr, len, text, sizeof text) < 0)
         return;
-    char host[INET6_ADDRSTRLEN];
-    const struct sockaddr_in *in4 = (const struct sockaddr_in *)(const void *)&addr;
-    const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)&addr;
-    if (addr.ss_family == AF_INET6) {
-        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
-        printf("echo-server: listening on [%s]:%u\n", host, (unsigned)ntohs(in6->sin6_port));
-    } else {
-        inet_ntop(AF_INET, &in4->sin_addr, host, sizeof host);
-        printf("echo-server: listening on %s:%u\n", host, (unsigned)ntohs(in4->sin_port));
-    }
+    printf("echo-server: listening on %s\n", text);
     /* Scripts that wait for this line may read stdout through a pipe. */
     fflush(stdout);
 }
@@ -292,51 +278,68 @@ static void close_idle(struct server *server)
 }
 
 /* Waits for events and dispatches them until a stop signal or a fatal error. */
-static int run(struct evsrc_poll *poll, struct evsrc_events *events, struct server *server)
+static int run(struct evsrc_poll *poll, struct evsrc_events *events, struct server *server,
+               struct evsrc_signal *signals)
 {
-    while (!stop_requested) {
+    server->events = events;
+    for (;;) {
         int n = evsrc_poll_wait(poll, events, NULL);
         if (n == -EINTR)
-            continue; /* a signal: the loop condition decides whether to stop */
+            continue;
         if (n < 0) {
             fprintf(stderr, "echo-server: wait: %s\n", strerror(-n));
             return 1;
         }
-        bool closed_any = false, timers_due = false;
-        for (size_t i = 0; i < (size_t)n; i++) {
-            evsrc_token token = evsrc_event_token(evsrc_events_get(events, i));
-            if (token == SIGNAL_TOKEN)
-                continue; /* the handler has set stop_requested */
+        bool closed_any = false;
+        /* evsrc_events_len() afresh each round: closing a connection may drop later events. */
+        for (server->index = 0; server->index < evsrc_events_len(events); server->index++) {
+            evsrc_token token = evsrc_event_token(evsrc_events_get(events, server->index));
+            if (token == SIGNAL_TOKEN) {
+                struct signalfd_siginfo info;
+                if (evsrc_signal_read(signals, &info) == 0)
+                    return 0; /* SIGINT or SIGTERM */
+                continue;
+            }
             if (token == TIMERS_TOKEN) {
-                /* After this wait's other events, which may name a connection the drain closes. */
-                timers_due = true;
-                continue;
-            }
-            if (token == LISTENER_TOKEN) {
-                accept_all(server);
-                continue;
-            }
-            struct connection *conn = (struct connection *)(uintptr_t)token;
-            if (!echo(server, conn)) {
-                connection_close(server, conn);
+                close_idle(server);
                 closed_any = true;
+            } else if (token == LISTENER_TOKEN) {
+                accept_all(server);
+            } else {
+                struct connection *conn = (struct connection *)(uintptr_t)token;
+                if (!serve_connection(server, conn)) {
+                    connection_close(server, conn);
+                    closed_any = true;
+                }
             }
-        }
-        if (timers_due) {
-            close_idle(server);
-            closed_any = true;
         }
         if (closed_any && server->accept_stalled)
             accept_all(server);
     }
-    return 0;
+}
+
+/* Blocks SIGINT and SIGTERM and makes them a source: the loop reads them like any event. */
+static int watch_stop_signals(struct evsrc_registry *registry, struct evsrc_signal *signals)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    int r = evsrc_signal_block(&set);
+    if (r == 0)
+        r = evsrc_signal_new(signals, &set);
+    if (r == 0)
+        r = evsrc_registry_register(registry, &signals->source, SIGNAL_TOKEN, EVSRC_READABLE);
+    /* SIGPIPE needs nothing: evsrc's writes never raise it. */
+    return r;
 }
 
 /* Listens on addr and serves until stopped; returns the exit status. */
 static int serve(struct evsrc_poll *poll, struct evsrc_events *events, const struct sockaddr_storage *addr,
                  socklen_t addrlen, struct timespec idle_timeout)
 {
-    struct server server = {.registry = evsrc_poll_registry(poll), .connections = NULL, .idle_timeout = idle_timeout};
+    struct server server = {.registry = evsrc_poll_registry(poll), .idle_timeout = idle_timeout};
+    struct evsrc_signal signals;
     int r = evsrc_timers_new(&server.timers, CLOCK_MONOTONIC);
     if (r < 0) {
         fprintf(stderr, "echo-server: timers: %s\n", strerror(-r));
@@ -348,25 +351,30 @@ static int serve(struct evsrc_poll *poll, struct evsrc_events *events, const str
         evsrc_timers_close(&server.timers);
         return 1;
     }
-    struct evsrc_source_fd signal_source;
     r = evsrc_registry_register(server.registry, &server.timers.source, TIMERS_TOKEN, EVSRC_READABLE);
     if (r == 0)
         r = evsrc_registry_register(server.registry, &server.listener.source, LISTENER_TOKEN, EVSRC_READABLE);
-    if (r == 0)
-        r = watch_stop_signals(server.registry, &signal_source);
+    bool have_signals = false;
+    if (r == 0) {
+        r = watch_stop_signals(server.registry, &signals);
+        have_signals = r == 0;
+    }
     int status = 1;
     if (r < 0)
         fprintf(stderr, "echo-server: setup: %s\n", strerror(-r));
     else {
         print_listening(&server.listener);
-        status = run(poll, events, &server);
+        status = run(poll, events, &server, &signals);
         puts("echo-server: stopping");
     }
+    server.events = NULL;
     /* Closing a source removes it from the poll: no deregister needed. */
     while (server.connections)
         connection_close(&server, server.connections);
     evsrc_tcp_listener_close(&server.listener);
     evsrc_timers_close(&server.timers);
+    if (have_signals)
+        evsrc_signal_close(&signals);
     return status;
 }
 
@@ -375,7 +383,7 @@ int main(int argc, char **argv)
     struct sockaddr_storage addr;
     socklen_t addrlen;
     struct timespec idle_timeout;
-    if (!parse_address(argc, argv, &addr, &addrlen, &idle_timeout)) {
+    if (!parse_arguments(argc, argv, &addr, &addrlen, &idle_timeout)) {
         fprintf(stderr, "usage: %s [PORT [ADDRESS [IDLE_SECONDS]]]   (default: 7777 127.0.0.1 %d)\n", argv[0],
                 IDLE_SECONDS_DEFAULT);
         return 2;
@@ -390,9 +398,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "echo-server: setup: %s\n", strerror(-r));
     else
         status = serve(poll, events, &addr, addrlen, idle_timeout);
-    for (int i = 0; i < 2; i++)
-        if (signal_pipe[i] >= 0)
-            close(signal_pipe[i]);
     evsrc_events_free(events);
     evsrc_poll_free(poll);
     return status;
