@@ -70,14 +70,17 @@ static void step_begin(struct step *step, const char *call, const char *file, in
 
 /*
  * The poll backend's wait empties its own eventfds (the queue's and a
- * waker's) and re-polls a hung-up fd, and goes on whatever those return: an
- * eventfd read fails only when another wait emptied it first, and the
- * re-poll only adds readiness. A fault there is tolerated, as a retried one is.
+ * waker's), re-polls a hung-up fd and checks that a reported fd still names
+ * the file registered (fstat), and goes on whatever those return: an eventfd
+ * read fails only when another wait emptied it first, the re-poll only adds
+ * readiness, and an fstat failure other than EBADF lets the event stand. A
+ * fault there is tolerated, as a retried one is.
  */
 static bool absorbed_by_the_wait(const struct step *step, const struct fault *fault)
 {
     return TESTUTIL_SELECTOR_IS_POLL && strncmp(step->call, "evsrc_poll_wait(", strlen("evsrc_poll_wait(")) == 0 &&
-           (strcmp(fault->function, "read") == 0 || strcmp(fault->function, "poll") == 0);
+           (strcmp(fault->function, "read") == 0 || strcmp(fault->function, "poll") == 0 ||
+            strncmp(fault->function, "fstat", strlen("fstat")) == 0);
 }
 
 /* Checks a failed step; true if the fault fired in it, and the call is to be made again. */
@@ -1308,6 +1311,7 @@ static const char *const infallible[] = {
     "sigemptyset", "sigaddset", "sigismember", /* a valid signal number */
     "pthread_mutex_lock", "pthread_mutex_unlock", /* a default mutex, locked by its owner */
     "getpid", "gettid",     /* always succeed */
+    "sched_yield",          /* always succeeds (Linux) */
     "pthread_once",         /* a valid once control and routine */
     "pthread_setcancelstate", "pthread_testcancel", /* a valid state */
     "clock_gettime",        /* a clock the library checked is supported */
