@@ -73,6 +73,8 @@ START_TEST(regular_files_are_eperm)
     ck_assert_int_ge(fd, 0);
     unlink(path);
     ck_assert_int_eq(evsrc_registry_register_fd(testutil_fx.registry, fd, 1, EVSRC_READABLE), -EPERM);
+    ck_assert_int_eq(evsrc_registry_reregister_fd(testutil_fx.registry, fd, 1, EVSRC_READABLE), -EPERM);
+    ck_assert_int_eq(evsrc_registry_deregister_fd(testutil_fx.registry, fd), -EPERM);
     close(fd);
 }
 END_TEST
@@ -84,6 +86,9 @@ START_TEST(unpollable_devices_are_eperm)
     ck_assert_int_ge(fd, 0);
     ck_assert_int_eq(evsrc_registry_register_fd(testutil_fx.registry, fd, 1, EVSRC_READABLE), -EPERM);
     ck_assert_int_eq(evsrc_registry_register_fd(testutil_fx.registry, fd, 1, EVSRC_READABLE | EVSRC_LEVEL), -EPERM);
+    /* epoll_ctl checks the file before it looks for a registration: -EPERM, not -ENOENT. */
+    ck_assert_int_eq(evsrc_registry_reregister_fd(testutil_fx.registry, fd, 1, EVSRC_READABLE), -EPERM);
+    ck_assert_int_eq(evsrc_registry_deregister_fd(testutil_fx.registry, fd), -EPERM);
     testutil_expect_no_events();
     close(fd);
 }

@@ -527,6 +527,18 @@ int selector_add_waker(selector_t q, int fd, evsrc_token token)
     return queue_add(q, fd, token, EVSRC_READABLE | EVSRC_LEVEL, true);
 }
 
+/*
+ * epoll's answer for an fd this queue does not hold: EPERM for a file it
+ * would never take, EINVAL for the queue's own fd, else ENOENT. Only on the
+ * error path, so a reregister or deregister of a registered fd pays nothing.
+ */
+static int fd_answer_absent(struct selector_poll *q, int fd)
+{
+    struct stat st;
+    int r = fd_check_watchable(q, fd, true, &st);
+    return r < 0 ? r : -ENOENT;
+}
+
 /* epoll answers EBADF for a closed fd before ENOENT; a stale entry of a closed fd goes with it. */
 static int fd_check_open_locked(struct selector_poll *q, int fd)
 {
@@ -551,7 +563,7 @@ int selector_modify(selector_t q, int fd, evsrc_token token, evsrc_interest inte
     int r = fd_check_open_locked(q, fd);
     struct poll_entry *e = r == 0 ? entry_find_locked(q, fd) : NULL;
     if (r == 0 && !e)
-        r = -ENOENT;
+        r = fd_answer_absent(q, fd);
     if (e) {
         /* Re-arms every kind asked for, as EPOLL_CTL_MOD does. */
         e->token = token;
@@ -574,7 +586,7 @@ int selector_delete(selector_t q, int fd)
     int r = fd_check_open_locked(q, fd);
     struct poll_entry *e = r == 0 ? entry_find_locked(q, fd) : NULL;
     if (r == 0 && !e)
-        r = -ENOENT;
+        r = fd_answer_absent(q, fd);
     if (e) {
         entry_drop_locked(q, e);
         queue_notify(q);

@@ -283,6 +283,13 @@ struct slot {
     unsigned dgram_head, dgram_count;
 };
 
+/*
+ * The library under test uses the poll(2) backend (-Dselector=poll): its
+ * queue's fd is an eventfd, a registration of another queue's fd is no loop,
+ * and edges are emulated (docs/backends.md). Found at start-up.
+ */
+static bool poll_backend;
+
 enum armed { ARMED, DISARMED, MAYBE_ARMED };
 
 /* One kernel registration: (queue, open file, fd number), as epoll keys it. */
@@ -294,6 +301,7 @@ struct entry {
     evsrc_token token;
     evsrc_interest interests;
     enum armed armed;
+    bool read_off;        /* poll backend: an edge registration that reported readable, until re-armed */
     bool owed;            /* an event must come */
     unsigned owed_waits;  /* waits since it became owed */
 };
@@ -534,9 +542,25 @@ static void owe_readable(const struct slot *s)
 {
     for (int i = 0; i < MAX_ENTRIES; i++) {
         struct entry *e = &W.entries[i];
-        if (e->used && e->file == s->file && e->armed == ARMED && (e->interests & EVSRC_READABLE))
+        if (e->used && e->file == s->file && e->armed == ARMED && !e->read_off && (e->interests & EVSRC_READABLE))
             owe(e);
     }
+}
+
+/*
+ * A library I/O call on slot i returned r, of `asked` (0: a short count
+ * re-arms nothing). On the poll backend -EAGAIN, or a short count where the
+ * headers let a program stop (a write, recv_many), re-arms every
+ * registration of the fd (fd_source.h); on epoll the kernel keeps edges.
+ */
+static void model_io(int i, long r, long asked)
+{
+    const struct slot *s = &W.slots[i];
+    if (!poll_backend || !s->open || !(r == -EAGAIN || (asked > 0 && r >= 0 && r < asked)))
+        return;
+    for (int k = 0; k < MAX_ENTRIES; k++)
+        if (W.entries[k].used && W.entries[k].fd == s->fd)
+            W.entries[k].read_off = false;
 }
 
 /* Data was taken from the file: any event owed for it may have gone. */
@@ -683,7 +707,7 @@ static int lowest_free_fd(void)
     return -1;
 }
 
-static bool fd_is_epoll(int fd)
+static bool fd_links_to(int fd, const char *want)
 {
     if (fd < 0)
         return false;
@@ -693,13 +717,22 @@ static bool fd_is_epoll(int fd)
     if (n < 0)
         return false;
     target[n] = '\0';
-    return strcmp(target, "anon_inode:[eventpoll]") == 0;
+    return strcmp(target, want) == 0;
 }
 
-/* fds are allocated lowest-first and nothing else opens fds meanwhile: the queue's fd is the predicted one. */
+/* Whether fd is a queue's fd: an epoll fd, or on the poll backend the queue's eventfd. */
+static bool fd_is_queue(int fd)
+{
+    return fd_links_to(fd, poll_backend ? "anon_inode:[eventfd]" : "anon_inode:[eventpoll]");
+}
+
+/*
+ * fds are allocated lowest-first and nothing else opens fds meanwhile: the
+ * queue's fd is the predicted one (a poll backend clone makes none).
+ */
 static int discover_epoll_fd(int predicted)
 {
-    return fd_is_epoll(predicted) ? predicted : -1;
+    return fd_is_queue(predicted) ? predicted : -1;
 }
 
 static bool fd_nonblocking(int fd)
@@ -775,7 +808,7 @@ static int ctl_expect(enum ctl_op op, const struct queue *q, int fd, struct targ
     case T_EPOLL:
         if (t->file == q->file)
             return -EINVAL;
-        if (op == CTL_ADD && queue_watches(t->q->inst, q->file))
+        if (!poll_backend && op == CTL_ADD && queue_watches(t->q->inst, q->file))
             return -ELOOP;
         break;
     }
@@ -805,6 +838,7 @@ static void ctl_apply(enum ctl_op op, const struct queue *q, int fd, const struc
     e->token = token;
     e->interests = interests;
     e->armed = ARMED;
+    e->read_off = false;
     /* ADD and MOD poll the file at once: readiness already present is queued. */
     if (ready_for(e))
         owe(e);
@@ -1404,6 +1438,7 @@ static void pipe_write(int i, size_t len, uint8_t variant)
             raise(SIGPIPE);
     }
     ssize_t r = evsrc_pipe_sender_write(tx, null_buf ? NULL : buf, len);
+    model_io(i, r, (long)len);
     sigset_t mask;
     pthread_sigmask(SIG_BLOCK, NULL, &mask);
     sigpending(&pending);
@@ -1455,6 +1490,7 @@ static void pipe_read(int i, size_t len, uint8_t variant)
     else
         want = s->in_closed ? 0 : -EAGAIN;
     ssize_t r = evsrc_pipe_receiver_read(&objects[i].own.rx, null_buf ? NULL : buf, len);
+    model_io(i, r, 0);
     note("pipe read slot %d len %zu -> %s", i, len, err_name(r));
     if (null_buf && !s->open)
         CHECK(r == -EINVAL || r == -EBADF, "pipe read NULL buf on a closed receiver: %s", err_name(r));
@@ -1529,6 +1565,7 @@ static void sock_write(int i, size_t len)
     ssize_t r;
     if (s->kind == K_USTREAM) {
         r = ustream_write(i, buf, len);
+        model_io(i, r, (long)len);
     } else {
         r = send(s->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (r < 0)
@@ -1562,6 +1599,7 @@ static void sock_read(int i, size_t len)
     ssize_t r;
     if (s->kind == K_USTREAM) {
         r = ustream_read(i, buf, len);
+        model_io(i, r, 0);
     } else {
         r = recv(s->fd, buf, len, MSG_DONTWAIT);
         if (r < 0)
@@ -1598,6 +1636,7 @@ static void udgram_send(int i, size_t len)
     uint8_t buf[IO_MAX];
     fill(buf, len, p ? p->wseq : 0);
     ssize_t r = evsrc_unix_datagram_send(&objects[i].own.udgram, buf, len);
+    model_io(i, r, (long)len);
     note("unix datagram send slot %d len %zu -> %s", i, len, err_name(r));
     if (!s->open) {
         EXPECT(r, -EBADF, "datagram send on a closed socket");
@@ -1636,6 +1675,7 @@ static void udgram_recv(int i, uint8_t variant)
         r = evsrc_unix_datagram_recv_from(&objects[i].own.udgram, buf, sizeof buf, &from, &fromlen);
     else
         r = evsrc_unix_datagram_recv(&objects[i].own.udgram, buf, sizeof buf);
+    model_io(i, r, 0);
     note("unix datagram recv slot %d -> %s", i, err_name(r));
     if (!s->open) {
         EXPECT(r, -EBADF, "datagram recv on a closed socket");
@@ -1708,6 +1748,7 @@ static void tcp_write(int i, size_t len, uint8_t variant)
     } else {
         r = evsrc_tcp_stream_write(&objects[i].own.tcp, buf, len);
     }
+    model_io(i, r, (long)len);
     note("tcp write%s slot %d len %zu -> %s", (variant & 1) ? "v" : "", i, len, err_name(r));
     if (!s->open) {
         EXPECT(r, -EBADF, "tcp write on a closed stream");
@@ -1737,6 +1778,7 @@ static void tcp_read(int i, size_t len, uint8_t variant)
     } else {
         r = evsrc_tcp_stream_read(&objects[i].own.tcp, buf, len);
     }
+    model_io(i, r, 0);
     note("tcp %s slot %d len %zu -> %s", peek ? "peek" : "read", i, len, err_name(r));
     if (!s->open) {
         EXPECT(r, -EBADF, "tcp read on a closed stream");
@@ -1803,6 +1845,7 @@ static void udp_write(int i, size_t len, uint8_t variant)
     } else {
         r = evsrc_udp_socket_send(u, mode == 2 ? NULL : buf, len);
     }
+    model_io(i, r, mode == 3 ? 2 : 0);
     note("udp %s slot %d len %zu -> %s", mode == 3 ? "send_many" : mode == 1 ? "send_to" : "send", i, len,
          err_name(r));
     if (mode == 2 && len > 0) {
@@ -1871,6 +1914,7 @@ static void udp_read(int i, size_t len, uint8_t variant)
     } else {
         r = evsrc_udp_socket_recv(u, buf[0], len);
     }
+    model_io(i, r, mode == 3 ? 2 : 0);
     static const char *const names[] = {"recv", "peek", "recv_from", "recv_many"};
     note("udp %s slot %d len %zu -> %s (%u sent towards it)", names[mode], i, len, err_name(r), s->dgram_count);
     if (!s->open) {
@@ -2373,6 +2417,10 @@ static void check_events(struct queue *q, int n)
             e->owed = false;
             if (e->interests & EVSRC_ONESHOT)
                 e->armed = possible == 1 ? DISARMED : MAYBE_ARMED;
+            /* The poll backend disarms a reported edge until a re-arm (model_io) or a reregister. */
+            if (poll_backend && !(e->interests & EVSRC_LEVEL) &&
+                (flags & (EVSRC_EVENT_FLAG_IN | EVSRC_EVENT_FLAG_RDHUP | EVSRC_EVENT_FLAG_HUP | EVSRC_EVENT_FLAG_ERR)))
+                e->read_off = true;
         }
     }
     CHECK(evsrc_events_get(W.events, (size_t)n) == NULL, "evsrc_events_get past the end is not NULL");
@@ -3010,6 +3058,15 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     const char *a = getenv("EVSRC_FUZZ_ALLOW");
     if (a)
         snprintf(allow_list, sizeof allow_list, "%s", a);
+    /* The backend: what a new poll's fd is. */
+    int predicted = lowest_free_fd();
+    struct evsrc_poll *probe = NULL;
+    if (evsrc_poll_new(&probe) == 0) {
+        poll_backend = fd_links_to(predicted, "anon_inode:[eventfd]");
+        evsrc_poll_free(probe);
+    }
+    if (trace)
+        fprintf(stderr, "evsrc-fuzz: the %s backend\n", poll_backend ? "poll(2)" : "epoll");
     /* No call under test may raise SIGPIPE: one that does kills the run with a report. */
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
