@@ -4,6 +4,7 @@
 #include <sys/eventfd.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -264,11 +265,19 @@ END_TEST
  * reports for the new one (issue 20: the poll backend reported the old
  * token for whatever reused the number).
  */
+static bool fd_is_regular(int fd)
+{
+    struct stat st;
+    return fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 static void expect_nothing_for_a_reused_number(int new_file)
 {
     int p[2];
     testutil_pipe(p);
     ck_assert_int_eq(evsrc_registry_register_fd(testutil_fx.registry, p[0], 1, EVSRC_READABLE | EVSRC_LEVEL), 0);
+    ck_assert_int_eq(evsrc_registry_register_fd(testutil_fx.registry, p[1], 2, EVSRC_WRITABLE | EVSRC_ONESHOT), 0);
+    testutil_expect_event(2); /* the one-shot reports and is disarmed: a stale entry that stays quiet */
     /* dup2 closes the registered pipe end and puts new_file under its number, in one step. */
     ck_assert_int_eq(dup2(new_file, p[0]), p[0]);
     for (int i = 0; i < 100; i++) {
@@ -276,6 +285,11 @@ static void expect_nothing_for_a_reused_number(int new_file)
         ck_assert_int_eq(evsrc_poll_wait(testutil_fx.poll, testutil_fx.events, &zero), 0);
     }
     testutil_expect_no_events();
+    /* Nor do the calls about the number find a registration of the file now under it. */
+    ck_assert_int_eq(dup2(new_file, p[1]), p[1]); /* the pipe's other end: its registration is stale too */
+    int expected = fd_is_regular(new_file) ? -EPERM : -ENOENT;
+    ck_assert_int_eq(evsrc_registry_reregister_fd(testutil_fx.registry, p[1], 2, EVSRC_READABLE), expected);
+    ck_assert_int_eq(evsrc_registry_deregister_fd(testutil_fx.registry, p[1]), expected);
     close(p[0]);
     close(p[1]);
 }

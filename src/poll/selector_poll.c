@@ -539,6 +539,20 @@ static int fd_answer_absent(struct selector_poll *q, int fd)
     return r < 0 ? r : -ENOENT;
 }
 
+/*
+ * The registration of fd, if it is of the file now under that number: one of
+ * a file since closed is dropped, as closing ended it on epoll.
+ */
+static struct poll_entry *entry_find_current_locked(struct selector_poll *q, int fd)
+{
+    struct poll_entry *e = entry_find_locked(q, fd);
+    if (e && !entry_names(e, fd)) {
+        entry_drop_locked(q, e);
+        return NULL;
+    }
+    return e;
+}
+
 /* epoll answers EBADF for a closed fd before ENOENT; a stale entry of a closed fd goes with it. */
 static int fd_check_open_locked(struct selector_poll *q, int fd)
 {
@@ -561,7 +575,7 @@ int selector_modify(selector_t q, int fd, evsrc_token token, evsrc_interest inte
         return -ECHILD;
     pthread_mutex_lock(&q->lock);
     int r = fd_check_open_locked(q, fd);
-    struct poll_entry *e = r == 0 ? entry_find_locked(q, fd) : NULL;
+    struct poll_entry *e = r == 0 ? entry_find_current_locked(q, fd) : NULL;
     if (r == 0 && !e)
         r = fd_answer_absent(q, fd);
     if (e) {
@@ -584,7 +598,7 @@ int selector_delete(selector_t q, int fd)
         return -ECHILD;
     pthread_mutex_lock(&q->lock);
     int r = fd_check_open_locked(q, fd);
-    struct poll_entry *e = r == 0 ? entry_find_locked(q, fd) : NULL;
+    struct poll_entry *e = r == 0 ? entry_find_current_locked(q, fd) : NULL;
     if (r == 0 && !e)
         r = fd_answer_absent(q, fd);
     if (e) {
