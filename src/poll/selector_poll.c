@@ -540,17 +540,25 @@ static int fd_answer_absent(struct selector_poll *q, int fd)
 }
 
 /*
- * The registration of fd, if it is of the file now under that number: one of
- * a file since closed is dropped, as closing ended it on epoll.
+ * The registration of fd in *out, if it is of the file now under that
+ * number (NULL if none): one of a file since closed is dropped, as closing
+ * ended it on epoll. 0, or fstat's -errno.
  */
-static struct poll_entry *entry_find_current_locked(struct selector_poll *q, int fd)
+static int entry_find_current_locked(struct selector_poll *q, int fd, struct poll_entry **out)
 {
     struct poll_entry *e = entry_find_locked(q, fd);
-    if (e && !entry_names(e, fd)) {
+    *out = NULL;
+    if (!e)
+        return 0;
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return -errno;
+    if (st.st_dev != e->dev || st.st_ino != e->ino) {
         entry_drop_locked(q, e);
-        return NULL;
+        return 0;
     }
-    return e;
+    *out = e;
+    return 0;
 }
 
 /* epoll answers EBADF for a closed fd before ENOENT; a stale entry of a closed fd goes with it. */
@@ -575,7 +583,9 @@ int selector_modify(selector_t q, int fd, evsrc_token token, evsrc_interest inte
         return -ECHILD;
     pthread_mutex_lock(&q->lock);
     int r = fd_check_open_locked(q, fd);
-    struct poll_entry *e = r == 0 ? entry_find_current_locked(q, fd) : NULL;
+    struct poll_entry *e = NULL;
+    if (r == 0)
+        r = entry_find_current_locked(q, fd, &e);
     if (r == 0 && !e)
         r = fd_answer_absent(q, fd);
     if (e) {
@@ -598,7 +608,9 @@ int selector_delete(selector_t q, int fd)
         return -ECHILD;
     pthread_mutex_lock(&q->lock);
     int r = fd_check_open_locked(q, fd);
-    struct poll_entry *e = r == 0 ? entry_find_current_locked(q, fd) : NULL;
+    struct poll_entry *e = NULL;
+    if (r == 0)
+        r = entry_find_current_locked(q, fd, &e);
     if (r == 0 && !e)
         r = fd_answer_absent(q, fd);
     if (e) {
