@@ -668,11 +668,17 @@ void registry_fd_forget(int fd)
     errno = saved_errno;
 }
 
-/* An edge-triggered entry that reported goes back into the set once its fd had a re-arm request since. */
+/*
+ * An edge-triggered entry that reported goes back into the set once its fd
+ * had a re-arm request since. Level-triggered and one-shot entries have no
+ * use for requests, and skip the load.
+ */
 static void entry_apply_rearm(struct poll_entry *e)
 {
+    if (e->interests & (EVSRC_LEVEL | EVSRC_ONESHOT))
+        return;
     uint32_t seen = __atomic_load_n(e->rearm, __ATOMIC_SEQ_CST) >> 1;
-    if (!(e->interests & (EVSRC_LEVEL | EVSRC_ONESHOT)) && seen != e->rearm_disarmed)
+    if (seen != e->rearm_disarmed)
         e->armed = interests_to_events(e->interests);
     e->rearm_seen = seen;
 }
@@ -809,10 +815,10 @@ static bool wait_collect_one_locked(struct selector_poll *q, const struct pollfd
 static int wait_collect_locked(struct selector_poll *q, nfds_t count, struct evsrc_event *buffer, int capacity)
 {
     int n = 0;
-    nfds_t fds = count - 1;
     q->resume_fd = 0;
-    for (nfds_t k = 0; k < fds && n < capacity; k++) {
-        const struct pollfd *p = &q->polled[1 + (q->rotate_from - 1 + k) % fds];
+    nfds_t i = q->rotate_from;
+    for (nfds_t k = 1; k < count && n < capacity; k++, i = i + 1 < count ? i + 1 : 1) {
+        const struct pollfd *p = &q->polled[i];
         if (p->revents && wait_collect_one_locked(q, p, &buffer[n])) {
             n++;
             if (n == capacity)
