@@ -71,16 +71,19 @@ static void step_begin(struct step *step, const char *call, const char *file, in
 /*
  * A wait empties the eventfds it owns (on both backends, the deadline
  * table's wake-up; on the poll backend also the queue's and a waker's) and,
- * on the poll backend, re-polls a hung-up fd, and goes on whatever those
- * return: an eventfd read fails only when it is empty already, and the
- * re-poll only adds readiness. A fault there is tolerated, as a retried one is.
+ * on the poll backend, re-polls a hung-up fd and checks that a reported fd
+ * still names the file registered (fstat), and goes on whatever those
+ * return: an eventfd read fails only when it is empty already, the re-poll
+ * only adds readiness, and an fstat failure other than EBADF lets the event
+ * stand. A fault there is tolerated, as a retried one is.
  */
 static bool absorbed_by_the_wait(const struct step *step, const struct fault *fault)
 {
     if (strncmp(step->call, "evsrc_poll_wait(", strlen("evsrc_poll_wait(")) != 0)
         return false;
     return strcmp(fault->function, "read") == 0 ||
-           (TESTUTIL_SELECTOR_IS_POLL && strcmp(fault->function, "poll") == 0);
+           (TESTUTIL_SELECTOR_IS_POLL && (strcmp(fault->function, "poll") == 0 ||
+                                          strncmp(fault->function, "fstat", strlen("fstat")) == 0));
 }
 
 /* Checks a failed step; true if the fault fired in it, and the call is to be made again. */
@@ -1528,6 +1531,7 @@ static const char *const infallible[] = {
     "sigemptyset", "sigaddset", "sigismember", /* a valid signal number */
     "pthread_mutex_lock", "pthread_mutex_unlock", /* a default mutex, locked by its owner */
     "getpid", "gettid",     /* always succeed */
+    "sched_yield",          /* always succeeds (Linux) */
     "pthread_once",         /* a valid once control and routine */
     "pthread_setcancelstate", "pthread_testcancel", /* a valid state */
     "clock_gettime",        /* a clock the library checked is supported */

@@ -6,9 +6,13 @@
  */
 #include <evsrc/evsrc.h>
 
+#include <evsrc/pipe.h>
+
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -140,6 +144,67 @@ static int child_checks(struct evsrc_poll *poll, struct evsrc_registry *clone, s
     evsrc_events_free(events);
     return 0;
 }
+
+/*
+ * The child frees the inherited poll first, then allocates (so the freed
+ * memory is reused and overwritten), then goes through every path that
+ * knows the library's queues: a pipe read's re-arm on -EAGAIN, a library
+ * close, a new poll (issue 20: on the poll backend the freed queue stayed
+ * in the child's list of live queues, and these wrote freed memory).
+ */
+static int child_frees_then_uses(struct evsrc_poll *poll, struct evsrc_pipe_receiver *receiver,
+                                 struct evsrc_pipe_sender *sender)
+{
+    evsrc_poll_free(poll);
+    void *reused[64];
+    for (size_t i = 0; i < 64; i++) {
+        reused[i] = malloc(32 + 16 * i);
+        if (!reused[i])
+            return 1;
+        memset(reused[i], 0xff, 32 + 16 * i);
+    }
+    char byte;
+    if (evsrc_pipe_receiver_read(receiver, &byte, 1) != -EAGAIN)
+        return 2;
+    struct evsrc_poll *own = NULL;
+    if (evsrc_poll_new(&own) != 0)
+        return 3;
+    if (evsrc_registry_register(evsrc_poll_registry(own), &receiver->source, CHILD_TOKEN, EVSRC_READABLE) != 0)
+        return 4;
+    if (evsrc_pipe_receiver_read(receiver, &byte, 1) != -EAGAIN || evsrc_pipe_sender_write(sender, "c", 1) != 1)
+        return 5;
+    struct evsrc_events *events = NULL;
+    struct timespec deadline = {TESTUTIL_EVENT_DEADLINE_MS / 1000, 0};
+    if (evsrc_events_new(4, &events) != 0 || evsrc_poll_wait(own, events, &deadline) != 1)
+        return 6;
+    if (evsrc_pipe_receiver_close(receiver) != 0 || evsrc_pipe_sender_close(sender) != 0)
+        return 7;
+    evsrc_events_free(events);
+    evsrc_poll_free(own);
+    for (size_t i = 0; i < 64; i++)
+        free(reused[i]);
+    return 0;
+}
+
+START_TEST(child_that_frees_the_inherited_poll_can_go_on)
+{
+    struct evsrc_pipe_sender sender;
+    struct evsrc_pipe_receiver receiver;
+    ck_assert_int_eq(evsrc_pipe_new(&sender, &receiver), 0);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &receiver.source, PARENT_TOKEN, EVSRC_READABLE),
+                     0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0)
+        testutil_child_exit(child_frees_then_uses(testutil_fx.poll, &receiver, &sender));
+    ck_assert_int_eq(reap_child(pid), 0);
+    /* The parent's queue is untouched: its registration still reports. */
+    ck_assert_int_eq(evsrc_pipe_sender_write(&sender, "p", 1), 1);
+    testutil_expect_event(PARENT_TOKEN);
+    ck_assert_int_eq(evsrc_pipe_receiver_close(&receiver), 0);
+    ck_assert_int_eq(evsrc_pipe_sender_close(&sender), 0);
+}
+END_TEST
 
 START_TEST(inherited_objects_answer_echild_and_leave_the_parent_alone)
 {
@@ -282,6 +347,7 @@ int main(void)
     TCase *tc = testutil_add_tcase(suite, "fork");
     tcase_add_test(tc, child_of_a_churning_process_can_make_a_poll);
     tcase_add_test(tc, inherited_objects_answer_echild_and_leave_the_parent_alone);
+    tcase_add_test(tc, child_that_frees_the_inherited_poll_can_go_on);
     tcase_add_test(tc, source_busy_in_another_thread_at_fork_is_usable_in_the_child);
     tcase_add_test(tc, grandchild_answers_echild_too);
     return testutil_run(suite);

@@ -178,6 +178,35 @@ START_TEST(wait_does_not_allocate)
 }
 END_TEST
 
+/*
+ * With more fds registered than a new poll has room for, the wait still does
+ * not allocate: the registrations grew what it needs (issue 20: the poll
+ * backend grew its poll set inside the wait, past 255 fds).
+ */
+START_TEST(wait_with_many_fds_does_not_allocate)
+{
+    enum { PAIRS = 200 };
+    static int fds[PAIRS][2];
+    for (int i = 0; i < PAIRS; i++) {
+        testutil_socketpair(fds[i]);
+        ck_assert_int_eq(evsrc_registry_register_fd(registry, fds[i][0], (evsrc_token)i, EVSRC_WRITABLE | EVSRC_LEVEL),
+                         0);
+        ck_assert_int_eq(
+            evsrc_registry_register_fd(registry, fds[i][1], (evsrc_token)(PAIRS + i), EVSRC_READABLE), 0);
+    }
+    const struct timespec zero = {0, 0};
+    counting_start();
+    int got = 0;
+    for (int i = 0; i < 100; i++)
+        got += evsrc_poll_wait(poll_, events, &zero) > 0;
+    unsigned long n = counting_stop();
+    ck_assert_int_eq(got, 100);
+    ck_assert_uint_eq(n, 0);
+    for (int i = 0; i < PAIRS; i++)
+        testutil_close_pair(fds[i]);
+}
+END_TEST
+
 START_TEST(register_and_deregister_do_not_allocate)
 {
     int fds[2];
@@ -454,6 +483,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, counter_sees_library_allocations);
     tcase_add_test(tc, wait_does_not_allocate);
+    tcase_add_test(tc, wait_with_many_fds_does_not_allocate);
     tcase_add_test(tc, register_and_deregister_do_not_allocate);
     tcase_add_test(tc, reregister_does_not_allocate);
     tcase_add_test(tc, event_accessors_do_not_allocate);

@@ -196,6 +196,33 @@ START_TEST(level_reports_while_data_remains)
 }
 END_TEST
 
+/* A short write, then the reader drains: the writable event comes without an -EAGAIN write (pipe.h). */
+START_TEST(short_write_is_enough_to_wait_for_writable)
+{
+    struct evsrc_pipe_sender sender;
+    struct evsrc_pipe_receiver receiver;
+    ck_assert_int_eq(evsrc_pipe_new(&sender, &receiver), 0);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &sender.source, 1, EVSRC_WRITABLE), 0);
+    testutil_expect_event(1);
+    enum { BIG = 1 << 20 };
+    char *buf = calloc(1, BIG);
+    ck_assert_ptr_nonnull(buf);
+    ssize_t n = evsrc_pipe_sender_write(&sender, buf, BIG);
+    ck_assert_int_gt(n, 0);
+    ck_assert_int_lt(n, BIG);
+    ssize_t got = 0;
+    while (got < n) {
+        ssize_t r = evsrc_pipe_receiver_read(&receiver, buf, BIG);
+        ck_assert_int_gt(r, 0);
+        got += r;
+    }
+    ck_assert(testutil_expect_event(1) & EVSRC_EVENT_FLAG_OUT);
+    free(buf);
+    ck_assert_int_eq(evsrc_pipe_sender_close(&sender), 0);
+    ck_assert_int_eq(evsrc_pipe_receiver_close(&receiver), 0);
+}
+END_TEST
+
 START_TEST(writable_again_only_after_drain)
 {
     struct evsrc_pipe_sender sender;
@@ -689,6 +716,7 @@ int main(void)
     tcase_add_test(tc, readable_is_edge_triggered);
     tcase_add_test(tc, level_reports_while_data_remains);
     tcase_add_test(tc, writable_again_only_after_drain);
+    tcase_add_test(tc, short_write_is_enough_to_wait_for_writable);
     tcase_add_test(tc, closing_sender_gives_read_closed);
     tcase_add_test(tc, closing_receiver_gives_write_closed_and_epipe);
     tcase_add_test(tc, pending_sigpipe_survives_epipe);

@@ -4,6 +4,7 @@
 #include <sys/eventfd.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -73,6 +74,23 @@ START_TEST(regular_files_are_eperm)
     ck_assert_int_ge(fd, 0);
     unlink(path);
     ck_assert_int_eq(evsrc_registry_register_fd(testutil_fx.registry, fd, 1, EVSRC_READABLE), -EPERM);
+    ck_assert_int_eq(evsrc_registry_reregister_fd(testutil_fx.registry, fd, 1, EVSRC_READABLE), -EPERM);
+    ck_assert_int_eq(evsrc_registry_deregister_fd(testutil_fx.registry, fd), -EPERM);
+    close(fd);
+}
+END_TEST
+
+/* epoll refuses an fd without a poll method; so must every backend (issue 20: the poll backend took /dev/null). */
+START_TEST(unpollable_devices_are_eperm)
+{
+    int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(evsrc_registry_register_fd(testutil_fx.registry, fd, 1, EVSRC_READABLE), -EPERM);
+    ck_assert_int_eq(evsrc_registry_register_fd(testutil_fx.registry, fd, 1, EVSRC_READABLE | EVSRC_LEVEL), -EPERM);
+    /* epoll_ctl checks the file before it looks for a registration: -EPERM, not -ENOENT. */
+    ck_assert_int_eq(evsrc_registry_reregister_fd(testutil_fx.registry, fd, 1, EVSRC_READABLE), -EPERM);
+    ck_assert_int_eq(evsrc_registry_deregister_fd(testutil_fx.registry, fd), -EPERM);
+    testutil_expect_no_events();
     close(fd);
 }
 END_TEST
@@ -241,6 +259,58 @@ START_TEST(closed_fd_leaves_the_queue)
 }
 END_TEST
 
+/*
+ * A registered fd closed without deregistering, its number then taken by
+ * another file: the registration belonged to the closed file, so nothing
+ * reports for the new one (issue 20: the poll backend reported the old
+ * token for whatever reused the number).
+ */
+static bool fd_is_regular(int fd)
+{
+    struct stat st;
+    return fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static void expect_nothing_for_a_reused_number(int new_file)
+{
+    int p[2];
+    testutil_pipe(p);
+    ck_assert_int_eq(evsrc_registry_register_fd(testutil_fx.registry, p[0], 1, EVSRC_READABLE | EVSRC_LEVEL), 0);
+    ck_assert_int_eq(evsrc_registry_register_fd(testutil_fx.registry, p[1], 2, EVSRC_WRITABLE | EVSRC_ONESHOT), 0);
+    testutil_expect_event(2); /* the one-shot reports and is disarmed: a stale entry that stays quiet */
+    /* dup2 closes the registered pipe end and puts new_file under its number, in one step. */
+    ck_assert_int_eq(dup2(new_file, p[0]), p[0]);
+    for (int i = 0; i < 100; i++) {
+        const struct timespec zero = {0, 0};
+        ck_assert_int_eq(evsrc_poll_wait(testutil_fx.poll, testutil_fx.events, &zero), 0);
+    }
+    testutil_expect_no_events();
+    /* Nor do the calls about the number find a registration of the file now under it. */
+    ck_assert_int_eq(dup2(new_file, p[1]), p[1]); /* the pipe's other end: its registration is stale too */
+    int expected = fd_is_regular(new_file) ? -EPERM : -ENOENT;
+    ck_assert_int_eq(evsrc_registry_reregister_fd(testutil_fx.registry, p[1], 2, EVSRC_READABLE), expected);
+    ck_assert_int_eq(evsrc_registry_deregister_fd(testutil_fx.registry, p[1]), expected);
+    close(p[0]);
+    close(p[1]);
+}
+
+START_TEST(reused_fd_number_reports_nothing)
+{
+    int other[2];
+    testutil_pipe(other);
+    ck_assert_int_eq(write(other[1], "x", 1), 1); /* readable under the reused number */
+    expect_nothing_for_a_reused_number(other[0]);
+    testutil_close_pair(other);
+
+    char path[] = "/tmp/evsrc-registry-XXXXXX";
+    int file = mkstemp(path);
+    ck_assert_int_ge(file, 0);
+    unlink(path);
+    expect_nothing_for_a_reused_number(file); /* a regular file: always "ready" to poll(2) */
+    close(file);
+}
+END_TEST
+
 START_TEST(clone_is_the_same_queue)
 {
     int before = testutil_open_fds();
@@ -276,6 +346,7 @@ int main(void)
     tcase_add_test(tc, bad_fds_are_ebadf);
     tcase_add_test(tc, registration_state_errors);
     tcase_add_test(tc, regular_files_are_eperm);
+    tcase_add_test(tc, unpollable_devices_are_eperm);
     tcase_add_test(tc, tokens_come_back_as_given);
     tcase_add_test(tc, reregister_changes_token_and_interests);
     tcase_add_test(tc, deregistered_fd_reports_nothing);
@@ -285,6 +356,7 @@ int main(void)
     tcase_add_test(tc, priority_reports_urgent_data);
     tcase_add_test(tc, many_kinds_of_fd_in_one_queue);
     tcase_add_test(tc, closed_fd_leaves_the_queue);
+    tcase_add_test(tc, reused_fd_number_reports_nothing);
     tcase_add_test(tc, clone_is_the_same_queue);
     return testutil_run(suite);
 }

@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 #include <evsrc/waker.h>
 
+#include <evsrc/unix.h>
+
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -710,6 +714,64 @@ static void cancel_during_wait(const struct timespec *timeout)
     evsrc_waker_free(waker);
 }
 
+/* A thread that waits up to 30 s on testutil_fx; it returns what the wait returned. */
+static void *wait_long(void *arg)
+{
+    (void)arg;
+    struct timespec timeout = {30, 0};
+    intptr_t n = evsrc_poll_wait(testutil_fx.poll, testutil_fx.events, &timeout);
+    return (void *)n;
+}
+
+/*
+ * A socket deregistered or closed by the library while another thread waits
+ * is released at once: its peer sees end of stream within 5 s, while the
+ * waiter would wait 30 s (issue 20: on the poll backend ppoll kept the file
+ * open until the waiter woke).
+ */
+static void expect_release_during_wait(bool library_close)
+{
+    struct evsrc_unix_stream mine, peer;
+    ck_assert_int_eq(evsrc_unix_stream_pair(&mine, &peer), 0);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &mine.source, 1, EVSRC_READABLE), 0);
+    struct evsrc_waker *waker;
+    ck_assert_int_eq(evsrc_waker_new(&waker, testutil_fx.registry, WAKER_TOKEN), 0);
+    pthread_t waiter;
+    ck_assert_int_eq(pthread_create(&waiter, NULL, wait_long, NULL), 0);
+    /* Let the waiter block first: the release must reach a wait already in progress. */
+    struct timespec pause = {0, 200 * 1000000L};
+    nanosleep(&pause, NULL);
+    if (library_close) {
+        ck_assert_int_eq(evsrc_unix_stream_close(&mine), 0);
+    } else {
+        int fd = evsrc_unix_stream_fd(&mine);
+        ck_assert_int_eq(evsrc_registry_deregister(testutil_fx.registry, &mine.source), 0);
+        close(fd); /* the raw fd, behind the struct's back: it is not used again */
+    }
+    struct pollfd p = {.fd = evsrc_unix_stream_fd(&peer), .events = POLLIN};
+    int ready = poll(&p, 1, 5000);
+    char byte;
+    ssize_t got = ready == 1 ? evsrc_unix_stream_read(&peer, &byte, 1) : -ETIMEDOUT;
+    ck_assert_int_eq(evsrc_waker_wake(waker), 0);
+    void *result;
+    ck_assert_int_eq(pthread_join(waiter, &result), 0);
+    ck_assert_int_eq(got, 0);
+    evsrc_waker_free(waker);
+    ck_assert_int_eq(evsrc_unix_stream_close(&peer), 0);
+}
+
+START_TEST(deregister_during_a_wait_releases_the_file)
+{
+    expect_release_during_wait(false);
+}
+END_TEST
+
+START_TEST(library_close_during_a_wait_releases_the_file)
+{
+    expect_release_during_wait(true);
+}
+END_TEST
+
 START_TEST(cancel_does_not_end_an_unbounded_wait)
 {
     cancel_during_wait(NULL);
@@ -743,6 +805,8 @@ int main(void)
     tcase_add_test(tc, clone_of_a_clone_reaches_the_poll);
     tcase_add_test(tc, clone_kept_by_another_thread_outlives_the_poll);
     tcase_add_test(tc, cancel_does_not_end_an_unbounded_wait);
+    tcase_add_test(tc, deregister_during_a_wait_releases_the_file);
+    tcase_add_test(tc, library_close_during_a_wait_releases_the_file);
     tcase_add_test(tc, cancel_does_not_end_a_timed_wait);
     tcase_add_test(tc, cancel_does_not_end_a_nanosecond_timed_wait);
     return testutil_run(suite);

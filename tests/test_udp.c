@@ -470,6 +470,33 @@ END_TEST
 
 #define BATCH 4
 
+/*
+ * recv_many returning fewer than asked means drained (udp.h), so a program
+ * may wait for the next event without the -EAGAIN call: that event must
+ * come on every backend (issue 20: the poll backend never sent it).
+ */
+START_TEST(short_recv_many_is_enough_to_wait_again)
+{
+    struct evsrc_udp_socket sender, receiver;
+    registered_pair(&sender, &receiver, 1, EVSRC_READABLE);
+    char bufs[BATCH][16];
+    struct iovec iov[BATCH];
+    struct mmsghdr in[BATCH];
+    for (int round = 0; round < 3; round++) {
+        send_text(&sender, &receiver, "one");
+        wait_event(1);
+        memset(in, 0, sizeof in);
+        for (int i = 0; i < BATCH; i++) {
+            iov[i] = (struct iovec){.iov_base = bufs[i], .iov_len = sizeof bufs[i]};
+            in[i].msg_hdr.msg_iov = &iov[i];
+            in[i].msg_hdr.msg_iovlen = 1;
+        }
+        ck_assert_int_eq(evsrc_udp_socket_recv_many(&receiver, in, BATCH), 1);
+    }
+    close_both(&sender, &receiver);
+}
+END_TEST
+
 START_TEST(send_many_and_recv_many_round_trip_a_batch)
 {
     struct evsrc_udp_socket sender, receiver;
@@ -1058,6 +1085,7 @@ int main(void)
     tcase_add_test(readiness, level_triggered_reports_while_datagrams_remain);
     tcase_add_test(readiness, writable_at_registration);
     tcase_add_test(readiness, datagram_seen_once_reregistered_readable);
+    tcase_add_test(readiness, short_recv_many_is_enough_to_wait_again);
     tcase_add_test(readiness, refused_datagram_is_an_error_event);
 
     TCase *registration = testutil_add_tcase(suite, "registration");

@@ -248,6 +248,41 @@ START_TEST(writable_at_registration)
 }
 END_TEST
 
+/*
+ * A short write means the buffer filled: "write the rest after the next
+ * writable event" (unix.h). That event must come on every backend once the
+ * peer reads (issue 20: the poll backend sent none after a short write).
+ */
+START_TEST(short_write_is_enough_to_wait_for_writable)
+{
+    struct evsrc_unix_stream a, b;
+    ck_assert_int_eq(evsrc_unix_stream_pair(&a, &b), 0);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &a.source, 1, EVSRC_WRITABLE), 0);
+    testutil_expect_event(1);
+    enum { BIG = 1 << 20 };
+    char *buf = calloc(1, BIG);
+    ck_assert_ptr_nonnull(buf);
+    ssize_t n = evsrc_unix_stream_write(&a, buf, BIG);
+    ck_assert_int_gt(n, 0);
+    ck_assert_int_lt(n, BIG);
+    /* The peer drains everything; the writer never saw -EAGAIN. */
+    ssize_t got = 0;
+    while (got < n) {
+        ssize_t r = evsrc_unix_stream_read(&b, buf, BIG);
+        if (r == -EAGAIN) {
+            testutil_await_fd(evsrc_unix_stream_fd(&b), POLLIN);
+            continue;
+        }
+        ck_assert_int_gt(r, 0);
+        got += r;
+    }
+    ck_assert(testutil_expect_event(1) & EVSRC_EVENT_FLAG_OUT);
+    free(buf);
+    ck_assert_int_eq(evsrc_unix_stream_close(&a), 0);
+    ck_assert_int_eq(evsrc_unix_stream_close(&b), 0);
+}
+END_TEST
+
 START_TEST(datagram_while_writable_only_comes_after_reregister)
 {
     struct evsrc_unix_datagram a, b;
@@ -1653,6 +1688,7 @@ int main(void)
     tcase_add_test(readiness, stream_readable_is_edge_triggered);
     tcase_add_test(readiness, datagram_readable_is_edge_triggered);
     tcase_add_test(readiness, writable_at_registration);
+    tcase_add_test(readiness, short_write_is_enough_to_wait_for_writable);
     tcase_add_test(readiness, datagram_while_writable_only_comes_after_reregister);
     tcase_add_test(readiness, stream_data_while_writable_only_comes_after_reregister);
     tcase_add_test(readiness, deregistered_sources_report_nothing);

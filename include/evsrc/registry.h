@@ -112,15 +112,18 @@ EVSRC_EXPORT int evsrc_registry_deregister(struct evsrc_registry *registry, stru
  * -EAGAIN (and when a counter such as a timerfd's is read), so users of them
  * need do nothing. For an fd whose I/O the library does not do (registered
  * with these fd-level calls, as an evsrc_source_fd, or by a custom source),
- * the rule is: once a read or write on it has returned EAGAIN, call
- * evsrc_registry_reregister_fd() (or evsrc_registry_reregister() for the
- * source) with the same token and interests before waiting for its next
- * edge. On epoll the call is not needed and costs one epoll_ctl; portable
- * code makes it. On the poll backend, also deregister a raw fd before
- * closing it (the built-in close functions do it themselves): a closed fd is
- * dropped at the next wait, but if its number is reused first, the stale
- * registration can be mistaken for the new fd's when both are eventfds,
- * timerfds or other anonymous-inode fds.
+ * the rule is: once a read or write on it has returned EAGAIN, or has
+ * moved less than asked where the program then stops and waits (a short
+ * write, say), call evsrc_registry_reregister_fd() (or
+ * evsrc_registry_reregister() for the source) with the same token and
+ * interests before waiting for its next edge. (The built-in sources re-arm
+ * on such short counts themselves.) On epoll the call is not needed and
+ * costs one epoll_ctl; portable code makes it. On the poll backend, also
+ * deregister a raw fd before closing it (the built-in close functions do it
+ * themselves): a closed fd stays open in the set of a wait already blocked
+ * until that wait returns, and if its number is reused by another eventfd,
+ * timerfd or other anonymous-inode fd, the stale registration can be taken
+ * for the new fd's (another kind of file under the number is told apart).
  */
 EVSRC_EXPORT int evsrc_registry_register_fd(struct evsrc_registry *registry, int fd, evsrc_token token,
                                             evsrc_interest interests);

@@ -115,6 +115,20 @@ static inline ssize_t fd_source_io_result(int fd, ssize_t n)
 }
 
 /*
+ * The result of an I/O call that asked for `want` (bytes, or messages): a
+ * count short of it re-arms as -EAGAIN does, since the headers let a
+ * program stop there and wait (a short write: the buffer filled, write the
+ * rest after the writable event; a short recv_many: the socket is drained).
+ * epoll would send that next edge, so the poll backend must too.
+ */
+static inline ssize_t fd_source_io_result_of(int fd, ssize_t n, size_t want)
+{
+    if (n >= 0 && (size_t)n < want)
+        registry_fd_rearm(fd);
+    return fd_source_io_result(fd, n);
+}
+
+/*
  * Reads one fixed-size record (an eventfd's or timerfd's count, a signalfd's
  * siginfo) into record: -EINVAL for a NULL source or record, -EBADF when
  * closed, then 0 or read(2)'s -errno. These fds hand a record over whole or

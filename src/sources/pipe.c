@@ -110,7 +110,8 @@ EVSRC_EXPORT ssize_t evsrc_pipe_sender_write(struct evsrc_pipe_sender *sender, c
     if (len == 0)
         return 0;
     ssize_t n = write_without_sigpipe(fd, buf, len);
-    if (n == -EAGAIN)
+    /* A short write too: pipe.h lets the program wait for writable after it. */
+    if (n == -EAGAIN || (n >= 0 && (size_t)n < len))
         registry_fd_rearm(fd);
     return n;
 }

@@ -85,7 +85,10 @@ static inline ssize_t socket_writev(const struct evsrc_source *source, const str
     /* The kernel only reads the iovecs. MSG_NOSIGNAL: a gone peer is -EPIPE, not a signal. */
     struct msghdr msg = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt};
     ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL);
-    return fd_source_io_result(fd, n);
+    size_t want = 0;
+    for (int i = 0; i < iovcnt; i++)
+        want += iov[i].iov_len;
+    return fd_source_io_result_of(fd, n, want);
 }
 
 #endif /* EVSRC_SOCKET_H */

@@ -175,7 +175,7 @@ EVSRC_EXPORT ssize_t evsrc_tcp_stream_write(struct evsrc_tcp_stream *stream, con
         return 0;
     /* MSG_NOSIGNAL: a gone peer is -EPIPE, not a signal that kills the process. */
     ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
-    return fd_source_io_result(fd, n);
+    return fd_source_io_result_of(fd, n, len);
 }
 
 EVSRC_EXPORT ssize_t evsrc_tcp_stream_readv(struct evsrc_tcp_stream *stream, const struct iovec *iov,

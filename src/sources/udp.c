@@ -156,7 +156,7 @@ EVSRC_EXPORT int evsrc_udp_socket_send_many(struct evsrc_udp_socket *udp, struct
     if (count == 0)
         return 0;
     int n = sendmmsg(fd, msgs, count, MSG_NOSIGNAL);
-    return (int)fd_source_io_result(fd, n);
+    return (int)fd_source_io_result_of(fd, n, count);
 }
 
 EVSRC_EXPORT int evsrc_udp_socket_recv_many(struct evsrc_udp_socket *udp, struct mmsghdr *msgs, unsigned count)
@@ -168,7 +168,7 @@ EVSRC_EXPORT int evsrc_udp_socket_recv_many(struct evsrc_udp_socket *udp, struct
         return 0;
     /* The socket is non-blocking, so this takes what is queued and never waits; no timeout is needed. */
     int n = recvmmsg(fd, msgs, count, 0, NULL);
-    return (int)fd_source_io_result(fd, n);
+    return (int)fd_source_io_result_of(fd, n, count);
 }
 
 /* ---- Addresses and errors ---------------------------------------------- */

@@ -176,7 +176,7 @@ static ssize_t receive_from(int fd, void *buf, size_t len, int flags, struct soc
 static ssize_t transmit_to(int fd, const void *buf, size_t len, const struct sockaddr_un *to, socklen_t tolen)
 {
     ssize_t n = sendto(fd, buf, len, MSG_NOSIGNAL, (const struct sockaddr *)to, to ? tolen : 0);
-    return fd_source_io_result(fd, n);
+    return fd_source_io_result_of(fd, n, len);
 }
 
 /* ---- Listener ---------------------------------------------------------- */
@@ -395,7 +395,7 @@ EVSRC_EXPORT ssize_t evsrc_unix_stream_send_fds(struct evsrc_unix_stream *stream
     cmsg->cmsg_len = CMSG_LEN(payload);
     memcpy(CMSG_DATA(cmsg), fds, payload);
     ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL);
-    return fd_source_io_result(fd, n);
+    return fd_source_io_result_of(fd, n, len);
 }
 
 /*

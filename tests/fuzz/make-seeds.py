@@ -20,6 +20,7 @@ import random
 CREATE, CLOSE, REG_FD, REREG_FD, DEREG_FD, REG, REREG, DEREG = range(8)
 WRITE, READ, WAIT, QUEUE, TIMER, SHUTDOWN, REINIT, MISC = range(8, 16)
 TIMERS = 16
+FORK, THREAD_CLOSE, SHORT = 17, 18, 19  # scenarios: a fork child, a close during another thread's wait, short counts
 
 # Create kinds (op_create: byte % 8).
 PIPE, PIPE_ADOPT, SOCKPAIR, EVENTFD, TIMERFD, TCP, MEMFD = 0, 0x11, 2, 3, 4, 5, 6
@@ -455,6 +456,48 @@ def seeds():
         op_timers(T_START, 0, 0, ZERO),
         op_timers(T_DRAIN, 0, 0, 0x00),
         op_timers(T_CHECK, 1),
+    ], [])
+
+    # Issue 20: what the poll backend got wrong, and the model now says.
+    # A fork child that frees the inherited polls, reads an empty inherited pipe, registers it in its own poll
+    # and closes it; then one that keeps the inherited polls.
+    s["fork-child"] = [3] + sum([
+        op_create(PIPE),
+        op_src(REG, Q0, 0, OWN, R),
+        [FORK, 7],
+        [FORK, 0],
+        op_write(1, 3),
+        op_wait(0),
+    ], [])
+    # A close from another thread during a wait: deregister + close(2), the Unix stream's close, the pipe's.
+    # (At most two scenario ops run per input.)
+    s["thread-close"] = [1] + [THREAD_CLOSE, 0x40, THREAD_CLOSE, 0x41]
+    s["thread-close-pipe"] = [1] + [THREAD_CLOSE, 0x42, THREAD_CLOSE, 0x00]
+    # Short counts: a pipe write, a Unix stream write, a recv_many.
+    s["short-counts"] = [1] + [SHORT, 0, SHORT, 1]
+    s["short-recv-many"] = [1] + [SHORT, 2]
+    # Two ready level-triggered registrations and a buffer of one: both must be reported.
+    s["level-beyond-capacity"] = [0] + sum([
+        op_create(PIPE),
+        op_create(PIPE),
+        op_write(1, 3),
+        op_write(3, 3),
+        op_fd(REG_FD, Q0, 0, R | LEVEL),
+        op_fd(REG_FD, Q0, 2, R | LEVEL),
+        op_wait(0), op_wait(0), op_wait(0), op_wait(0), op_wait(0), op_wait(0),
+    ], [])
+    # A registered raw fd closed without deregistering, its number reused by a new readable socket.
+    s["reused-number"] = [2] + sum([
+        op_create(SOCKPAIR),
+        op_fd(REG_FD, Q0, 0, R | LEVEL),
+        op_write(1, 3),
+        op_wait(0),
+        op_close(0),
+        op_create(SOCKPAIR),
+        op_write(3, 3),
+        op_wait(0), op_wait(0),
+        op_fd(DEREG_FD, Q0, 2),
+        op_wait(0),
     ], [])
 
     # Random operations, to start from something busy.
