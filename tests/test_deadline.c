@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -447,6 +448,35 @@ START_TEST(many_deadlines_in_random_order)
 }
 END_TEST
 
+START_TEST(setting_a_deadline_with_no_wait_blocked_wakes_nothing)
+{
+    TESTUTIL_EPOLL_ONLY("a wake-up is seen through the poll's fd (evsrc_poll_fd), which this backend lacks");
+    /*
+     * No wait blocked, no outer loop waiting: setting and moving a deadline
+     * writes nothing to the queue (a wake-up would make its fd readable,
+     * and cost two system calls a move).
+     */
+    struct evsrc_deadline d;
+    register_deadline(&d, TOKEN, EVSRC_READABLE);
+    testutil_expect_no_events();
+    struct pollfd queue = {.fd = evsrc_poll_fd(testutil_fx.poll), .events = POLLIN};
+    for (int i = 0; i < 3; i++) {
+        set_in_ms(&d, 3600 * 1000L - i);
+        ck_assert_int_eq(poll(&queue, 1, 0), 0);
+    }
+    /* After evsrc_poll_next_timeout() an outer loop may wait on the fd: setting it earlier wakes that. */
+    struct timespec left;
+    ck_assert_int_eq(evsrc_poll_next_timeout(testutil_fx.poll, &left), 1);
+    set_in_ms(&d, 1800 * 1000L);
+    testutil_await_fd(queue.fd, POLLIN);
+    /* The next wait takes the wake-up back: nothing to report, the deadline is still ahead. */
+    testutil_expect_no_events();
+    ck_assert_int_eq(poll(&queue, 1, 0), 0);
+    ck_assert(evsrc_deadline_is_set(&d));
+    ck_assert_int_eq(evsrc_registry_deregister_deadline(testutil_fx.registry, &d), 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *suite = suite_create("deadline");
@@ -466,5 +496,6 @@ int main(void)
     tcase_add_test(tc, moving_a_deadline_later_reports_nothing_early);
     tcase_add_test(tc, a_fork_child_gets_echild_and_may_register_with_its_own_poll);
     tcase_add_test(tc, many_deadlines_in_random_order);
+    tcase_add_test(tc, setting_a_deadline_with_no_wait_blocked_wakes_nothing);
     return testutil_run(suite);
 }

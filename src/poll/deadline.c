@@ -55,7 +55,8 @@ struct deadline_table {
     evsrc_token wake_token;  /* the token that write is reported under */
     unsigned waiting;        /* waits blocked (normally one at most) */
     int64_t wait_until;      /* the time the last of them blocks until */
-    int64_t outside_until;   /* an outer loop's wait on the backend fd ends then (NOT_SET: none) */
+    bool outside_waiting;    /* an outer loop may be blocked on the backend fd (evsrc_poll_next_timeout()) */
+    int64_t outside_until;   /* until then (NOT_SET: without limit) */
     bool kernel_turn;        /* capacity 1, deadlines due: whether the kernel's events go first */
     size_t registered;
     struct evsrc_deadline **heap; /* the set deadlines, the earliest at 0 */
@@ -213,7 +214,6 @@ int deadline_table_new(struct deadline_table **out, struct evsrc_poll *poll)
     table->poll = poll;
     table->wake_fd = -1;
     table->wait_until = NOT_SET;
-    table->outside_until = NOT_SET;
     /* Room from the start, so that registering the first deadlines allocates nothing (see register). */
     if (heap_reserve(table, FIRST_CAPACITY) < 0) {
         pthread_mutex_destroy(&table->lock);
@@ -475,7 +475,7 @@ static int deadline_set_ns(struct evsrc_deadline *deadline, int64_t at)
         heap_resift(table, deadline->index, deadline);
     }
     /* A wait in another thread, or an outer loop's (evsrc_poll_next_timeout()), would block past it. */
-    if ((table->waiting && at < table->wait_until) || at < table->outside_until)
+    if ((table->waiting && at < table->wait_until) || (table->outside_waiting && at < table->outside_until))
         r = table_wake_locked(table, deadline->token);
     pthread_mutex_unlock(&table->lock);
     return r;
@@ -572,7 +572,7 @@ int deadline_wait(struct evsrc_poll *poll, struct evsrc_events *events, const st
     int64_t end = timeout ? timespec_ns_add(now, timespec_to_ns(timeout)) : NOT_SET;
     long n;
     pthread_mutex_lock(&table->lock);
-    table->outside_until = NOT_SET; /* the outer loop's wait, if any, is over: this one follows it */
+    table->outside_waiting = false; /* the outer loop's wait, if any, is over: this one follows it */
     for (;;) {
         (void)table_unwake_locked(table);
         int64_t first = table->len ? deadline_at(table->heap[0]) : NOT_SET;
@@ -617,6 +617,7 @@ int deadline_next_timeout(struct evsrc_poll *poll, struct timespec *timeout)
      * deadline set earlier from another thread must wake it, as it wakes a
      * wait of ours, through the eventfd in the queue (which the fd reports).
      */
+    table->outside_waiting = true;
     table->outside_until = first;
     (void)table_unwake_locked(table);
     pthread_mutex_unlock(&table->lock);
