@@ -12,27 +12,23 @@
  *
  * Waking a wait in another thread. A thread that sets a deadline earlier
  * than the time a blocked wait ends at (recorded here while it blocks)
- * writes the table's eventfd, which sits in the queue edge-triggered, after
- * giving it the deadline's token (a modify): the wait returns with a
- * spurious event for a registered token, which the contract allows, and no
- * token value is reserved. A wait empties the eventfd before it blocks and
- * after it returns, so a write that no blocked wait needed is never
- * reported (epoll and poll(2) both look at the eventfd's readiness again
- * when they report it).
+ * posts the queue's wake-up (selector.h; on Linux an eventfd in the queue)
+ * under the deadline's token: the wait returns, perhaps with a spurious
+ * event for that registered token, which the contract allows, and no token
+ * value is reserved. A wait takes any wake-up back before it blocks and
+ * after it returns, so one that no blocked wait needed is never reported.
  *
  * The first deadline. The unbounded wait tests the poll's deadline_mode word
  * without the lock, so a wait may have read 0 and be blocking, for good, in
  * the plain path when another thread registers the first deadline. So the
- * registration that turns deadline_mode on also writes the eventfd, once; if
- * no wait was blocked, the next one (now in deadline mode) empties it unseen.
+ * registration that turns deadline_mode on also posts the wake-up, once; if
+ * no wait was blocked, the next one (now in deadline mode) takes it back.
  */
 #include <evsrc/deadline.h>
 
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 #include <evsrc/registry.h>
 
@@ -50,9 +46,9 @@ struct deadline_table {
     unsigned refs;        /* the poll, its registry clones and the registered deadlines (atomic) */
     unsigned generation;  /* queue_generation when made: a fork child's copy is dead */
     struct evsrc_poll *poll; /* the poll that waits; NULL once it is freed */
-    int wake_fd;             /* in the poll's queue, made with the first deadline; -1 before */
-    bool wake_written;       /* wake_fd written since it was last emptied */
-    evsrc_token wake_token;  /* the token that write is reported under */
+    selector_wake_t wake;    /* in the poll's queue, made with the first deadline */
+    bool wake_posted;        /* posted since it was last taken back */
+    evsrc_token wake_token;  /* the token that post is reported under */
     unsigned waiting;        /* waits blocked (normally one at most) */
     int64_t wait_until;      /* the time the last of them blocks until */
     bool outside_waiting;    /* an outer loop may be blocked on the backend fd (evsrc_poll_next_timeout()) */
@@ -163,36 +159,30 @@ static int heap_reserve(struct deadline_table *table, size_t need)
 
 /* ---- waking another thread's wait ---- */
 
-/* Makes a blocked wait of the poll return, with an event for `token`. */
+/* Makes a blocked wait of the poll return, perhaps with an event for `token`. */
 static int table_wake_locked(struct deadline_table *table, evsrc_token token)
 {
-    if (table->wake_fd < 0 || !table->poll)
+    if (!selector_wake_is_open(&table->wake) || !table->poll)
         return 0;
-    int r = selector_modify(table->poll->registry.selector, table->wake_fd, token, EVSRC_READABLE);
+    int r = selector_wake_post(&table->wake, table->poll->registry.selector, token);
     if (r < 0)
         return r;
-    uint64_t one = 1;
-    if (write(table->wake_fd, &one, sizeof one) < 0)
-        return -errno;
-    table->wake_written = true;
+    table->wake_posted = true;
     table->wake_token = token;
     return 0;
 }
 
 /*
- * Empties the eventfd: a write that no wait has reported yet is then never
- * reported. 0, or read(2)'s error other than EAGAIN (already empty); a wait
- * goes on whatever it is, a deregistration reports it.
+ * Takes a posted wake-up back: one that no wait has reported yet is then
+ * never reported. 0 or -errno; a wait goes on whatever it is, a
+ * deregistration reports it.
  */
 static int table_unwake_locked(struct deadline_table *table)
 {
-    if (!table->wake_written)
+    if (!table->wake_posted)
         return 0;
-    uint64_t count;
-    table->wake_written = false;
-    if (read(table->wake_fd, &count, sizeof count) < 0 && errno != EAGAIN)
-        return -errno;
-    return 0;
+    table->wake_posted = false;
+    return selector_wake_take_back(&table->wake);
 }
 
 static void table_set_mode_locked(struct deadline_table *table)
@@ -212,7 +202,7 @@ int deadline_table_new(struct deadline_table **out, struct evsrc_poll *poll)
     table->refs = 1;
     table->generation = queue_generation;
     table->poll = poll;
-    table->wake_fd = -1;
+    table->wake = SELECTOR_WAKE_CLOSED;
     table->wait_until = NOT_SET;
     /* Room from the start, so that registering the first deadlines allocates nothing (see register). */
     if (heap_reserve(table, FIRST_CAPACITY) < 0) {
@@ -236,8 +226,8 @@ void deadline_table_release(struct deadline_table *table)
     /* A fork child's copy: its lock may be held by a thread that does not exist here. */
     if (table_is_ours(table))
         pthread_mutex_destroy(&table->lock);
-    if (table->wake_fd >= 0)
-        close(table->wake_fd);
+    if (selector_wake_is_open(&table->wake))
+        selector_wake_close(&table->wake); /* its queue is gone already */
     free(table->heap);
     free(table);
 }
@@ -248,11 +238,10 @@ void deadline_table_detach_poll(struct deadline_table *table)
     if (ours)
         pthread_mutex_lock(&table->lock);
     table->poll = NULL;
-    /* Its queue is closing: the eventfd goes with it (in a fork child, only the child's copy). */
-    if (table->wake_fd >= 0)
-        close(table->wake_fd);
-    table->wake_fd = -1;
-    table->wake_written = false;
+    /* Its queue is closing: the wake-up goes with it (in a fork child, only the child's copy). */
+    if (selector_wake_is_open(&table->wake))
+        selector_wake_close(&table->wake);
+    table->wake_posted = false;
     if (ours)
         pthread_mutex_unlock(&table->lock);
 }
@@ -280,27 +269,17 @@ static uint32_t interests_to_flags(evsrc_interest interests)
 /* Undoes table_open_wake_locked() when the registration that opened it fails later. */
 static void table_close_wake_locked(struct deadline_table *table)
 {
-    selector_delete(table->poll->registry.selector, table->wake_fd);
-    close(table->wake_fd);
-    table->wake_fd = -1;
-    table->wake_written = false;
+    selector_wake_remove(&table->wake, table->poll->registry.selector);
+    table->wake_posted = false;
 }
 
-/* The first deadline gives the queue its eventfd, while the poll lives to wait on it: 1 when opened now. */
+/* The first deadline gives the queue its wake-up, while the poll lives to wait: 1 when opened now. */
 static int table_open_wake_locked(struct deadline_table *table, evsrc_token token)
 {
-    if (table->wake_fd >= 0 || !table->poll)
+    if (selector_wake_is_open(&table->wake) || !table->poll)
         return 0;
-    int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (fd < 0)
-        return -errno;
-    int r = selector_add(table->poll->registry.selector, fd, token, EVSRC_READABLE);
-    if (r < 0) {
-        close(fd);
-        return r;
-    }
-    table->wake_fd = fd;
-    return 1;
+    int r = selector_wake_open(table->poll->registry.selector, token, &table->wake);
+    return r < 0 ? r : 1;
 }
 
 /*
@@ -413,7 +392,7 @@ EVSRC_EXPORT int evsrc_registry_reregister_deadline(struct evsrc_registry *regis
 
 /*
  * Takes a registered deadline out of its locked table, and unlocks it: 0, or
- * the error of emptying the eventfd (the deadline is out all the same).
+ * the error of taking back a wake-up (the deadline is out all the same).
  */
 static int deadline_detach_locked(struct deadline_table *table, struct evsrc_deadline *deadline)
 {
@@ -421,7 +400,7 @@ static int deadline_detach_locked(struct deadline_table *table, struct evsrc_dea
         heap_remove(table, deadline);
     /* A wake written under its token and not reported yet must not name it in a later wait. */
     int r = 0;
-    if (table->wake_written && table->wake_token == deadline->token)
+    if (table->wake_posted && table->wake_token == deadline->token)
         r = table_unwake_locked(table);
     if (--table->registered == 0)
         table_set_mode_locked(table);
@@ -615,7 +594,7 @@ int deadline_next_timeout(struct evsrc_poll *poll, struct timespec *timeout)
     /*
      * The outer loop now blocks on the backend fd until `first` at most: a
      * deadline set earlier from another thread must wake it, as it wakes a
-     * wait of ours, through the eventfd in the queue (which the fd reports).
+     * wait of ours, through the wake-up in the queue (which the fd reports).
      */
     table->outside_waiting = true;
     table->outside_until = first;

@@ -25,6 +25,20 @@
  *   int  selector_delete(selector_t, int fd);                               0 or -errno
  *   int  selector_add_waker(selector_t, int fd, evsrc_token);  a waker's eventfd: one readable
  *                                                    event per batch of writes, never read by the user
+ *
+ * The deadline table's wake-up (deadline.c), one per poll: a way for another
+ * thread to make a blocked wait return. Linux: an eventfd (wake_eventfd.h).
+ *   selector_wake_t, SELECTOR_WAKE_CLOSED            its state, and the closed one
+ *   bool selector_wake_is_open(const selector_wake_t *);
+ *   int  selector_wake_open(selector_t, evsrc_token, selector_wake_t *out);  0 or -errno
+ *   int  selector_wake_post(selector_wake_t *, selector_t, evsrc_token);  0 or -errno: the
+ *                                                    blocked (or next) wait returns, perhaps with
+ *                                                    a spurious event for the token
+ *   int  selector_wake_take_back(selector_wake_t *); 0 or -errno: a post not reported yet is
+ *                                                    not reported at all
+ *   void selector_wake_close(selector_wake_t *);     with its queue, which is closing or gone
+ *   void selector_wake_remove(selector_wake_t *, selector_t);  out of a queue that stays open
+ *
  *   long selector_wait_forever(selector_t, struct evsrc_event *buffer, int capacity);
  *                                                    count or -errno, no timeout
  *   long selector_wait_now(selector_t, struct evsrc_event *buffer, int capacity);
@@ -78,6 +92,7 @@ static inline void selector_event_store(struct evsrc_event *event, evsrc_token t
 
 #if defined(EVSRC_SELECTOR_EPOLL)
 #include "selector_epoll.h"
+#include "wake_eventfd.h"
 #elif defined(EVSRC_SELECTOR_POLL)
 typedef struct selector_poll *selector_t;
 int selector_open(selector_t *out);
@@ -92,6 +107,7 @@ int selector_add_waker(selector_t selector, int fd, evsrc_token token);
 long selector_wait_forever(selector_t selector, struct evsrc_event *buffer, int capacity);
 long selector_wait_now(selector_t selector, struct evsrc_event *buffer, int capacity);
 int selector_wait(selector_t selector, struct evsrc_event *buffer, int capacity, const struct timespec *timeout);
+#include "wake_eventfd.h"
 #else
 #error "no selector backend selected"
 #endif
