@@ -4,15 +4,12 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/timerfd.h>
-#include <unistd.h>
 
 #include <evsrc/deadline.h>
 #include <evsrc/registry.h>
 
-#include "../poll/rearm.h"
 #include "../timespec.h"
+#include "timers_fd.h"
 
 /*
  * The queue is a 4-ary min-heap of slots in one table. A slot caches the key
@@ -35,7 +32,6 @@ _Static_assert(sizeof(void *) != 8 || sizeof(struct evsrc_timer) <= 48, "a timer
 #define NOT_ARMED INT64_MAX          /* q->armed when nothing is armed */
 #define LATEST_DEADLINE TIMESPEC_NS_LATEST /* deadlines are clamped here */
 #define FIRST_CAPACITY 64
-#define MAX_SLACK 1000000 /* ns: however large the thread's slack, timers are at most 1 ms late for it */
 #define CACHE_LINE 64
 /* Slot 0 sits 3 slots into a line, so the children of slot i (4i+1 .. 4i+4) start a line. */
 #define TABLE_OFFSET 3
@@ -236,19 +232,7 @@ static bool uses_deadline(const struct evsrc_timers *timers)
  */
 static int arm_fd(struct evsrc_timers *timers, int64_t deadline)
 {
-    struct itimerspec setting = {{0, 0}, {0, 0}};
-    if (deadline != NOT_ARMED) {
-        int64_t at = timespec_ns_add(deadline, timers->slack);
-        if (at <= 0)
-            at = 1; /* {0, 0} would disarm; a time past fires at once */
-        setting.it_value = timespec_from_ns(at);
-    }
-    /* Setting also clears an expiry not yet read: the fd is readable again only when this one passes. */
-    if (timerfd_settime(timers->fd, TFD_TIMER_ABSTIME, &setting, NULL) < 0)
-        return -errno;
-    /* The next expiry is a new edge; a backend that keeps edges in user space must hear it (rearm.h). */
-    registry_fd_rearm(timers->fd);
-    return 0;
+    return timers_fd_arm(timers->fd, deadline == NOT_ARMED ? NOT_ARMED : timespec_ns_add(deadline, timers->slack));
 }
 
 /*
@@ -289,21 +273,17 @@ static bool is_open(const struct evsrc_timers *timers)
     return timers->id != 0;
 }
 
-/*
- * Only CLOCK_MONOTONIC is the wait's own clock. A queue on CLOCK_BOOTTIME or
- * CLOCK_REALTIME keeps a timerfd and is registered through it: only a kernel
- * timer sees a suspend or a change of the wall clock while the loop sleeps.
- */
+/* Only CLOCK_MONOTONIC is the wait's own clock; the others keep a timerfd (timers_fd.h). */
 static bool needs_fd(clockid_t clock)
 {
-    return clock != CLOCK_MONOTONIC;
+    return timers_clock_needs_fd(clock);
 }
 
 static int open_fd(struct evsrc_timers *timers)
 {
-    int fd = timerfd_create(timers->clock, TFD_NONBLOCK | TFD_CLOEXEC);
+    int fd = timers_fd_open(timers->clock);
     if (fd < 0)
-        return -errno;
+        return fd;
     timers->fd = fd;
     return 0;
 }
@@ -382,7 +362,7 @@ EVSRC_EXPORT int evsrc_timers_new(struct evsrc_timers *timers, clockid_t clock)
     timers->capacity = 0;
     timers->table = NULL;
     timers->allocation = NULL;
-    if (!timespec_clock_is_supported(clock))
+    if (!timers_clock_is_supported(clock))
         return -EINVAL;
     timers->clock = clock;
     if (needs_fd(clock)) {
@@ -398,9 +378,8 @@ EVSRC_EXPORT int evsrc_timers_new(struct evsrc_timers *timers, clockid_t clock)
     timers->armed = NOT_ARMED;
     timers->mode = 0;
     timers->spent = false;
-    /* The creating thread's timer slack (PR_SET_TIMERSLACK; 50 us unless changed), capped: for the timerfd. */
-    int slack = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
-    timers->slack = slack < 0 ? 0 : slack > MAX_SLACK ? MAX_SLACK : slack;
+    /* The creating thread's timer slack, capped: what the timerfd is armed late by. */
+    timers->slack = timers_fd_slack();
     return 0;
 }
 
@@ -691,7 +670,7 @@ EVSRC_EXPORT int evsrc_timers_fd(const struct evsrc_timers *timers)
         r = arm_fd(queue, queue->armed);
     if (r < 0) {
         if (queue->fd >= 0)
-            close(queue->fd);
+            timers_fd_close(queue->fd);
         queue->fd = -1;
         return r;
     }
@@ -720,8 +699,7 @@ EVSRC_EXPORT int evsrc_timers_close(struct evsrc_timers *timers)
     /* Out of its poll, as closing an fd takes the fd out of its queue (closed even when that reports an error). */
     int r = evsrc_deadline_close(&timers->deadline);
     if (timers->fd >= 0) {
-        registry_fd_forget(timers->fd);
-        close(timers->fd);
+        timers_fd_close(timers->fd);
         timers->fd = -1;
     }
     timers->id = 0;
