@@ -372,16 +372,23 @@ static int deadline_lock(struct evsrc_deadline *deadline, struct deadline_table 
     return 0;
 }
 
+/* The checks of a registry-side call on a registered deadline, then its table locked. */
+static int deadline_lock_through(struct evsrc_registry *registry, struct evsrc_deadline *deadline,
+                                 struct deadline_table **out)
+{
+    if (!handle_is_ours(registry))
+        return -ECHILD;
+    return deadline_lock(deadline, registry->deadlines, out);
+}
+
 EVSRC_EXPORT int evsrc_registry_reregister_deadline(struct evsrc_registry *registry,
                                                     struct evsrc_deadline *deadline, evsrc_token token,
                                                     evsrc_interest interests)
 {
     if (!registry || !deadline || !interests_are_valid(interests))
         return -EINVAL;
-    if (!handle_is_ours(registry))
-        return -ECHILD;
     struct deadline_table *table;
-    int r = deadline_lock(deadline, registry->deadlines, &table);
+    int r = deadline_lock_through(registry, deadline, &table);
     if (r < 0)
         return r;
     deadline->token = token;
@@ -415,10 +422,8 @@ EVSRC_EXPORT int evsrc_registry_deregister_deadline(struct evsrc_registry *regis
 {
     if (!registry || !deadline)
         return -EINVAL;
-    if (!handle_is_ours(registry))
-        return -ECHILD;
     struct deadline_table *table;
-    int r = deadline_lock(deadline, registry->deadlines, &table);
+    int r = deadline_lock_through(registry, deadline, &table);
     if (r < 0)
         return r;
     /* The registry's own reference keeps the table alive: the release is never the last. */

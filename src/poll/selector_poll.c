@@ -738,16 +738,6 @@ static void wake_drain(struct selector_poll *q)
     __atomic_store_n(&q->slot->wake_sent, false, __ATOMIC_SEQ_CST);
 }
 
-static void event_store(struct evsrc_event *event, uint64_t token, uint32_t flags)
-{
-    event->flags = flags;
-#if defined(__x86_64__)
-    memcpy(event->token_bytes, &token, sizeof token);
-#else
-    event->token = token;
-#endif
-}
-
 /*
  * The whole readiness of fd for its interests, for a hang-up or an error seen
  * while some kinds were disarmed: epoll reports them with it (a pipe's last
@@ -813,7 +803,7 @@ static bool wait_collect_one_locked(struct selector_poll *q, const struct pollfd
             /* Emptied by a concurrent wait: the event stands. */
         }
     }
-    event_store(event, e->token, revents_to_flags(revents));
+    selector_event_store(event, e->token, revents_to_flags(revents));
     entry_reported(e, revents);
     return true;
 }

@@ -150,14 +150,16 @@ EVSRC_EXPORT int evsrc_address_parse(const char *text, struct sockaddr_storage *
     return 0;
 }
 
-EVSRC_EXPORT int evsrc_address_ipv4(const char *ip, uint16_t port, struct sockaddr_storage *out, socklen_t *len)
+/* evsrc_address_ipv4/_ipv6 through `fill`: into a local copy, so that a failure leaves the outputs alone. */
+static int address_of(const char *ip, uint16_t port, struct sockaddr_storage *out, socklen_t *len,
+                      int (*fill)(const char *, size_t, uint16_t, struct sockaddr_storage *, socklen_t *))
 {
     size_t length;
     if (!ip || !out || !len || checked_length(ip, &length) < 0)
         return -EINVAL;
     struct sockaddr_storage addr;
     socklen_t addr_len;
-    int r = fill_ipv4(ip, length, port, &addr, &addr_len);
+    int r = fill(ip, length, port, &addr, &addr_len);
     if (r < 0)
         return r;
     *out = addr;
@@ -165,19 +167,14 @@ EVSRC_EXPORT int evsrc_address_ipv4(const char *ip, uint16_t port, struct sockad
     return 0;
 }
 
+EVSRC_EXPORT int evsrc_address_ipv4(const char *ip, uint16_t port, struct sockaddr_storage *out, socklen_t *len)
+{
+    return address_of(ip, port, out, len, fill_ipv4);
+}
+
 EVSRC_EXPORT int evsrc_address_ipv6(const char *ip, uint16_t port, struct sockaddr_storage *out, socklen_t *len)
 {
-    size_t length;
-    if (!ip || !out || !len || checked_length(ip, &length) < 0)
-        return -EINVAL;
-    struct sockaddr_storage addr;
-    socklen_t addr_len;
-    int r = fill_ipv6(ip, length, port, &addr, &addr_len);
-    if (r < 0)
-        return r;
-    *out = addr;
-    *len = addr_len;
-    return 0;
+    return address_of(ip, port, out, len, fill_ipv6);
 }
 
 /* Writes the text into a local buffer first, so that a buffer too small is left untouched. */
