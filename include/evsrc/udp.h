@@ -82,11 +82,18 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
+#if defined(_WIN32)
+/* Winsock's addresses and multicast types. */
+#include <winsock2.h>
+#include <ws2tcpip.h>
+#else
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <sys/types.h>
+#endif
 
 #include <evsrc/export.h>
+#include <evsrc/platform.h>
 #include <evsrc/source.h>
 
 EVSRC_BEGIN_DECLS
@@ -104,7 +111,7 @@ struct mmsghdr;
  */
 struct evsrc_udp_socket {
     struct evsrc_source source;
-    int fd; /* private: the socket, -1 when closed */
+    evsrc_fd fd; /* private: the socket, -1 (INVALID_SOCKET on Windows) when closed */
 };
 
 /* ---- Constructors ------------------------------------------------------ */
@@ -139,7 +146,7 @@ EVSRC_EXPORT int evsrc_udp_socket_bind(struct evsrc_udp_socket *socket, const st
  * Thread-safety: not alongside any other call on the same struct (as with
  * close(2)); distinct structs are independent.
  */
-EVSRC_EXPORT int evsrc_udp_socket_from_fd(struct evsrc_udp_socket *socket, int fd);
+EVSRC_EXPORT int evsrc_udp_socket_from_fd(struct evsrc_udp_socket *socket, evsrc_fd fd);
 
 /* ---- Connecting -------------------------------------------------------- */
 
@@ -240,6 +247,7 @@ EVSRC_EXPORT ssize_t evsrc_udp_socket_peek_from(struct evsrc_udp_socket *socket,
  * or msgs is NULL with count > 0; -EBADF if closed; -EFAULT for a bad buffer.
  * Thread-safety: safe alongside the other I/O and accessor calls on the
  * same struct (each is one system call).
+ * On Windows, which has no sendmmsg, -ENOSYS after the argument checks.
  */
 EVSRC_EXPORT int evsrc_udp_socket_send_many(struct evsrc_udp_socket *socket, struct mmsghdr *msgs, unsigned count);
 
@@ -255,6 +263,7 @@ EVSRC_EXPORT int evsrc_udp_socket_send_many(struct evsrc_udp_socket *socket, str
  * -EBADF if closed; -EFAULT for a bad buffer.
  * Thread-safety: safe alongside the other I/O and accessor calls on the
  * same struct (each is one system call).
+ * On Windows, which has no recvmmsg, -ENOSYS after the argument checks.
  */
 EVSRC_EXPORT int evsrc_udp_socket_recv_many(struct evsrc_udp_socket *socket, struct mmsghdr *msgs, unsigned count);
 

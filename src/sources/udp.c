@@ -54,7 +54,7 @@ static int check_udp_socket(int fd, int kind)
     return 0;
 }
 
-EVSRC_EXPORT int evsrc_udp_socket_from_fd(struct evsrc_udp_socket *udp, int fd)
+EVSRC_EXPORT int evsrc_udp_socket_from_fd(struct evsrc_udp_socket *udp, evsrc_fd fd)
 {
     return fd_source_adopt(FD_SOURCE_OF(udp), fd, check_udp_socket, 0);
 }
