@@ -28,7 +28,7 @@ struct evsrc_poll {
     struct evsrc_registry registry; /* the borrowed handle; its fd is the one we wait on */
 };
 
-/* Registers a waker's eventfd (waker.c): the one registration that is not through the public calls. */
-int registry_register_waker(struct evsrc_registry *registry, int fd, evsrc_token token);
+/* Opens a waker on the registry's queue (waker.c): the one registration that is not through the public calls. */
+int registry_waker_open(struct evsrc_registry *registry, evsrc_token token, selector_waker_t *out);
 
 #endif /* EVSRC_HANDLES_H */

@@ -181,9 +181,9 @@ EVSRC_EXPORT int evsrc_registry_deregister_fd(struct evsrc_registry *registry, e
     return r;
 }
 
-int registry_register_waker(struct evsrc_registry *registry, int fd, evsrc_token token)
+int registry_waker_open(struct evsrc_registry *registry, evsrc_token token, selector_waker_t *out)
 {
-    int r = selector_add_waker(registry->selector, fd, token);
+    int r = selector_waker_open(registry->selector, token, out);
     return r < 0 ? registry_failed(r, registry) : r;
 }
 

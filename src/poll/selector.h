@@ -23,6 +23,16 @@
  *   int  selector_delete(selector_t, int fd);                               0 or -errno
  *   int  selector_add_waker(selector_t, int fd, evsrc_token);  a waker's eventfd: one readable
  *                                                    event per batch of writes, never read by the user
+ *                                                    (the Linux backends' waker form only)
+ *
+ * The waker form, which waker.c is written against: each backend has its own
+ * (Linux: an eventfd, waker_eventfd.h; Windows: a posted completion).
+ *   selector_waker_t                                 a waker's state, inside struct evsrc_waker
+ *   int  selector_waker_open(selector_t, evsrc_token, selector_waker_t *out);  0 or -errno;
+ *                                                    the waker outlives every handle of the queue
+ *   int  selector_waker_wake(selector_waker_t *);    0 or -errno; errno may change (waker.c keeps it)
+ *   void selector_waker_close(selector_waker_t *);
+ *
  *   long selector_wait_forever(selector_t, struct evsrc_event *buffer, int capacity);
  *                                                    count or -errno, no timeout
  *   long selector_wait_now(selector_t, struct evsrc_event *buffer, int capacity);
@@ -64,6 +74,7 @@ static inline bool selector_interests_are_valid(evsrc_interest interests)
 
 #if defined(EVSRC_SELECTOR_EPOLL)
 #include "selector_epoll.h"
+#include "waker_eventfd.h"
 #elif defined(EVSRC_SELECTOR_POLL)
 typedef struct selector_poll *selector_t;
 int selector_open(selector_t *out);
@@ -77,6 +88,25 @@ int selector_add_waker(selector_t selector, int fd, evsrc_token token);
 long selector_wait_forever(selector_t selector, struct evsrc_event *buffer, int capacity);
 long selector_wait_now(selector_t selector, struct evsrc_event *buffer, int capacity);
 int selector_wait(selector_t selector, struct evsrc_event *buffer, int capacity, const struct timespec *timeout);
+#include "waker_eventfd.h"
+#elif defined(EVSRC_SELECTOR_AFD)
+/* Windows: an I/O completion port and AFD polls (selector_afd.c, docs/backends.md). */
+#include <evsrc/platform.h>
+typedef struct selector_afd *selector_t;
+typedef struct selector_afd_waker *selector_waker_t;
+int selector_open(selector_t *out);
+int selector_clone(selector_t selector, selector_t *out);
+void selector_close(selector_t selector);
+int selector_handle_fd(selector_t selector);
+int selector_add(selector_t selector, evsrc_fd fd, evsrc_token token, evsrc_interest interests);
+int selector_modify(selector_t selector, evsrc_fd fd, evsrc_token token, evsrc_interest interests);
+int selector_delete(selector_t selector, evsrc_fd fd);
+long selector_wait_forever(selector_t selector, struct evsrc_event *buffer, int capacity);
+long selector_wait_now(selector_t selector, struct evsrc_event *buffer, int capacity);
+int selector_wait(selector_t selector, struct evsrc_event *buffer, int capacity, const struct timespec *timeout);
+int selector_waker_open(selector_t selector, evsrc_token token, selector_waker_t *out);
+int selector_waker_wake(selector_waker_t *waker);
+void selector_waker_close(selector_waker_t *waker);
 #else
 #error "no selector backend selected"
 #endif
