@@ -3,6 +3,9 @@
 #define EVSRC_TIMERS_H
 
 /*
+ * Linux only for now: it runs on a timerfd, which Windows builds lack; it
+ * comes to Windows once the timer queue needs none (README).
+ *
  * Timer queues: any number of timers behind one source and one fd.
  *
  * A queue (struct evsrc_timers) is a source like any other: it owns one

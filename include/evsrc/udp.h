@@ -324,7 +324,7 @@ EVSRC_EXPORT int evsrc_udp_socket_ttl(const struct evsrc_udp_socket *socket);
 
 /*
  * Joins (leaves) the IPv4 multicast group `group` on the interface whose
- * address is *interface; an interface of NULL (or INADDR_ANY) lets the
+ * address is *iface; an iface of NULL (or INADDR_ANY) lets the
  * kernel choose by its routes. The socket must be bound to the group's port
  * to receive its datagrams. Membership is the host's, not the socket's: on
  * Linux a socket bound to the wildcard address takes the datagrams of every
@@ -337,19 +337,19 @@ EVSRC_EXPORT int evsrc_udp_socket_ttl(const struct evsrc_udp_socket *socket);
  * twice).
  */
 EVSRC_EXPORT int evsrc_udp_socket_join_multicast_v4(struct evsrc_udp_socket *socket, const struct in_addr *group,
-                                                    const struct in_addr *interface);
+                                                    const struct in_addr *iface);
 EVSRC_EXPORT int evsrc_udp_socket_leave_multicast_v4(struct evsrc_udp_socket *socket, const struct in_addr *group,
-                                                     const struct in_addr *interface);
+                                                     const struct in_addr *iface);
 
 /*
  * Joins (leaves) the IPv6 multicast group `group` on the interface of index
- * `interface` (if_nametoindex(3)); 0 lets the kernel choose.
+ * `iface` (if_nametoindex(3)); 0 lets the kernel choose.
  * Errors: as the IPv4 calls.
  */
 EVSRC_EXPORT int evsrc_udp_socket_join_multicast_v6(struct evsrc_udp_socket *socket, const struct in6_addr *group,
-                                                    unsigned interface);
+                                                    unsigned iface);
 EVSRC_EXPORT int evsrc_udp_socket_leave_multicast_v6(struct evsrc_udp_socket *socket, const struct in6_addr *group,
-                                                     unsigned interface);
+                                                     unsigned iface);
 
 /* IP_MULTICAST_LOOP: whether this host's own IPv4 multicast datagrams come back to it. On by default. */
 EVSRC_EXPORT int evsrc_udp_socket_set_multicast_loop_v4(struct evsrc_udp_socket *socket, bool on);

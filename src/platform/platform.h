@@ -17,6 +17,16 @@
 
 #include <evsrc/platform.h>
 
+/*
+ * Whether the platform has fork(): queue.c's fork handling (atfork handlers
+ * that poison inherited queues) exists only where it does.
+ */
+#if defined(_WIN32)
+#define PLATFORM_HAS_FORK 0
+#else
+#define PLATFORM_HAS_FORK 1
+#endif
+
 #if defined(_WIN32)
 #define PLATFORM_FD_CLOSED INVALID_SOCKET
 static inline bool platform_fd_is_open(evsrc_fd fd)
