@@ -1,7 +1,8 @@
 #!/bin/bash
-# Builds libcheck for x86_64-w64-mingw32 from Debian's own source package and
-# installs it into PREFIX (inside the build tree), where .ci/cross/mingw-w64.txt
-# points pkg-config. Debian ships no mingw build of check, and the repository
+# Builds libcheck for x86_64-w64-mingw32 from Debian's own source package,
+# installs it into PREFIX (inside the build tree), and writes PREFIX/check.txt,
+# a machine file to give meson after .ci/cross/mingw-w64.txt that points
+# pkg-config there. Debian ships no mingw build of check, and the repository
 # holds none of its source. Needs root (apt), dpkg-dev, cmake and
 # gcc-mingw-w64-x86-64. The machine's apt configuration is left as it was: the
 # deb-src file added here is removed on every exit, and the lists are updated
@@ -11,7 +12,12 @@ set -euo pipefail
 prefix=${1:?usage: $0 PREFIX}
 mkdir -p "$prefix"
 prefix=$(cd "$prefix" && pwd)
+write_machine_file() {
+  printf '%s\n' '# Written by .ci/windows-deps.sh: check for mingw, built from Debian'"'"'s source package.' \
+    '[properties]' "pkg_config_libdir = ['$prefix/lib/pkgconfig']" >"$prefix/check.txt"
+}
 if [ -f "$prefix/lib/pkgconfig/check.pc" ]; then
+  write_machine_file
   echo "check for mingw already in $prefix"
   exit 0
 fi
@@ -71,4 +77,5 @@ ninja -C build install >/dev/null
 # check.pc: keep the static library only, and name it, so the tests link it statically.
 rm -f "$prefix"/lib/libcheck.dll.a "$prefix"/bin/libcheck*.dll
 sed -i 's/-lcheck_pic/-lcheck/' "$prefix/lib/pkgconfig/check.pc"
-echo "check for mingw installed in $prefix"
+write_machine_file
+echo "check for mingw installed in $prefix; meson setup ... --cross-file $prefix/check.txt"

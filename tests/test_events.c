@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -158,6 +159,11 @@ START_TEST(real_events_map_as_documented)
     ck_assert(evsrc_event_is_write_closed(event));
     close(sp[0]);
 
+    if (TESTUTIL_WINDOWS) {
+        fprintf(stderr, "%s: the pipe half skipped on Windows: no pipes there\n", __func__);
+        testutil_fixture_free(&f);
+        return;
+    }
     int p[2];
     testutil_pipe(p);
     ck_assert_int_eq(evsrc_registry_register_fd(f.registry, p[0], 2, EVSRC_READABLE), 0);

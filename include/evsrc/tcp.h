@@ -70,6 +70,12 @@
 /* Winsock's addresses; struct iovec is platform.h's (its Windows form). */
 #include <winsock2.h>
 #include <ws2tcpip.h>
+/* evsrc_tcp_stream_shutdown()'s `how` by its POSIX names: Winsock's SD_* have the same values. */
+#ifndef SHUT_RD
+#define SHUT_RD SD_RECEIVE
+#define SHUT_WR SD_SEND
+#define SHUT_RDWR SD_BOTH
+#endif
 #else
 #include <sys/socket.h>
 #include <sys/uio.h>

@@ -312,6 +312,12 @@ int platform_fcntl(int fd, int cmd, ...)
 {
     if (cmd == F_GETFL)
         return 0; /* Winsock cannot tell the mode; F_SETFL sets it either way */
+    if (cmd == F_GETFD) {
+        DWORD flags;
+        if (!GetHandleInformation((HANDLE)(intptr_t)fd, &flags))
+            return fail(EBADF);
+        return (flags & HANDLE_FLAG_INHERIT) ? 0 : FD_CLOEXEC;
+    }
     if (cmd != F_SETFL)
         return fail(EINVAL);
     va_list args;
@@ -357,6 +363,11 @@ failed:;
     if (b >= 0)
         closesocket((SOCKET)b);
     return fail(error);
+}
+
+int platform_pipe2(int fds[2], int flags)
+{
+    return _pipe(fds, 65536, _O_BINARY | ((flags & O_CLOEXEC) ? _O_NOINHERIT : 0));
 }
 
 int platform_sendmmsg(int fd, struct mmsghdr *msgs, unsigned count, int flags)

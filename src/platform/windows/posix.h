@@ -18,7 +18,8 @@
  *
  * What Windows has no form of: struct mmsghdr batches (ENOSYS), eventfd and
  * dup3 (ENOSYS: only queue.c's fork handling names them, and it is compiled
- * out, PLATFORM_HAS_FORK), fcntl beyond O_NONBLOCK. SO_REUSEADDR is accepted
+ * out, PLATFORM_HAS_FORK), fcntl beyond O_NONBLOCK and F_GETFD (whose
+ * FD_CLOEXEC is a socket handle's lack of HANDLE_FLAG_INHERIT). SO_REUSEADDR is accepted
  * and ignored: on Windows it would let another socket steal the port, and a
  * listener there needs no help to rebind past TIME_WAIT.
  */
@@ -27,6 +28,7 @@
 #include <ws2tcpip.h>
 #include <windows.h>
 
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -41,9 +43,11 @@ typedef ADDRESS_FAMILY sa_family_t;
 #define SOCK_CLOEXEC 0x80000
 /* Never a signal on Windows: a gone peer is always an error. */
 #define MSG_NOSIGNAL 0
+#ifndef SHUT_RD
 #define SHUT_RD SD_RECEIVE
 #define SHUT_WR SD_SEND
 #define SHUT_RDWR SD_BOTH
+#endif
 /* Linux's names for what Windows answers through SO_PROTOCOL_INFOW (platform_getsockopt). */
 #define SO_DOMAIN 0x7e01
 #define SO_PROTOCOL 0x7e02
@@ -51,6 +55,11 @@ typedef ADDRESS_FAMILY sa_family_t;
 #ifndef O_NONBLOCK
 #define O_NONBLOCK 0x4000
 #endif
+#ifndef O_CLOEXEC
+#define O_CLOEXEC _O_NOINHERIT /* the C runtime's form of close-on-exec */
+#endif
+#define F_GETFD 1
+#define FD_CLOEXEC 1
 #define F_GETFL 3
 #define F_SETFL 4
 
@@ -89,6 +98,8 @@ int platform_shutdown(int fd, int how);
 int platform_close(int fd);
 int platform_fcntl(int fd, int cmd, ...);
 int platform_socketpair(int domain, int type, int protocol, int fds[2]);
+/* A C runtime pipe, non-inheritable when O_CLOEXEC is asked: for the tests that adopt a non-socket. */
+int platform_pipe2(int fds[2], int flags);
 struct mmsghdr;
 int platform_sendmmsg(int fd, struct mmsghdr *msgs, unsigned count, int flags);
 int platform_recvmmsg(int fd, struct mmsghdr *msgs, unsigned count, int flags, struct timespec *timeout);
@@ -114,6 +125,7 @@ int platform_recvmmsg(int fd, struct mmsghdr *msgs, unsigned count, int flags, s
 #define shutdown platform_shutdown
 #define fcntl platform_fcntl
 #define socketpair platform_socketpair
+#define pipe2 platform_pipe2
 #define sendmmsg platform_sendmmsg
 #define recvmmsg platform_recvmmsg
 /* Function-like, so that only calls are replaced. */
