@@ -13,9 +13,9 @@
  *   is one-shot: its completion is collected by GetQueuedCompletionStatusEx
  *   in the wait, which reports it and submits the poll again with what the
  *   registration is still armed for.
- * - Edge triggering is emulated as on the poll(2) backend: a kind that
- *   reported is disarmed until the registration is re-armed, by reregister
- *   or by a built-in source's I/O function that would block
+ * - Edge triggering is emulated as on the poll(2) backend: an AFD event
+ *   that reported is disarmed until the registration is re-armed, by
+ *   reregister or by a built-in source's I/O function that would block
  *   (registry_fd_rearm). A hang-up or an error disarms everything.
  * - A change to a pending poll that needs more than it asked for cancels it
  *   (NtCancelIoFileEx); the cancelled completion submits the new one. A
@@ -560,12 +560,16 @@ static uint32_t entry_complete_locked(struct selector_afd *q, struct afd_entry *
         else if (flags & (EVSRC_EVENT_FLAG_ERR | EVSRC_EVENT_FLAG_HUP))
             e->armed = (e->interests & EVSRC_LEVEL) ? e->armed : 0;
         else if (!(e->interests & EVSRC_LEVEL)) {
-            if (flags & (EVSRC_EVENT_FLAG_IN | EVSRC_EVENT_FLAG_RDHUP))
-                e->armed &= ~(uint32_t)AFD_READ;
-            if (flags & EVSRC_EVENT_FLAG_OUT)
-                e->armed &= ~(uint32_t)AFD_WRITE;
-            if (flags & EVSRC_EVENT_FLAG_PRI)
-                e->armed &= ~(uint32_t)AFD_PRIORITY;
+            /*
+             * Only what reported is disarmed, so that a later condition is an
+             * edge of its own, as on epoll: data, then the peer's FIN, are two
+             * events. After a FIN, receiving stays ready for good (end of
+             * file), so both go.
+             */
+            uint32_t reported = afd & e->armed;
+            if (reported & AFD_POLL_DISCONNECT)
+                reported |= AFD_POLL_RECEIVE;
+            e->armed &= ~reported;
             /* Only the failure events left: nothing a source waits for. */
             if ((e->armed & ~(uint32_t)AFD_FAILURE) == 0)
                 e->armed = 0;

@@ -283,14 +283,33 @@ int platform_setsockopt(int fd, int level, int name, const void *value, socklen_
     return setsockopt((SOCKET)fd, level, name, value, len) == SOCKET_ERROR ? fail_wsa() : 0;
 }
 
+/*
+ * POSIX truncates an address to a short buffer and reports its full length;
+ * Winsock refuses the buffer (WSAEFAULT). So the address goes through a
+ * whole sockaddr_storage and is copied as POSIX would.
+ */
+static int get_address(int fd, struct sockaddr *addr, socklen_t *len,
+                       int (WSAAPI *getter)(SOCKET, struct sockaddr *, int *))
+{
+    if (!addr || !len || *len < 0)
+        return fail(EFAULT);
+    struct sockaddr_storage whole;
+    int whole_len = sizeof whole;
+    if (getter((SOCKET)fd, (struct sockaddr *)&whole, &whole_len) == SOCKET_ERROR)
+        return fail_wsa();
+    memcpy(addr, &whole, (size_t)(*len < whole_len ? *len : whole_len));
+    *len = whole_len;
+    return 0;
+}
+
 int platform_getsockname(int fd, struct sockaddr *addr, socklen_t *len)
 {
-    return getsockname((SOCKET)fd, addr, len) == SOCKET_ERROR ? fail_wsa() : 0;
+    return get_address(fd, addr, len, getsockname);
 }
 
 int platform_getpeername(int fd, struct sockaddr *addr, socklen_t *len)
 {
-    return getpeername((SOCKET)fd, addr, len) == SOCKET_ERROR ? fail_wsa() : 0;
+    return get_address(fd, addr, len, getpeername);
 }
 
 int platform_shutdown(int fd, int how)
