@@ -155,7 +155,8 @@ START_TEST(real_events_map_as_documented)
     ck_assert(!evsrc_event_is_write_closed(event));
     if (TESTUTIL_WINDOWS) {
         /* Its pair is TCP there, whose peer's close after a FIN is no hang-up until a reset. */
-        fprintf(stderr, "%s: the close and pipe halves skipped on Windows: no AF_UNIX pairs, no pipes\n", __func__);
+        fprintf(stderr, "%s: the close and pipe halves skipped on Windows: no AF_UNIX pairs, no pipes\n",
+                TESTUTIL_TEST_NAME);
         close(sp[1]);
         close(sp[0]);
         testutil_fixture_free(&f);

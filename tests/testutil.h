@@ -14,6 +14,9 @@
 
 #include <evsrc/evsrc.h>
 
+#if !defined(_WIN32)
+#define TESTUTIL_TEST_NAME __func__
+#endif
 #if defined(_WIN32)
 /*
  * In check's no-fork mode a hung test leaves no trace of its name: each test
@@ -22,15 +25,17 @@
 #undef START_TEST
 #define START_TEST(name)                                                                      \
     static void name##_fn(int _i CK_ATTRIBUTE_UNUSED);                                         \
-    static void name##_body(void);                                                             \
+    static void name##_body(const char *test_name);                                            \
     static const TTest name##_ttest = {"" #name, name##_fn, __FILE__, __LINE__};               \
     static const TTest *name = &name##_ttest;                                                  \
     static void name##_fn(int _i CK_ATTRIBUTE_UNUSED)                                          \
     {                                                                                          \
         fprintf(stderr, "test %s\n", #name);                                                   \
-        name##_body();                                                                         \
+        name##_body(#name);                                                                    \
     }                                                                                          \
-    static void name##_body(void)
+    static void name##_body(const char *test_name CK_ATTRIBUTE_UNUSED)
+/* The running test's name, for skip messages: its body is a function of its own here. */
+#define TESTUTIL_TEST_NAME test_name
 /* <windows.h>'s parameter annotations, which would take the suites' names IN and OUT. */
 #undef IN
 #undef OUT
@@ -173,7 +178,7 @@ int testutil_run(Suite *suite);
 #define TESTUTIL_SKIP_ON_WINDOWS(reason)                                              \
     do {                                                                             \
         if (TESTUTIL_WINDOWS) {                                                      \
-            fprintf(stderr, "%s: skipped on Windows: %s\n", __func__, (reason));     \
+            fprintf(stderr, "%s: skipped on Windows: %s\n", TESTUTIL_TEST_NAME, (reason)); \
             return;                                                                  \
         }                                                                            \
     } while (0)

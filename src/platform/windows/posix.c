@@ -327,6 +327,26 @@ int platform_close(int fd)
     return fail_wsa();
 }
 
+ssize_t platform_read(int fd, void *buf, size_t len)
+{
+    int n = recv((SOCKET)fd, buf, clamp_len(len), 0);
+    if (n != SOCKET_ERROR)
+        return n;
+    if (WSAGetLastError() == WSAENOTSOCK)
+        return _read(fd, buf, len > UINT_MAX ? UINT_MAX : (unsigned)len);
+    return fail_wsa();
+}
+
+ssize_t platform_write(int fd, const void *buf, size_t len)
+{
+    int n = send((SOCKET)fd, buf, clamp_len(len), 0);
+    if (n != SOCKET_ERROR)
+        return n;
+    if (WSAGetLastError() == WSAENOTSOCK)
+        return _write(fd, buf, len > UINT_MAX ? UINT_MAX : (unsigned)len);
+    return fail_wsa();
+}
+
 int platform_fcntl(int fd, int cmd, ...)
 {
     if (cmd == F_GETFL)

@@ -96,6 +96,9 @@ int platform_getsockname(int fd, struct sockaddr *addr, socklen_t *len);
 int platform_getpeername(int fd, struct sockaddr *addr, socklen_t *len);
 int platform_shutdown(int fd, int how);
 int platform_close(int fd);
+/* read(2) and write(2) on a socket are recv and send; on anything else, the C runtime's. */
+ssize_t platform_read(int fd, void *buf, size_t len);
+ssize_t platform_write(int fd, const void *buf, size_t len);
 int platform_fcntl(int fd, int cmd, ...);
 int platform_socketpair(int domain, int type, int protocol, int fds[2]);
 /* A C runtime pipe, non-inheritable when O_CLOEXEC is asked: for the tests that adopt a non-socket. */
@@ -130,6 +133,8 @@ int platform_recvmmsg(int fd, struct mmsghdr *msgs, unsigned count, int flags, s
 #define recvmmsg platform_recvmmsg
 /* Function-like, so that only calls are replaced. */
 #define close(fd) platform_close(fd)
+#define read(fd, buf, len) platform_read(fd, buf, len)
+#define write(fd, buf, len) platform_write(fd, buf, len)
 #endif
 
 #endif /* EVSRC_PLATFORM_WINDOWS_POSIX_H */

@@ -3,6 +3,8 @@
  * Windows test builds only: Windows has no fd limit to lower, so the tests
  * that exhaust fds skip there; this declares what testutil.h names.
  */
+#ifndef EVSRC_TESTS_WINDOWS_SYS_RESOURCE_H
+#define EVSRC_TESTS_WINDOWS_SYS_RESOURCE_H
 #include <errno.h>
 typedef unsigned long rlim_t;
 struct rlimit {
@@ -23,3 +25,4 @@ static inline int setrlimit(int resource, const struct rlimit *limit)
     errno = ENOSYS;
     return -1;
 }
+#endif
