@@ -102,7 +102,9 @@ struct afd_entry {
     uint32_t submitted;       /* those of the pending poll */
     unsigned group;
     unsigned next_free;       /* entry number + 1 of the next free one, 0 for none */
+    unsigned next_level;      /* entry number + 1 of the next on the level list, 0 for none */
     bool pending;             /* a poll is in the kernel */
+    bool level_queued;        /* on the level list: its next poll goes at the next wait */
     bool deleted;             /* deregistered: freed when its poll completes */
 };
 
@@ -123,6 +125,7 @@ struct selector_afd {
     uint32_t *index;      /* index[socket / 4]: entry number + 1, 0 for none */
     size_t index_len;
     size_t pending;       /* polls in the kernel, waited for by the last close */
+    unsigned level_head;  /* entry number + 1 of the first level-triggered entry to poll again, 0 for none */
     struct selector_afd *next_live, *prev_live;
 };
 
@@ -232,6 +235,14 @@ static void entry_free_locked(struct selector_afd *q, struct afd_entry *e)
 {
     q->groups[e->group].users--;
     unsigned number = entry_number(q, e);
+    if (e->level_queued) {
+        /* Off the level list first: it holds few entries, those that reported at the last wait. */
+        unsigned *link = &q->level_head;
+        while (*link && *link != number + 1)
+            link = &entry_at(q, *link - 1)->next_level;
+        if (*link)
+            *link = e->next_level;
+    }
     memset(e, 0, sizeof *e);
     e->next_free = q->free_head;
     q->free_head = number + 1;
@@ -581,6 +592,19 @@ static uint32_t entry_complete_locked(struct selector_afd *q, struct afd_entry *
      */
     if ((flags & (EVSRC_EVENT_FLAG_ERR | EVSRC_EVENT_FLAG_HUP)) && (e->interests & EVSRC_LEVEL))
         e->armed = 0;
+    if (e->armed && (e->interests & EVSRC_LEVEL) && flags) {
+        /*
+         * Polled again at the next wait, not now: a poll submitted before the
+         * caller has read would complete at once with what the caller is
+         * about to read, and report it again (mio defers the same way).
+         */
+        if (!e->level_queued) {
+            e->level_queued = true;
+            e->next_level = q->level_head;
+            q->level_head = entry_number(q, e) + 1;
+        }
+        return flags;
+    }
     if (e->armed && entry_submit_locked(q, e) < 0)
         e->armed = 0;
     return flags;
@@ -616,9 +640,26 @@ static int completions_to_events(struct selector_afd *q, const OVERLAPPED_ENTRY 
  * event (a cancellation, a closed socket), so a wait that collected only
  * such goes on waiting for what is left of its time.
  */
+/* Submits the polls of the level-triggered registrations that reported at the last wait. */
+static void level_resubmit(struct selector_afd *q)
+{
+    pthread_mutex_lock(&q->lock);
+    while (q->level_head) {
+        struct afd_entry *e = entry_at(q, q->level_head - 1);
+        q->level_head = e->next_level;
+        e->next_level = 0;
+        /* A changed one may be pending already. */
+        e->level_queued = false;
+        if (e->interests && !e->deleted && !e->pending && e->armed && entry_submit_locked(q, e) < 0)
+            e->armed = 0;
+    }
+    pthread_mutex_unlock(&q->lock);
+}
+
 static long queue_wait(struct selector_afd *q, struct evsrc_event *buffer, int capacity, DWORD timeout_ms)
 {
     OVERLAPPED_ENTRY entries[WAIT_BATCH];
+    level_resubmit(q);
     ULONG max = capacity < WAIT_BATCH ? (ULONG)capacity : WAIT_BATCH;
     ULONGLONG deadline = GetTickCount64() + timeout_ms;
     for (;;) {

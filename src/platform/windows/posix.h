@@ -73,6 +73,17 @@ struct msghdr {
     int msg_flags;
 };
 
+/* Linux's batch vector, declared whole so that code naming it builds; the batch calls are ENOSYS. */
+struct mmsghdr {
+    struct msghdr msg_hdr;
+    unsigned int msg_len;
+};
+#ifndef MSG_TRUNC
+#define MSG_TRUNC 0x0100
+#endif
+/* Linux-only: setting it fails (ENOPROTOOPT) rather than not building. */
+#define IP_MULTICAST_ALL 0x7e03
+
 /* The errno value of a Winsock (or Win32) error code: the one table, in posix.c. */
 int platform_errno_from_wsa(int error);
 /* Winsock's startup, once per process: 0 or -errno. Every call below that makes a socket runs it. */
@@ -103,7 +114,6 @@ int platform_fcntl(int fd, int cmd, ...);
 int platform_socketpair(int domain, int type, int protocol, int fds[2]);
 /* A C runtime pipe, non-inheritable when O_CLOEXEC is asked: for the tests that adopt a non-socket. */
 int platform_pipe2(int fds[2], int flags);
-struct mmsghdr;
 int platform_sendmmsg(int fd, struct mmsghdr *msgs, unsigned count, int flags);
 int platform_recvmmsg(int fd, struct mmsghdr *msgs, unsigned count, int flags, struct timespec *timeout);
 
