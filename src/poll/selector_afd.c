@@ -135,6 +135,7 @@ struct selector_afd_waker {
     uint64_t token;
     unsigned refs;    /* atomic */
     unsigned posted;  /* atomic: a completion is in the port */
+    unsigned closed;  /* atomic: freed by its owner; a completion still in the port reports nothing */
 };
 
 /* Every live queue, for registry_fd_rearm and registry_fd_forget, which know only a socket. */
@@ -621,7 +622,9 @@ static int completions_to_events(struct selector_afd *q, const OVERLAPPED_ENTRY 
             struct selector_afd_waker *waker = (struct selector_afd_waker *)entries[i].lpCompletionKey;
             /* Cleared before the event is seen, so a wake after it posts again. */
             __atomic_store_n(&waker->posted, 0, __ATOMIC_RELEASE);
-            event_store(&buffer[n++], waker->token, EVSRC_EVENT_FLAG_IN);
+            /* A freed waker's wake is gone, as a closed eventfd's is on Linux. */
+            if (!__atomic_load_n(&waker->closed, __ATOMIC_ACQUIRE))
+                event_store(&buffer[n++], waker->token, EVSRC_EVENT_FLAG_IN);
             waker_release(waker);
             continue;
         }
@@ -712,7 +715,7 @@ int selector_waker_open(selector_t q, evsrc_token token, selector_waker_t *out)
     /* The waker keeps the queue (its port) alive, so the poll and registries may be freed first. */
     selector_t queue;
     selector_clone(q, &queue);
-    *waker = (struct selector_afd_waker){.queue = queue, .token = token, .refs = 1, .posted = 0};
+    *waker = (struct selector_afd_waker){.queue = queue, .token = token, .refs = 1, .posted = 0, .closed = 0};
     *out = waker;
     return 0;
 }
@@ -737,6 +740,7 @@ void selector_waker_close(selector_waker_t *handle)
 {
     struct selector_afd_waker *waker = *handle;
     selector_t queue = waker->queue;
+    __atomic_store_n(&waker->closed, 1, __ATOMIC_RELEASE);
     waker_release(waker);
     /* The last handle of the queue drains its port, and with it a post still there. */
     selector_close(queue);

@@ -14,3 +14,27 @@ static inline void (*testutil_windows_signal(int number, void (*handler)(int)))(
 }
 #define signal testutil_windows_signal
 #endif
+/* No POSIX signal actions on Windows: sigaction fails (ENOSYS), and the tests using it skip. */
+#ifndef SIGUSR1
+#include <errno.h>
+#define SIGUSR1 10
+typedef int sigset_t;
+struct sigaction {
+    void (*sa_handler)(int);
+    sigset_t sa_mask;
+    int sa_flags;
+};
+static inline int sigemptyset(sigset_t *set)
+{
+    *set = 0;
+    return 0;
+}
+static inline int sigaction(int number, const struct sigaction *action, struct sigaction *old)
+{
+    (void)number;
+    (void)action;
+    (void)old;
+    errno = ENOSYS;
+    return -1;
+}
+#endif
