@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -66,6 +67,7 @@ END_TEST
 
 START_TEST(get_past_len_is_null_and_clear_empties)
 {
+    TESTUTIL_SKIP_ON_WINDOWS("it fills the buffer through pipes, which Windows builds have no source for");
     struct testutil_fixture f = testutil_fixture_new(8);
     int fds[2];
     testutil_pipe(fds);
@@ -151,6 +153,15 @@ START_TEST(real_events_map_as_documented)
     ck_assert(evsrc_event_is_readable(event));
     ck_assert(evsrc_event_is_read_closed(event));
     ck_assert(!evsrc_event_is_write_closed(event));
+    if (TESTUTIL_WINDOWS) {
+        /* Its pair is TCP there, whose peer's close after a FIN is no hang-up until a reset. */
+        fprintf(stderr, "%s: the close and pipe halves skipped on Windows: no AF_UNIX pairs, no pipes\n",
+                TESTUTIL_TEST_NAME);
+        close(sp[1]);
+        close(sp[0]);
+        testutil_fixture_free(&f);
+        return;
+    }
     close(sp[1]);
     ck_assert(testutil_wait_token(f.poll, f.events, 1, NULL));
     event = evsrc_events_get(f.events, 0);

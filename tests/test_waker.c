@@ -152,6 +152,7 @@ static void wake_on_signal(int signo)
 
 START_TEST(signal_handler_can_wake)
 {
+    TESTUTIL_SKIP_ON_WINDOWS("no SIGUSR1 or sigaction on Windows (a console control handler would be its form)");
     signal_waker = new_waker(WAKER_TOKEN);
     struct sigaction action;
     memset(&action, 0, sizeof action);
@@ -167,6 +168,7 @@ END_TEST
 
 START_TEST(new_out_of_fds_leaves_nothing_behind)
 {
+    TESTUTIL_SKIP_ON_WINDOWS("Windows has no fd limit to lower");
     int before = testutil_open_fds();
     struct rlimit saved = testutil_exhaust_fds();
 
@@ -225,6 +227,7 @@ static int find_waker_eventfd(struct evsrc_waker **out)
 
 START_TEST(waker_fd_is_cloexec_and_nonblocking)
 {
+    TESTUTIL_SKIP_ON_WINDOWS("the Windows waker is a posted completion: it has no fd");
     struct evsrc_waker *waker;
     int fd = find_waker_eventfd(&waker);
     ck_assert_int_eq(fcntl(fd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
@@ -235,6 +238,7 @@ END_TEST
 
 START_TEST(wake_with_a_full_counter_still_wakes)
 {
+    TESTUTIL_SKIP_ON_WINDOWS("the Windows waker has no counter to fill");
     /* Fill the eventfd's counter to its largest value, which no wake can add to. */
     struct evsrc_waker *waker;
     int fd = find_waker_eventfd(&waker);

@@ -14,6 +14,33 @@
 
 #include <evsrc/evsrc.h>
 
+#if !defined(_WIN32)
+#define TESTUTIL_TEST_NAME __func__
+#endif
+#if defined(_WIN32)
+/*
+ * In check's no-fork mode a hung test leaves no trace of its name: each test
+ * says it on stderr as it starts (check.h's START_TEST, with the one line more).
+ */
+#undef START_TEST
+#define START_TEST(name)                                                                      \
+    static void name##_fn(int _i CK_ATTRIBUTE_UNUSED);                                         \
+    static void name##_body(const char *test_name);                                            \
+    static const TTest name##_ttest = {"" #name, name##_fn, __FILE__, __LINE__};               \
+    static const TTest *name = &name##_ttest;                                                  \
+    static void name##_fn(int _i CK_ATTRIBUTE_UNUSED)                                          \
+    {                                                                                          \
+        fprintf(stderr, "test %s\n", #name);                                                   \
+        name##_body(#name);                                                                    \
+    }                                                                                          \
+    static void name##_body(const char *test_name CK_ATTRIBUTE_UNUSED)
+/* The running test's name, for skip messages: its body is a function of its own here. */
+#define TESTUTIL_TEST_NAME test_name
+/* <windows.h>'s parameter annotations, which would take the suites' names IN and OUT. */
+#undef IN
+#undef OUT
+#endif
+
 /* How long a test waits for an event that must come: generous, for loaded machines. */
 #define TESTUTIL_EVENT_DEADLINE_MS 10000
 /* How long a test waits to be confident an event that must not come did not. */
@@ -127,12 +154,34 @@ int testutil_run(Suite *suite);
 
 /* ---- Selector backends (docs/backends.md) ------------------------------------ */
 
-/* Whether the library was built with -Dselector=poll. */
-#if defined(TESTUTIL_SELECTOR_POLL)
+/*
+ * Whether the backend has no kernel edges and emulates them (the poll(2)
+ * backend, -Dselector=poll, and Windows' AFD backend): the poll rule holds.
+ */
+#if defined(TESTUTIL_SELECTOR_POLL) || defined(TESTUTIL_SELECTOR_AFD)
 #define TESTUTIL_SELECTOR_IS_POLL true
 #else
 #define TESTUTIL_SELECTOR_IS_POLL false
 #endif
+
+/* Whether this is a Windows build, where the Linux-only sources and fork() do not exist. */
+#if defined(_WIN32)
+#define TESTUTIL_WINDOWS true
+#else
+#define TESTUTIL_WINDOWS false
+#endif
+
+/*
+ * At the top of a test of what Windows has no form of (pipes, eventfds,
+ * fork, fd limits): there, says so on stderr with the reason and passes.
+ */
+#define TESTUTIL_SKIP_ON_WINDOWS(reason)                                              \
+    do {                                                                             \
+        if (TESTUTIL_WINDOWS) {                                                      \
+            fprintf(stderr, "%s: skipped on Windows: %s\n", TESTUTIL_TEST_NAME, (reason)); \
+            return;                                                                  \
+        }                                                                            \
+    } while (0)
 
 /*
  * At the top of a test that checks epoll itself (the kernel's edge on a raw
@@ -141,7 +190,7 @@ int testutil_run(Suite *suite);
 #define TESTUTIL_EPOLL_ONLY(reason)                                                         \
     do {                                                                                   \
         if (TESTUTIL_SELECTOR_IS_POLL) {                                                   \
-            fprintf(stderr, "%s: skipped on the poll backend: %s\n", __func__, (reason)); \
+            fprintf(stderr, "%s: skipped without epoll: %s\n", __func__, (reason));     \
             return;                                                                        \
         }                                                                                  \
     } while (0)

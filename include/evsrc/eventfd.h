@@ -3,6 +3,8 @@
 #define EVSRC_EVENTFD_H
 
 /*
+ * Linux only: Windows builds have no such source (README, docs/backends.md).
+ *
  * Counters: a Linux eventfd as a source that is readable while its count is
  * above zero. Any thread, or a signal handler, adds to the count with
  * evsrc_eventfd_add(); the loop takes it with evsrc_eventfd_take(). It is the

@@ -3,7 +3,8 @@
 #define EVSRC_EVSRC_H
 
 /*
- * evsrc: a readiness event queue over Linux epoll, designed after Rust's mio.
+ * evsrc: a readiness event queue over Linux epoll (or poll(2)) and Windows
+ * I/O completion ports, designed after Rust's mio.
  * This header includes every public header; include the ones you use or this
  * one, as you prefer.
  *
@@ -31,6 +32,12 @@
 #include <evsrc/deadline.h>
 #include <evsrc/waker.h>
 #include <evsrc/tcp.h>
+#include <evsrc/udp.h>
+#include <evsrc/timers.h>
+#include <evsrc/address.h>
+#include <evsrc/write_queue.h>
+/* The Linux-only sources (README: which platforms run which sources). */
+#if !defined(_WIN32)
 #include <evsrc/pipe.h>
 #include <evsrc/timerfd.h>
 #include <evsrc/eventfd.h>
@@ -41,10 +48,7 @@
 #include <evsrc/signal.h>
 #include <evsrc/process.h>
 #endif
-#include <evsrc/udp.h>
 #include <evsrc/unix.h>
-#include <evsrc/timers.h>
-#include <evsrc/address.h>
-#include <evsrc/write_queue.h>
+#endif
 
 #endif /* EVSRC_EVSRC_H */

@@ -3,6 +3,8 @@
 #define EVSRC_INOTIFY_H
 
 /*
+ * Linux only: Windows builds have no such source (README, docs/backends.md).
+ *
  * File watches: a Linux inotify instance as a source that becomes readable
  * when a watched file or directory changes.
  *

@@ -3,6 +3,8 @@
 #define EVSRC_PIPE_H
 
 /*
+ * Linux only: Windows builds have no such source (README, docs/backends.md).
+ *
  * Pipes: a one-way byte channel as two sources, a sender (the write end) and
  * a receiver (the read end), each registered on its own.
  *

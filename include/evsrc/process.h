@@ -3,6 +3,8 @@
 #define EVSRC_PROCESS_H
 
 /*
+ * Linux only: Windows builds have no such source (README, docs/backends.md).
+ *
  * Processes: a Linux pidfd as a source that becomes readable when the
  * process exits. Start a child with evsrc_process_spawn(), or watch a process
  * that exists with evsrc_process_from_pid(); register &process->source with

@@ -43,6 +43,7 @@
 
 #include <evsrc/export.h>
 #include <evsrc/interest.h>
+#include <evsrc/platform.h>
 #include <evsrc/source.h>
 
 EVSRC_BEGIN_DECLS
@@ -124,12 +125,17 @@ EVSRC_EXPORT int evsrc_registry_deregister(struct evsrc_registry *registry, stru
  * until that wait returns, and if its number is reused by another eventfd,
  * timerfd or other anonymous-inode fd, the stale registration can be taken
  * for the new fd's (another kind of file under the number is told apart).
+ *
+ * On Windows fd is a SOCKET (platform.h) and only sockets can be registered:
+ * -EBADF for INVALID_SOCKET, -ENOTSOCK for another handle. The Windows
+ * backend emulates edges as the poll(2) backend does, so the rule above
+ * holds there too (docs/backends.md).
  */
-EVSRC_EXPORT int evsrc_registry_register_fd(struct evsrc_registry *registry, int fd, evsrc_token token,
+EVSRC_EXPORT int evsrc_registry_register_fd(struct evsrc_registry *registry, evsrc_fd fd, evsrc_token token,
                                             evsrc_interest interests);
-EVSRC_EXPORT int evsrc_registry_reregister_fd(struct evsrc_registry *registry, int fd, evsrc_token token,
+EVSRC_EXPORT int evsrc_registry_reregister_fd(struct evsrc_registry *registry, evsrc_fd fd, evsrc_token token,
                                               evsrc_interest interests);
-EVSRC_EXPORT int evsrc_registry_deregister_fd(struct evsrc_registry *registry, int fd);
+EVSRC_EXPORT int evsrc_registry_deregister_fd(struct evsrc_registry *registry, evsrc_fd fd);
 
 /*
  * Makes an owned handle to the same queue and stores it in *out. It holds

@@ -3,6 +3,8 @@
 #define EVSRC_SIGNAL_H
 
 /*
+ * Linux only: Windows builds have no such source (README, docs/backends.md).
+ *
  * Signals: a Linux signalfd as a source that becomes readable when one of its
  * signals is pending, so SIGTERM, SIGINT or SIGHUP arrive as events in the
  * loop instead of interrupting it in a handler.

@@ -56,6 +56,7 @@
 
 #include <evsrc/export.h>
 #include <evsrc/interest.h>
+#include <evsrc/platform.h>
 
 EVSRC_BEGIN_DECLS
 
@@ -147,15 +148,15 @@ EVSRC_EXPORT int evsrc_source_init(struct evsrc_source *source, const struct eve
  */
 struct evsrc_source_fd {
     struct evsrc_source source;
-    int fd;
+    evsrc_fd fd; /* an int fd; a SOCKET on Windows (platform.h) */
 };
 
 /*
  * Initialises a raw-fd source for `fd`. Register it as &s->source.
- * Errors: -EINVAL if s is NULL; -EBADF if fd is negative. Thread-safe for
- * distinct structs.
+ * Errors: -EINVAL if s is NULL; -EBADF if fd is negative (INVALID_SOCKET on
+ * Windows). Thread-safe for distinct structs.
  */
-EVSRC_EXPORT int evsrc_source_fd_init(struct evsrc_source_fd *s, int fd);
+EVSRC_EXPORT int evsrc_source_fd_init(struct evsrc_source_fd *s, evsrc_fd fd);
 
 /*
  * Closes s->fd and clears the registration record in one call, leaving

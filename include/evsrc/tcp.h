@@ -65,11 +65,24 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <sys/socket.h>
 #include <sys/types.h>
+#if defined(_WIN32)
+/* Winsock's addresses; struct iovec is platform.h's (its Windows form). */
+#include <winsock2.h>
+#include <ws2tcpip.h>
+/* evsrc_tcp_stream_shutdown()'s `how` by its POSIX names: Winsock's SD_* have the same values. */
+#ifndef SHUT_RD
+#define SHUT_RD SD_RECEIVE
+#define SHUT_WR SD_SEND
+#define SHUT_RDWR SD_BOTH
+#endif
+#else
+#include <sys/socket.h>
 #include <sys/uio.h>
+#endif
 
 #include <evsrc/export.h>
+#include <evsrc/platform.h>
 #include <evsrc/source.h>
 
 EVSRC_BEGIN_DECLS
@@ -81,7 +94,7 @@ EVSRC_BEGIN_DECLS
  */
 struct evsrc_tcp_listener {
     struct evsrc_source source;
-    int fd; /* private: the socket, -1 when closed */
+    evsrc_fd fd; /* private: the socket, -1 (INVALID_SOCKET on Windows) when closed */
 };
 
 /*
@@ -90,7 +103,7 @@ struct evsrc_tcp_listener {
  */
 struct evsrc_tcp_stream {
     struct evsrc_source source;
-    int fd; /* private: the socket, -1 when closed */
+    evsrc_fd fd; /* private: the socket, -1 (INVALID_SOCKET on Windows) when closed */
 };
 
 /* ---- Listener ---------------------------------------------------------- */
@@ -127,7 +140,7 @@ EVSRC_EXPORT int evsrc_tcp_listener_bind(struct evsrc_tcp_listener *listener, co
  * Thread-safety: not alongside any other call on the same struct (as with
  * close(2)); distinct structs are independent.
  */
-EVSRC_EXPORT int evsrc_tcp_listener_from_fd(struct evsrc_tcp_listener *listener, int fd);
+EVSRC_EXPORT int evsrc_tcp_listener_from_fd(struct evsrc_tcp_listener *listener, evsrc_fd fd);
 
 /*
  * Stores the address the listener is bound to in *addr (see "Addresses" for
@@ -218,7 +231,7 @@ EVSRC_EXPORT int evsrc_tcp_stream_connect(struct evsrc_tcp_stream *stream, const
  * Thread-safety: not alongside any other call on the same struct (as with
  * close(2)); distinct structs are independent.
  */
-EVSRC_EXPORT int evsrc_tcp_stream_from_fd(struct evsrc_tcp_stream *stream, int fd);
+EVSRC_EXPORT int evsrc_tcp_stream_from_fd(struct evsrc_tcp_stream *stream, evsrc_fd fd);
 
 /*
  * Reads and clears the socket's pending error (SO_ERROR): 0 if there is none,

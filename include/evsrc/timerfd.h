@@ -3,6 +3,8 @@
 #define EVSRC_TIMERFD_H
 
 /*
+ * Linux only: Windows builds have no such source (README, docs/backends.md).
+ *
  * Timers: a Linux timerfd as a source that becomes readable when it expires.
  *
  * The timer is a caller-owned struct (stack, heap or embedded) that owns its

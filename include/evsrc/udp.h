@@ -82,11 +82,18 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
+#if defined(_WIN32)
+/* Winsock's addresses and multicast types. */
+#include <winsock2.h>
+#include <ws2tcpip.h>
+#else
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <sys/types.h>
+#endif
 
 #include <evsrc/export.h>
+#include <evsrc/platform.h>
 #include <evsrc/source.h>
 
 EVSRC_BEGIN_DECLS
@@ -104,7 +111,7 @@ struct mmsghdr;
  */
 struct evsrc_udp_socket {
     struct evsrc_source source;
-    int fd; /* private: the socket, -1 when closed */
+    evsrc_fd fd; /* private: the socket, -1 (INVALID_SOCKET on Windows) when closed */
 };
 
 /* ---- Constructors ------------------------------------------------------ */
@@ -139,7 +146,7 @@ EVSRC_EXPORT int evsrc_udp_socket_bind(struct evsrc_udp_socket *socket, const st
  * Thread-safety: not alongside any other call on the same struct (as with
  * close(2)); distinct structs are independent.
  */
-EVSRC_EXPORT int evsrc_udp_socket_from_fd(struct evsrc_udp_socket *socket, int fd);
+EVSRC_EXPORT int evsrc_udp_socket_from_fd(struct evsrc_udp_socket *socket, evsrc_fd fd);
 
 /* ---- Connecting -------------------------------------------------------- */
 
@@ -240,6 +247,7 @@ EVSRC_EXPORT ssize_t evsrc_udp_socket_peek_from(struct evsrc_udp_socket *socket,
  * or msgs is NULL with count > 0; -EBADF if closed; -EFAULT for a bad buffer.
  * Thread-safety: safe alongside the other I/O and accessor calls on the
  * same struct (each is one system call).
+ * On Windows, which has no sendmmsg, -ENOSYS after the argument checks.
  */
 EVSRC_EXPORT int evsrc_udp_socket_send_many(struct evsrc_udp_socket *socket, struct mmsghdr *msgs, unsigned count);
 
@@ -255,6 +263,7 @@ EVSRC_EXPORT int evsrc_udp_socket_send_many(struct evsrc_udp_socket *socket, str
  * -EBADF if closed; -EFAULT for a bad buffer.
  * Thread-safety: safe alongside the other I/O and accessor calls on the
  * same struct (each is one system call).
+ * On Windows, which has no recvmmsg, -ENOSYS after the argument checks.
  */
 EVSRC_EXPORT int evsrc_udp_socket_recv_many(struct evsrc_udp_socket *socket, struct mmsghdr *msgs, unsigned count);
 
@@ -315,7 +324,7 @@ EVSRC_EXPORT int evsrc_udp_socket_ttl(const struct evsrc_udp_socket *socket);
 
 /*
  * Joins (leaves) the IPv4 multicast group `group` on the interface whose
- * address is *interface; an interface of NULL (or INADDR_ANY) lets the
+ * address is *iface; an iface of NULL (or INADDR_ANY) lets the
  * kernel choose by its routes. The socket must be bound to the group's port
  * to receive its datagrams. Membership is the host's, not the socket's: on
  * Linux a socket bound to the wildcard address takes the datagrams of every
@@ -328,19 +337,19 @@ EVSRC_EXPORT int evsrc_udp_socket_ttl(const struct evsrc_udp_socket *socket);
  * twice).
  */
 EVSRC_EXPORT int evsrc_udp_socket_join_multicast_v4(struct evsrc_udp_socket *socket, const struct in_addr *group,
-                                                    const struct in_addr *interface);
+                                                    const struct in_addr *iface);
 EVSRC_EXPORT int evsrc_udp_socket_leave_multicast_v4(struct evsrc_udp_socket *socket, const struct in_addr *group,
-                                                     const struct in_addr *interface);
+                                                     const struct in_addr *iface);
 
 /*
  * Joins (leaves) the IPv6 multicast group `group` on the interface of index
- * `interface` (if_nametoindex(3)); 0 lets the kernel choose.
+ * `iface` (if_nametoindex(3)); 0 lets the kernel choose.
  * Errors: as the IPv4 calls.
  */
 EVSRC_EXPORT int evsrc_udp_socket_join_multicast_v6(struct evsrc_udp_socket *socket, const struct in6_addr *group,
-                                                    unsigned interface);
+                                                    unsigned iface);
 EVSRC_EXPORT int evsrc_udp_socket_leave_multicast_v6(struct evsrc_udp_socket *socket, const struct in6_addr *group,
-                                                     unsigned interface);
+                                                     unsigned iface);
 
 /* IP_MULTICAST_LOOP: whether this host's own IPv4 multicast datagrams come back to it. On by default. */
 EVSRC_EXPORT int evsrc_udp_socket_set_multicast_loop_v4(struct evsrc_udp_socket *socket, bool on);

@@ -3,6 +3,8 @@
 #define EVSRC_UNIX_H
 
 /*
+ * Linux only: Windows builds have no such source (README, docs/backends.md).
+ *
  * Unix-domain socket sources: a listener and a stream (SOCK_STREAM, mio's
  * UnixListener and UnixStream) and a datagram socket (SOCK_DGRAM, mio's
  * UnixDatagram). Each is a non-blocking socket in a caller-owned struct that

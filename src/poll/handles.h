@@ -61,7 +61,7 @@ static inline uintptr_t poll_deadline_mode(const struct evsrc_poll *poll)
 #endif
 }
 
-/* Registers a waker's eventfd (waker.c): the one registration that is not through the public calls. */
-int registry_register_waker(struct evsrc_registry *registry, int fd, evsrc_token token);
+/* Opens a waker on the registry's queue (waker.c): the one registration that is not through the public calls. */
+int registry_waker_open(struct evsrc_registry *registry, evsrc_token token, selector_waker_t *out);
 
 #endif /* EVSRC_HANDLES_H */

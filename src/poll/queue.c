@@ -4,9 +4,14 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+
+#include "../platform/platform.h"
+
+#if PLATFORM_HAS_FORK
 #include <fcntl.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
+#endif
 
 /*
  * The live handles, unordered: one entry per handle (a poll's own registry or
@@ -28,6 +33,10 @@ static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
 unsigned queue_generation;
 
+/* Set once, under pthread_once, when the fork handlers could not be registered. */
+static bool atfork_failed;
+
+#if PLATFORM_HAS_FORK
 static void fork_prepare(void)
 {
     pthread_mutex_lock(&live_lock);
@@ -61,9 +70,6 @@ static void fork_child(void)
     pthread_mutex_unlock(&live_lock);
 }
 
-/* Set once, under pthread_once, when the fork handlers could not be registered. */
-static bool atfork_failed;
-
 static void install_atfork(void)
 {
     /*
@@ -74,6 +80,12 @@ static void install_atfork(void)
      */
     atfork_failed = pthread_atfork(fork_prepare, fork_parent, fork_child) != 0;
 }
+#else
+/* No fork(): the generation never changes, and there is nothing to install. */
+static void install_atfork(void)
+{
+}
+#endif
 
 static struct live_handle *find_locked(uint64_t id, int fd)
 {

@@ -4,7 +4,8 @@
 
 /*
  * What the built-in sources tell the selector about their fds, for a backend
- * that emulates edge triggering in user space (poll: docs/backends.md). On
+ * that emulates edge triggering in user space (poll, and Windows' AFD:
+ * docs/backends.md). On
  * epoll the kernel keeps the edge, and both calls compile to nothing.
  *
  * registry_fd_rearm(fd): the source's own I/O on fd returned -EAGAIN (or
@@ -15,7 +16,7 @@
  * Both are thread-safe and allocate nothing.
  */
 
-#if defined(EVSRC_SELECTOR_POLL)
+#if defined(EVSRC_SELECTOR_POLL) || defined(EVSRC_SELECTOR_AFD)
 void registry_fd_rearm(int fd);
 void registry_fd_forget(int fd);
 #else

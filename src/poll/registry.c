@@ -148,7 +148,7 @@ __attribute__((noinline, cold)) static int registry_invalid(void)
  * test only what the kernel cannot: a negative fd is the selector's -EBADF
  * (epoll_ctl's own), and the fork check waits for a failure.
  */
-EVSRC_EXPORT int evsrc_registry_register_fd(struct evsrc_registry *registry, int fd, evsrc_token token,
+EVSRC_EXPORT int evsrc_registry_register_fd(struct evsrc_registry *registry, evsrc_fd fd, evsrc_token token,
                                             evsrc_interest interests)
 {
     /* The selector rejects invalid interests (-EINVAL) in the lookup that translates them. */
@@ -160,7 +160,7 @@ EVSRC_EXPORT int evsrc_registry_register_fd(struct evsrc_registry *registry, int
     return r;
 }
 
-EVSRC_EXPORT int evsrc_registry_reregister_fd(struct evsrc_registry *registry, int fd, evsrc_token token,
+EVSRC_EXPORT int evsrc_registry_reregister_fd(struct evsrc_registry *registry, evsrc_fd fd, evsrc_token token,
                                               evsrc_interest interests)
 {
     if (!registry)
@@ -171,7 +171,7 @@ EVSRC_EXPORT int evsrc_registry_reregister_fd(struct evsrc_registry *registry, i
     return r;
 }
 
-EVSRC_EXPORT int evsrc_registry_deregister_fd(struct evsrc_registry *registry, int fd)
+EVSRC_EXPORT int evsrc_registry_deregister_fd(struct evsrc_registry *registry, evsrc_fd fd)
 {
     if (__builtin_expect(!registry, 0))
         return registry_invalid();
@@ -181,9 +181,9 @@ EVSRC_EXPORT int evsrc_registry_deregister_fd(struct evsrc_registry *registry, i
     return r;
 }
 
-int registry_register_waker(struct evsrc_registry *registry, int fd, evsrc_token token)
+int registry_waker_open(struct evsrc_registry *registry, evsrc_token token, selector_waker_t *out)
 {
-    int r = selector_add_waker(registry->selector, fd, token);
+    int r = selector_waker_open(registry->selector, token, out);
     return r < 0 ? registry_failed(r, registry) : r;
 }
 

@@ -25,9 +25,19 @@
  *   int  selector_delete(selector_t, int fd);                               0 or -errno
  *   int  selector_add_waker(selector_t, int fd, evsrc_token);  a waker's eventfd: one readable
  *                                                    event per batch of writes, never read by the user
+ *                                                    (the Linux backends' waker form only)
+ *
+ * The waker form, which waker.c is written against: each backend has its own
+ * (Linux: an eventfd, waker_eventfd.h; Windows: a posted completion).
+ *   selector_waker_t                                 a waker's state, inside struct evsrc_waker
+ *   int  selector_waker_open(selector_t, evsrc_token, selector_waker_t *out);  0 or -errno;
+ *                                                    the waker outlives every handle of the queue
+ *   int  selector_waker_wake(selector_waker_t *);    0 or -errno; errno may change (waker.c keeps it)
+ *   void selector_waker_close(selector_waker_t *);
  *
  * The deadline table's wake-up (deadline.c), one per poll: a way for another
- * thread to make a blocked wait return. Linux: an eventfd (wake_eventfd.h).
+ * thread to make a blocked wait return. Linux: an eventfd (wake_eventfd.h);
+ * Windows: a waker whose token each post sets (selector_afd.c).
  *   selector_wake_t, SELECTOR_WAKE_CLOSED            its state, and the closed one
  *   bool selector_wake_is_open(const selector_wake_t *);
  *   int  selector_wake_open(selector_t, evsrc_token, selector_wake_t *out);  0 or -errno
@@ -93,6 +103,7 @@ static inline void selector_event_store(struct evsrc_event *event, evsrc_token t
 #if defined(EVSRC_SELECTOR_EPOLL)
 #include "selector_epoll.h"
 #include "wake_eventfd.h"
+#include "waker_eventfd.h"
 #elif defined(EVSRC_SELECTOR_POLL)
 typedef struct selector_poll *selector_t;
 int selector_open(selector_t *out);
@@ -108,6 +119,37 @@ long selector_wait_forever(selector_t selector, struct evsrc_event *buffer, int 
 long selector_wait_now(selector_t selector, struct evsrc_event *buffer, int capacity);
 int selector_wait(selector_t selector, struct evsrc_event *buffer, int capacity, const struct timespec *timeout);
 #include "wake_eventfd.h"
+#include "waker_eventfd.h"
+#elif defined(EVSRC_SELECTOR_AFD)
+/* Windows: an I/O completion port and AFD polls (selector_afd.c, docs/backends.md). */
+#include <evsrc/platform.h>
+typedef struct selector_afd *selector_t;
+typedef struct selector_afd_waker *selector_waker_t;
+int selector_open(selector_t *out);
+int selector_clone(selector_t selector, selector_t *out);
+void selector_close(selector_t selector);
+int selector_handle_fd(selector_t selector);
+int selector_backend_fd(selector_t selector);
+int selector_add(selector_t selector, evsrc_fd fd, evsrc_token token, evsrc_interest interests);
+int selector_modify(selector_t selector, evsrc_fd fd, evsrc_token token, evsrc_interest interests);
+int selector_delete(selector_t selector, evsrc_fd fd);
+long selector_wait_forever(selector_t selector, struct evsrc_event *buffer, int capacity);
+long selector_wait_now(selector_t selector, struct evsrc_event *buffer, int capacity);
+int selector_wait(selector_t selector, struct evsrc_event *buffer, int capacity, const struct timespec *timeout);
+int selector_waker_open(selector_t selector, evsrc_token token, selector_waker_t *out);
+int selector_waker_wake(selector_waker_t *waker);
+void selector_waker_close(selector_waker_t *waker);
+/* The deadline table's wake-up: a waker whose token each post sets, and whose post may be taken back. */
+typedef struct {
+    selector_waker_t waker; /* NULL while closed */
+} selector_wake_t;
+#define SELECTOR_WAKE_CLOSED ((selector_wake_t){NULL})
+bool selector_wake_is_open(const selector_wake_t *wake);
+int selector_wake_open(selector_t selector, evsrc_token token, selector_wake_t *out);
+int selector_wake_post(selector_wake_t *wake, selector_t selector, evsrc_token token);
+int selector_wake_take_back(selector_wake_t *wake);
+void selector_wake_close(selector_wake_t *wake);
+void selector_wake_remove(selector_wake_t *wake, selector_t selector);
 #else
 #error "no selector backend selected"
 #endif

@@ -33,7 +33,7 @@ const struct event_source_ops fd_source_ops = {
     fd_source_deregister,
 };
 
-void fd_source_init(struct evsrc_source *source, int fd)
+void fd_source_init(struct evsrc_source *source, evsrc_fd fd)
 {
     evsrc_source_init(source, &fd_source_ops);
     *fd_source_fd(source) = fd;
@@ -41,19 +41,19 @@ void fd_source_init(struct evsrc_source *source, int fd)
 
 void fd_source_init_closed(struct evsrc_source *source)
 {
-    fd_source_init(source, -1);
+    fd_source_init(source, PLATFORM_FD_CLOSED);
 }
 
 int fd_source_close(struct evsrc_source *source)
 {
     if (!source)
         return -EINVAL;
-    int *fd = fd_source_fd(source);
-    if (*fd < 0)
+    evsrc_fd *fd = fd_source_fd(source);
+    if (!platform_fd_is_open(*fd))
         return -EBADF;
-    registry_fd_forget(*fd);
-    close(*fd);
-    *fd = -1;
+    registry_fd_forget((int)*fd);
+    close((int)*fd);
+    *fd = PLATFORM_FD_CLOSED;
     __atomic_store_n(&source->registered_queue, 0, __ATOMIC_RELEASE);
     return 0;
 }
@@ -68,18 +68,18 @@ int fd_source_set_nonblocking(int fd)
     return 0;
 }
 
-int fd_source_adopt(struct evsrc_source *source, int fd, int (*check)(int fd, int kind), int kind)
+int fd_source_adopt(struct evsrc_source *source, evsrc_fd fd, int (*check)(int fd, int kind), int kind)
 {
     if (!source)
         return -EINVAL;
     fd_source_init_closed(source);
-    if (fd < 0)
+    if (!platform_fd_is_open(fd))
         return -EBADF;
-    int r = check(fd, kind);
+    int r = check((int)fd, kind);
     if (r < 0)
         return r;
     /* The last step that can fail, and it changes nothing when it does. */
-    r = fd_source_set_nonblocking(fd);
+    r = fd_source_set_nonblocking((int)fd);
     if (r < 0)
         return r;
     fd_source_init(source, fd);
@@ -88,11 +88,11 @@ int fd_source_adopt(struct evsrc_source *source, int fd, int (*check)(int fd, in
 
 FD_SOURCE_CHECK_LAYOUT(struct evsrc_source_fd);
 
-EVSRC_EXPORT int evsrc_source_fd_init(struct evsrc_source_fd *s, int fd)
+EVSRC_EXPORT int evsrc_source_fd_init(struct evsrc_source_fd *s, evsrc_fd fd)
 {
     if (!s)
         return -EINVAL;
-    if (fd < 0)
+    if (!platform_fd_is_open(fd))
         return -EBADF;
     fd_source_init(&s->source, fd);
     return 0;

@@ -4,8 +4,8 @@
 
 /*
  * The fd plumbing every built-in source shares. A built-in source struct
- * starts with `struct evsrc_source source;` followed by `int fd;` (-1 when
- * closed), the layout of struct evsrc_source_fd, so one ops table serves them
+ * starts with `struct evsrc_source source;` followed by `evsrc_fd fd;` (-1,
+ * or INVALID_SOCKET on Windows, when closed: src/platform/platform.h), the layout of struct evsrc_source_fd, so one ops table serves them
  * all; each source checks its layout with FD_SOURCE_CHECK_LAYOUT.
  */
 
@@ -16,6 +16,7 @@
 
 #include <evsrc/source.h>
 
+#include "../platform/platform.h"
 #include "../poll/rearm.h"
 
 #define FD_SOURCE_FD_OFFSET offsetof(struct evsrc_source_fd, fd)
@@ -37,13 +38,13 @@
 extern const struct event_source_ops fd_source_ops;
 
 /* The fd of a source with the shared layout. */
-static inline int *fd_source_fd(struct evsrc_source *source)
+static inline evsrc_fd *fd_source_fd(struct evsrc_source *source)
 {
-    return (int *)(void *)((char *)source + FD_SOURCE_FD_OFFSET);
+    return (evsrc_fd *)(void *)((char *)source + FD_SOURCE_FD_OFFSET);
 }
 
 /* Sets up a source with the shared layout around an fd it now owns. */
-void fd_source_init(struct evsrc_source *source, int fd);
+void fd_source_init(struct evsrc_source *source, evsrc_fd fd);
 
 /*
  * Leaves a source closed (fd -1, not registered). Constructors start with it,
@@ -56,8 +57,8 @@ static inline int fd_source_get_fd(const struct evsrc_source *source)
 {
     if (!source)
         return -EINVAL;
-    int fd = *fd_source_fd((struct evsrc_source *)source);
-    return fd < 0 ? -EBADF : fd;
+    evsrc_fd fd = *fd_source_fd((struct evsrc_source *)source);
+    return platform_fd_is_open(fd) ? (int)fd : -EBADF;
 }
 
 /* The checks every one-buffer I/O call makes: a NULL buf with a length is -EINVAL, then the source's state. */
@@ -97,7 +98,7 @@ static inline int fd_source_close_and_fail(int fd, int error)
  * of the kind wanted), then fd_source_set_nonblocking's. Only when nothing
  * can fail any more does the source take fd; on failure fd is left as it was.
  */
-int fd_source_adopt(struct evsrc_source *source, int fd, int (*check)(int fd, int kind), int kind);
+int fd_source_adopt(struct evsrc_source *source, evsrc_fd fd, int (*check)(int fd, int kind), int kind);
 
 /*
  * The result of a source's own I/O call on fd: n, or -errno. When the call

@@ -12,12 +12,14 @@ int socket_get_int_option(int fd, int level, int name, int *value)
 
 int socket_check_ip_address(const struct sockaddr *addr, socklen_t addrlen)
 {
-    if (!addr || addrlen < sizeof(sa_family_t) || addrlen > sizeof(struct sockaddr_storage))
+    /* socklen_t is signed on Windows: there a negative length becomes too long here. */
+    size_t len = (size_t)addrlen;
+    if (!addr || len < sizeof(sa_family_t) || len > sizeof(struct sockaddr_storage))
         return -EINVAL;
     if (addr->sa_family == AF_INET)
-        return addrlen >= sizeof(struct sockaddr_in) ? 0 : -EINVAL;
+        return len >= sizeof(struct sockaddr_in) ? 0 : -EINVAL;
     if (addr->sa_family == AF_INET6)
-        return addrlen >= sizeof(struct sockaddr_in6) ? 0 : -EINVAL;
+        return len >= sizeof(struct sockaddr_in6) ? 0 : -EINVAL;
     return -EINVAL;
 }
 

@@ -67,7 +67,7 @@ static int check_tcp_listener(int fd, int kind)
     return type == SOCK_STREAM && protocol == IPPROTO_TCP && listening ? 0 : -EINVAL;
 }
 
-EVSRC_EXPORT int evsrc_tcp_listener_from_fd(struct evsrc_tcp_listener *listener, int fd)
+EVSRC_EXPORT int evsrc_tcp_listener_from_fd(struct evsrc_tcp_listener *listener, evsrc_fd fd)
 {
     return fd_source_adopt(FD_SOURCE_OF(listener), fd, check_tcp_listener, 0);
 }
@@ -134,7 +134,7 @@ static int check_tcp_stream(int fd, int kind)
     return listening ? -EINVAL : 0;
 }
 
-EVSRC_EXPORT int evsrc_tcp_stream_from_fd(struct evsrc_tcp_stream *stream, int fd)
+EVSRC_EXPORT int evsrc_tcp_stream_from_fd(struct evsrc_tcp_stream *stream, evsrc_fd fd)
 {
     return fd_source_adopt(FD_SOURCE_OF(stream), fd, check_tcp_stream, 0);
 }

@@ -54,7 +54,7 @@ static int check_udp_socket(int fd, int kind)
     return 0;
 }
 
-EVSRC_EXPORT int evsrc_udp_socket_from_fd(struct evsrc_udp_socket *udp, int fd)
+EVSRC_EXPORT int evsrc_udp_socket_from_fd(struct evsrc_udp_socket *udp, evsrc_fd fd)
 {
     return fd_source_adopt(FD_SOURCE_OF(udp), fd, check_udp_socket, 0);
 }
@@ -65,7 +65,7 @@ EVSRC_EXPORT int evsrc_udp_socket_connect(struct evsrc_udp_socket *udp, const st
                                           socklen_t addrlen)
 {
     /* AF_UNSPEC is connect(2)'s way to dissolve the association. */
-    bool unspec = addr && addrlen >= sizeof(sa_family_t) && addrlen <= sizeof(struct sockaddr_storage) &&
+    bool unspec = addr && (size_t)addrlen >= sizeof(sa_family_t) && (size_t)addrlen <= sizeof(struct sockaddr_storage) &&
                   addr->sa_family == AF_UNSPEC;
     int r = unspec ? 0 : socket_check_ip_address(addr, addrlen);
     if (r < 0)
@@ -270,7 +270,7 @@ static bool is_multicast_v4(const struct in_addr *group)
     return (ntohl(group->s_addr) & 0xf0000000u) == 0xe0000000u; /* 224.0.0.0/4 */
 }
 
-static int membership_v4(struct evsrc_udp_socket *udp, const struct in_addr *group, const struct in_addr *interface,
+static int membership_v4(struct evsrc_udp_socket *udp, const struct in_addr *group, const struct in_addr *iface,
                          int name)
 {
     if (!group || !is_multicast_v4(group))
@@ -279,43 +279,43 @@ static int membership_v4(struct evsrc_udp_socket *udp, const struct in_addr *gro
     if (fd < 0)
         return fd;
     struct ip_mreq request = {.imr_multiaddr = *group};
-    request.imr_interface.s_addr = interface ? interface->s_addr : htonl(INADDR_ANY);
+    request.imr_interface.s_addr = iface ? iface->s_addr : htonl(INADDR_ANY);
     return setsockopt(fd, IPPROTO_IP, name, &request, sizeof request) < 0 ? -errno : 0;
 }
 
 EVSRC_EXPORT int evsrc_udp_socket_join_multicast_v4(struct evsrc_udp_socket *udp, const struct in_addr *group,
-                                                    const struct in_addr *interface)
+                                                    const struct in_addr *iface)
 {
-    return membership_v4(udp, group, interface, IP_ADD_MEMBERSHIP);
+    return membership_v4(udp, group, iface, IP_ADD_MEMBERSHIP);
 }
 
 EVSRC_EXPORT int evsrc_udp_socket_leave_multicast_v4(struct evsrc_udp_socket *udp, const struct in_addr *group,
-                                                     const struct in_addr *interface)
+                                                     const struct in_addr *iface)
 {
-    return membership_v4(udp, group, interface, IP_DROP_MEMBERSHIP);
+    return membership_v4(udp, group, iface, IP_DROP_MEMBERSHIP);
 }
 
-static int membership_v6(struct evsrc_udp_socket *udp, const struct in6_addr *group, unsigned interface, int name)
+static int membership_v6(struct evsrc_udp_socket *udp, const struct in6_addr *group, unsigned iface, int name)
 {
     if (!group || group->s6_addr[0] != 0xff) /* ff00::/8 */
         return -EINVAL;
     int fd = udp_fd(udp);
     if (fd < 0)
         return fd;
-    struct ipv6_mreq request = {.ipv6mr_multiaddr = *group, .ipv6mr_interface = interface};
+    struct ipv6_mreq request = {.ipv6mr_multiaddr = *group, .ipv6mr_interface = iface};
     return setsockopt(fd, IPPROTO_IPV6, name, &request, sizeof request) < 0 ? -errno : 0;
 }
 
 EVSRC_EXPORT int evsrc_udp_socket_join_multicast_v6(struct evsrc_udp_socket *udp, const struct in6_addr *group,
-                                                    unsigned interface)
+                                                    unsigned iface)
 {
-    return membership_v6(udp, group, interface, IPV6_ADD_MEMBERSHIP);
+    return membership_v6(udp, group, iface, IPV6_ADD_MEMBERSHIP);
 }
 
 EVSRC_EXPORT int evsrc_udp_socket_leave_multicast_v6(struct evsrc_udp_socket *udp, const struct in6_addr *group,
-                                                     unsigned interface)
+                                                     unsigned iface)
 {
-    return membership_v6(udp, group, interface, IPV6_DROP_MEMBERSHIP);
+    return membership_v6(udp, group, iface, IPV6_DROP_MEMBERSHIP);
 }
 
 EVSRC_EXPORT int evsrc_udp_socket_set_multicast_loop_v4(struct evsrc_udp_socket *udp, bool on)
