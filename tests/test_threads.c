@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <evsrc/waker.h>
 
-#include <evsrc/unix.h>
 
 #include <poll.h>
 #include <pthread.h>
@@ -732,8 +731,8 @@ static void *wait_long(void *arg)
  */
 static void expect_release_during_wait(bool library_close)
 {
-    struct evsrc_unix_stream mine, peer;
-    ck_assert_int_eq(evsrc_unix_stream_pair(&mine, &peer), 0);
+    struct evsrc_tcp_stream mine, peer;
+    testutil_tcp_pair(&mine, &peer);
     ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &mine.source, 1, EVSRC_READABLE), 0);
     struct evsrc_waker *waker;
     ck_assert_int_eq(evsrc_waker_new(&waker, testutil_fx.registry, WAKER_TOKEN), 0);
@@ -743,22 +742,22 @@ static void expect_release_during_wait(bool library_close)
     struct timespec pause = {0, 200 * 1000000L};
     nanosleep(&pause, NULL);
     if (library_close) {
-        ck_assert_int_eq(evsrc_unix_stream_close(&mine), 0);
+        ck_assert_int_eq(evsrc_tcp_stream_close(&mine), 0);
     } else {
-        int fd = evsrc_unix_stream_fd(&mine);
+        int fd = evsrc_tcp_stream_fd(&mine);
         ck_assert_int_eq(evsrc_registry_deregister(testutil_fx.registry, &mine.source), 0);
         close(fd); /* the raw fd, behind the struct's back: it is not used again */
     }
-    struct pollfd p = {.fd = evsrc_unix_stream_fd(&peer), .events = POLLIN};
+    struct pollfd p = {.fd = evsrc_tcp_stream_fd(&peer), .events = POLLIN};
     int ready = poll(&p, 1, 5000);
     char byte;
-    ssize_t got = ready == 1 ? evsrc_unix_stream_read(&peer, &byte, 1) : -ETIMEDOUT;
+    ssize_t got = ready == 1 ? evsrc_tcp_stream_read(&peer, &byte, 1) : -ETIMEDOUT;
     ck_assert_int_eq(evsrc_waker_wake(waker), 0);
     void *result;
     ck_assert_int_eq(pthread_join(waiter, &result), 0);
     ck_assert_int_eq(got, 0);
     evsrc_waker_free(waker);
-    ck_assert_int_eq(evsrc_unix_stream_close(&peer), 0);
+    ck_assert_int_eq(evsrc_tcp_stream_close(&peer), 0);
 }
 
 START_TEST(deregister_during_a_wait_releases_the_file)

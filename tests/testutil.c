@@ -70,12 +70,34 @@ void testutil_expect_no_events(void)
 
 /* ---- Waits -------------------------------------------------------------------- */
 
+#if defined(_WIN32)
+int testutil_clock_gettime(clockid_t clock, struct timespec *ts)
+{
+    if (clock != CLOCK_MONOTONIC) {
+        /* The wall clock, for what tests read of it: 100 ns since 1601 as a Unix time. */
+        FILETIME ft;
+        GetSystemTimePreciseAsFileTime(&ft);
+        unsigned long long t = ((unsigned long long)ft.dwHighDateTime << 32 | ft.dwLowDateTime) - 116444736000000000ULL;
+        ts->tv_sec = (time_t)(t / 10000000ULL);
+        ts->tv_nsec = (long)(t % 10000000ULL) * 100;
+        return 0;
+    }
+    LARGE_INTEGER frequency, counter;
+    QueryPerformanceFrequency(&frequency);
+    QueryPerformanceCounter(&counter);
+    ts->tv_sec = (time_t)(counter.QuadPart / frequency.QuadPart);
+    ts->tv_nsec = (long)(((counter.QuadPart % frequency.QuadPart) * 1000000000LL + (frequency.QuadPart >> 1)) /
+                         frequency.QuadPart);
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+    return 0;
+}
+#endif
+
 long long testutil_now_ms(void)
 {
-#if defined(_WIN32)
-    /* winpthreads' clock_gettime reads 0 under Wine here; the tick count is Windows' own monotonic clock. */
-    return (long long)GetTickCount64();
-#endif
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;

@@ -78,6 +78,19 @@ void testutil_expect_quiet(evsrc_token token);
 /* Waits the quiet time on testutil_fx and fails if anything at all reported. */
 void testutil_expect_no_events(void);
 
+/*
+ * Windows: the tests' clock_gettime. libcheck's own replacement, linked into
+ * every test there, would answer 0; this reads winpthreads' clocks as the
+ * library does (CLOCK_MONOTONIC from the performance counter, rounded the
+ * same way), so the deadlines a test computes are instants of the library's
+ * clock.
+ */
+#if defined(_WIN32)
+#include <time.h>
+int testutil_clock_gettime(clockid_t clock, struct timespec *ts);
+#define clock_gettime testutil_clock_gettime
+#endif
+
 /* ---- Waits -------------------------------------------------------------------- */
 
 /*

@@ -9,8 +9,9 @@
 #include <stdio.h>
 #include <string.h>
 
-_Static_assert(EVSRC_ADDRESS_STRLEN >= 1 + INET6_ADDRSTRLEN - 1 + 1 + IF_NAMESIZE - 1 + 2 + 5 + 1,
-               "the longest text fits");
+/* The longest IPv6 text is 45 characters ("ffff:...:255.255.255.255"; INET6_ADDRSTRLEN is larger on Windows). */
+#define IPV6_TEXT_MAX 45
+_Static_assert(EVSRC_ADDRESS_STRLEN >= 1 + IPV6_TEXT_MAX + 1 + IF_NAMESIZE - 1 + 2 + 5 + 1, "the longest text fits");
 
 static bool is_digit(char c)
 {
@@ -52,6 +53,7 @@ static int parse_scope(const char *text, size_t length, uint32_t *out)
     char name[IF_NAMESIZE];
     memcpy(name, text, length);
     name[length] = '\0';
+    errno = 0;
     unsigned index = if_nametoindex(name);
     if (index == 0)
         return errno ? -errno : -ENODEV; /* glibc: ENODEV for a name no interface has */
@@ -74,9 +76,11 @@ static int fill_ipv6(const char *text, size_t length, uint16_t port, struct sock
     if (inet_pton(AF_INET6, address, &sin6.sin6_addr) != 1)
         return -EINVAL;
     if (percent) {
-        int r = parse_scope(percent + 1, length - address_length - 1, &sin6.sin6_scope_id);
+        uint32_t scope = 0; /* sin6_scope_id is a ULONG on Windows */
+        int r = parse_scope(percent + 1, length - address_length - 1, &scope);
         if (r < 0)
             return r;
+        sin6.sin6_scope_id = scope;
     }
     sin6.sin6_family = AF_INET6;
     sin6.sin6_port = htons(port);
