@@ -22,7 +22,8 @@
  *     its later events dropped (evsrc_events_drop), so no handler sees
  *     freed memory;
  *   - clean shutdown: SIGINT or SIGTERM, through a signalfd
- *     (evsrc_signal), ends the loop and frees everything.
+ *     (evsrc_signal), ends the loop and frees everything (on Windows, a
+ *     console Ctrl-C or Ctrl-Break, through a waker).
  * Try it with: nc 127.0.0.1 7777
  */
 
@@ -277,9 +278,86 @@ static void close_idle(struct server *server)
         connection_close(server, evsrc_container_of(timer, struct connection, idle));
 }
 
+/* ---- Stopping: the platform's stop requests as one source ----------------- */
+
+#if defined(_WIN32)
+#include <windows.h>
+
+/* Windows has no signals to read: a console control handler wakes the loop. */
+struct stop_source {
+    struct evsrc_waker *waker;
+};
+
+static struct evsrc_waker *stop_waker;
+
+static BOOL WINAPI on_console_control(DWORD type)
+{
+    (void)type;
+    evsrc_waker_wake(stop_waker); /* any thread may wake */
+    return TRUE;
+}
+
+static int stop_source_open(struct evsrc_registry *registry, struct stop_source *stop)
+{
+    int r = evsrc_waker_new(&stop->waker, registry, SIGNAL_TOKEN);
+    if (r < 0)
+        return r;
+    stop_waker = stop->waker;
+    if (SetConsoleCtrlHandler(on_console_control, TRUE))
+        return 0;
+    evsrc_waker_free(stop->waker);
+    return -EINVAL;
+}
+
+/* The waker's event is the request itself. */
+static bool stop_source_requested(struct stop_source *stop)
+{
+    (void)stop;
+    return true;
+}
+
+static void stop_source_close(struct stop_source *stop)
+{
+    SetConsoleCtrlHandler(on_console_control, FALSE);
+    evsrc_waker_free(stop->waker);
+}
+#else
+struct stop_source {
+    struct evsrc_signal signals;
+};
+
+/* Blocks SIGINT and SIGTERM and makes them a source: the loop reads them like any event. */
+static int stop_source_open(struct evsrc_registry *registry, struct stop_source *stop)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    int r = evsrc_signal_block(&set);
+    if (r == 0)
+        r = evsrc_signal_new(&stop->signals, &set);
+    if (r == 0)
+        r = evsrc_registry_register(registry, &stop->signals.source, SIGNAL_TOKEN, EVSRC_READABLE);
+    /* SIGPIPE needs nothing: evsrc's writes never raise it. */
+    return r;
+}
+
+/* Whether the event was SIGINT or SIGTERM (reading it takes it). */
+static bool stop_source_requested(struct stop_source *stop)
+{
+    struct signalfd_siginfo info;
+    return evsrc_signal_read(&stop->signals, &info) == 0;
+}
+
+static void stop_source_close(struct stop_source *stop)
+{
+    evsrc_signal_close(&stop->signals);
+}
+#endif
+
 /* Waits for events and dispatches them until a stop signal or a fatal error. */
 static int run(struct evsrc_poll *poll, struct evsrc_events *events, struct server *server,
-               struct evsrc_signal *signals)
+               struct stop_source *stop)
 {
     server->events = events;
     for (;;) {
@@ -295,9 +373,8 @@ static int run(struct evsrc_poll *poll, struct evsrc_events *events, struct serv
         for (server->index = 0; server->index < evsrc_events_len(events); server->index++) {
             evsrc_token token = evsrc_event_token(evsrc_events_get(events, server->index));
             if (token == SIGNAL_TOKEN) {
-                struct signalfd_siginfo info;
-                if (evsrc_signal_read(signals, &info) == 0)
-                    return 0; /* SIGINT or SIGTERM */
+                if (stop_source_requested(stop))
+                    return 0; /* SIGINT or SIGTERM (Ctrl-C on Windows) */
                 continue;
             }
             if (token == TIMERS_TOKEN) {
@@ -318,28 +395,12 @@ static int run(struct evsrc_poll *poll, struct evsrc_events *events, struct serv
     }
 }
 
-/* Blocks SIGINT and SIGTERM and makes them a source: the loop reads them like any event. */
-static int watch_stop_signals(struct evsrc_registry *registry, struct evsrc_signal *signals)
-{
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    int r = evsrc_signal_block(&set);
-    if (r == 0)
-        r = evsrc_signal_new(signals, &set);
-    if (r == 0)
-        r = evsrc_registry_register(registry, &signals->source, SIGNAL_TOKEN, EVSRC_READABLE);
-    /* SIGPIPE needs nothing: evsrc's writes never raise it. */
-    return r;
-}
-
 /* Listens on addr and serves until stopped; returns the exit status. */
 static int serve(struct evsrc_poll *poll, struct evsrc_events *events, const struct sockaddr_storage *addr,
                  socklen_t addrlen, struct timespec idle_timeout)
 {
     struct server server = {.registry = evsrc_poll_registry(poll), .idle_timeout = idle_timeout};
-    struct evsrc_signal signals;
+    struct stop_source stop;
     int r = evsrc_timers_new(&server.timers, CLOCK_MONOTONIC);
     if (r < 0) {
         fprintf(stderr, "echo-server: timers: %s\n", strerror(-r));
@@ -354,17 +415,17 @@ static int serve(struct evsrc_poll *poll, struct evsrc_events *events, const str
     r = evsrc_registry_register(server.registry, &server.timers.source, TIMERS_TOKEN, EVSRC_READABLE);
     if (r == 0)
         r = evsrc_registry_register(server.registry, &server.listener.source, LISTENER_TOKEN, EVSRC_READABLE);
-    bool have_signals = false;
+    bool have_stop = false;
     if (r == 0) {
-        r = watch_stop_signals(server.registry, &signals);
-        have_signals = r == 0;
+        r = stop_source_open(server.registry, &stop);
+        have_stop = r == 0;
     }
     int status = 1;
     if (r < 0)
         fprintf(stderr, "echo-server: setup: %s\n", strerror(-r));
     else {
         print_listening(&server.listener);
-        status = run(poll, events, &server, &signals);
+        status = run(poll, events, &server, &stop);
         puts("echo-server: stopping");
     }
     server.events = NULL;
@@ -373,8 +434,8 @@ static int serve(struct evsrc_poll *poll, struct evsrc_events *events, const str
         connection_close(&server, server.connections);
     evsrc_tcp_listener_close(&server.listener);
     evsrc_timers_close(&server.timers);
-    if (have_signals)
-        evsrc_signal_close(&signals);
+    if (have_stop)
+        stop_source_close(&stop);
     return status;
 }
 

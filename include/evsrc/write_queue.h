@@ -74,11 +74,18 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#if defined(_WIN32)
+/* Winsock's addresses; struct iovec and ssize_t come from <evsrc/platform.h>. */
+#include <winsock2.h>
+#include <ws2tcpip.h>
+#else
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#endif
 
 #include <evsrc/export.h>
+#include <evsrc/platform.h>
 #include <evsrc/interest.h>
 
 EVSRC_BEGIN_DECLS

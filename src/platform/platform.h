@@ -27,6 +27,13 @@
 #define PLATFORM_HAS_FORK 1
 #endif
 
+/* Batches of datagrams per system call (sendmmsg): Linux's, not Winsock's. */
+#if defined(_WIN32)
+#define PLATFORM_HAS_SENDMMSG 0
+#else
+#define PLATFORM_HAS_SENDMMSG 1
+#endif
+
 #if defined(_WIN32)
 #define PLATFORM_FD_CLOSED INVALID_SOCKET
 static inline bool platform_fd_is_open(evsrc_fd fd)

@@ -5,12 +5,13 @@
 #include <limits.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/uio.h> /* IOV_MAX */
 
-#include <evsrc/pipe.h>
 #include <evsrc/registry.h>
 #include <evsrc/tcp.h>
 #include <evsrc/udp.h>
-#include <evsrc/unix.h>
+
+#include "../platform/platform.h"
 
 /* A request's life: initialised (or popped), in the pending list, in the done list. */
 enum { REQUEST_IDLE, REQUEST_PENDING, REQUEST_DONE };
@@ -263,37 +264,11 @@ static ssize_t tcp_writev(void *context, const struct iovec *iov, int iovcnt)
     return evsrc_tcp_stream_writev(context, iov, iovcnt);
 }
 
-static ssize_t unix_writev(void *context, const struct iovec *iov, int iovcnt)
-{
-    return evsrc_unix_stream_writev(context, iov, iovcnt);
-}
-
-/* One buffer per call: the pipe's write is the one that keeps SIGPIPE away. */
-static ssize_t pipe_writev(void *context, const struct iovec *iov, int iovcnt)
-{
-    (void)iovcnt;
-    return evsrc_pipe_sender_write(context, iov[0].iov_base, iov[0].iov_len);
-}
-
 EVSRC_EXPORT int evsrc_write_queue_flush_tcp(struct evsrc_write_queue *queue, struct evsrc_tcp_stream *stream)
 {
     if (!stream)
         return -EINVAL;
     return evsrc_write_queue_flush(queue, tcp_writev, stream);
-}
-
-EVSRC_EXPORT int evsrc_write_queue_flush_unix(struct evsrc_write_queue *queue, struct evsrc_unix_stream *stream)
-{
-    if (!stream)
-        return -EINVAL;
-    return evsrc_write_queue_flush(queue, unix_writev, stream);
-}
-
-EVSRC_EXPORT int evsrc_write_queue_flush_pipe(struct evsrc_write_queue *queue, struct evsrc_pipe_sender *sender)
-{
-    if (!sender)
-        return -EINVAL;
-    return evsrc_write_queue_flush(queue, pipe_writev, sender);
 }
 
 /* Hands back the head datagram as sent (n bytes) or failed (n < 0). */
@@ -328,6 +303,7 @@ EVSRC_EXPORT int evsrc_write_queue_flush_datagram(struct evsrc_write_queue *queu
     return 1;
 }
 
+#if PLATFORM_HAS_SENDMMSG
 EVSRC_EXPORT int evsrc_write_queue_flush_udp(struct evsrc_write_queue *queue, struct evsrc_udp_socket *socket)
 {
     if (!queue || !socket)
@@ -359,28 +335,25 @@ EVSRC_EXPORT int evsrc_write_queue_flush_udp(struct evsrc_write_queue *queue, st
     }
     return 1;
 }
-
-static ssize_t unix_datagram_send(void *context, const struct iovec *iov, int iovcnt, const struct sockaddr *to,
-                                  socklen_t tolen)
+#else
+/* One datagram per call where there are no batches; its send takes one buffer, as the Unix datagram form's. */
+static ssize_t udp_send(void *context, const struct iovec *iov, int iovcnt, const struct sockaddr *to,
+                        socklen_t tolen)
 {
     if (iovcnt > 1)
         return -EINVAL;
     const void *buf = iovcnt == 1 ? iov[0].iov_base : NULL;
     size_t len = iovcnt == 1 ? iov[0].iov_len : 0;
-    if (!to)
-        return evsrc_unix_datagram_send(context, buf, len);
-    if (tolen < (socklen_t)sizeof(sa_family_t) || to->sa_family != AF_UNIX)
-        return -EINVAL;
-    return evsrc_unix_datagram_send_to_addr(context, buf, len, (const struct sockaddr_un *)(const void *)to, tolen);
+    return to ? evsrc_udp_socket_send_to(context, buf, len, to, tolen) : evsrc_udp_socket_send(context, buf, len);
 }
 
-EVSRC_EXPORT int evsrc_write_queue_flush_unix_datagram(struct evsrc_write_queue *queue,
-                                                       struct evsrc_unix_datagram *datagram)
+EVSRC_EXPORT int evsrc_write_queue_flush_udp(struct evsrc_write_queue *queue, struct evsrc_udp_socket *socket)
 {
-    if (!datagram)
+    if (!queue || !socket)
         return -EINVAL;
-    return evsrc_write_queue_flush_datagram(queue, unix_datagram_send, datagram);
+    return evsrc_write_queue_flush_datagram(queue, udp_send, socket);
 }
+#endif
 
 EVSRC_EXPORT int evsrc_write_queue_update_interest(struct evsrc_write_queue *queue, struct evsrc_registry *registry,
                                                    struct evsrc_source *source, evsrc_token token,
