@@ -240,6 +240,11 @@ EVSRC_EXPORT int evsrc_write_queue_flush(struct evsrc_write_queue *queue,
                                          evsrc_write_queue_writev_fn *write_function, void *context);
 
 /*
+ * On Windows: evsrc_write_queue_flush_tcp() and evsrc_write_queue_flush_udp()
+ * are there (UDP one datagram per call, and a request of one buffer, as for
+ * Unix datagrams below: Winsock has no batches); the forms for Unix streams,
+ * pipes and Unix datagram sockets, which Windows builds lack, are not.
+ *
  * evsrc_write_queue_flush() through evsrc_tcp_stream_writev(),
  * evsrc_unix_stream_writev() or evsrc_pipe_sender_write() (one buffer per
  * call: pipes have no gather write that keeps SIGPIPE away). Same returns;
