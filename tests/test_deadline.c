@@ -374,9 +374,14 @@ START_TEST(a_fork_child_gets_echild_and_may_register_with_its_own_poll)
     if (pid == 0) {
         int status = 0;
         struct timespec ts = {0, 0};
+        struct timespec left;
         if (evsrc_deadline_set(&d, &ts) != -ECHILD || evsrc_deadline_clear(&d) != -ECHILD ||
             evsrc_poll_wait(testutil_fx.poll, testutil_fx.events, &ts) != -ECHILD ||
-            evsrc_registry_register_deadline(testutil_fx.registry, &d, TOKEN, EVSRC_READABLE) != -ECHILD)
+            evsrc_poll_wait(testutil_fx.poll, testutil_fx.events, NULL) != -ECHILD ||
+            evsrc_registry_register_deadline(testutil_fx.registry, &d, TOKEN, EVSRC_READABLE) != -ECHILD ||
+            evsrc_registry_reregister_deadline(testutil_fx.registry, &d, TOKEN, EVSRC_READABLE) != -ECHILD ||
+            evsrc_registry_deregister_deadline(testutil_fx.registry, &d) != -ECHILD ||
+            evsrc_poll_next_timeout(testutil_fx.poll, &left) != -ECHILD || evsrc_poll_fd(testutil_fx.poll) != -ECHILD)
             status = 1;
         struct evsrc_poll *poll;
         struct evsrc_events *events;
@@ -485,6 +490,43 @@ START_TEST(setting_a_deadline_with_no_wait_blocked_wakes_nothing)
 }
 END_TEST
 
+START_TEST(a_deadline_registered_but_not_set_leaves_an_unbounded_wait_to_the_fds)
+{
+    struct evsrc_deadline d;
+    register_deadline(&d, TOKEN, EVSRC_READABLE);
+    int fds[2];
+    testutil_socketpair(fds);
+    ck_assert_int_eq(evsrc_registry_register_fd(testutil_fx.registry, fds[0], OTHER, EVSRC_READABLE), 0);
+    ck_assert_int_eq(write(fds[1], "x", 1), 1);
+    /* Deadline mode, nothing set, no timeout: the wait blocks without limit, and the fd ends it. */
+    ck_assert_int_eq(evsrc_poll_wait(testutil_fx.poll, testutil_fx.events, NULL), 1);
+    ck_assert_uint_eq(evsrc_event_token(evsrc_events_get(testutil_fx.events, 0)), OTHER);
+    ck_assert_int_eq(evsrc_registry_deregister_fd(testutil_fx.registry, fds[0]), 0);
+    testutil_close_pair(fds);
+    ck_assert_int_eq(evsrc_registry_deregister_deadline(testutil_fx.registry, &d), 0);
+}
+END_TEST
+
+START_TEST(another_queue_cannot_reregister_or_deregister_it)
+{
+    struct testutil_fixture other = testutil_fixture_new(4);
+    struct evsrc_deadline d;
+    register_deadline(&d, TOKEN, EVSRC_READABLE);
+    ck_assert_int_eq(evsrc_registry_reregister_deadline(other.registry, &d, TOKEN, EVSRC_READABLE), -ENOENT);
+    ck_assert_int_eq(evsrc_registry_deregister_deadline(other.registry, &d), -ENOENT);
+    ck_assert_int_eq(evsrc_registry_register_deadline(other.registry, &d, TOKEN, EVSRC_READABLE), -EEXIST);
+    ck_assert_int_eq(evsrc_registry_reregister_deadline(NULL, &d, TOKEN, EVSRC_READABLE), -EINVAL);
+    ck_assert_int_eq(evsrc_registry_reregister_deadline(testutil_fx.registry, NULL, TOKEN, EVSRC_READABLE), -EINVAL);
+    /* A clone of the right queue may. */
+    struct evsrc_registry *clone;
+    ck_assert_int_eq(evsrc_registry_try_clone(testutil_fx.registry, &clone), 0);
+    ck_assert_int_eq(evsrc_registry_reregister_deadline(clone, &d, OTHER, EVSRC_READABLE), 0);
+    ck_assert_int_eq(evsrc_registry_deregister_deadline(clone, &d), 0);
+    evsrc_registry_free(clone);
+    testutil_fixture_free(&other);
+}
+END_TEST
+
 int main(void)
 {
     Suite *suite = suite_create("deadline");
@@ -505,5 +547,7 @@ int main(void)
     tcase_add_test(tc, a_fork_child_gets_echild_and_may_register_with_its_own_poll);
     tcase_add_test(tc, many_deadlines_in_random_order);
     tcase_add_test(tc, setting_a_deadline_with_no_wait_blocked_wakes_nothing);
+    tcase_add_test(tc, a_deadline_registered_but_not_set_leaves_an_unbounded_wait_to_the_fds);
+    tcase_add_test(tc, another_queue_cannot_reregister_or_deregister_it);
     return testutil_run(suite);
 }

@@ -940,6 +940,42 @@ START_TEST(a_queue_registered_late_learns_its_earliest_deadline)
 }
 END_TEST
 
+START_TEST(the_queue_ops_on_closed_and_timerfd_queues)
+{
+    /* A closed queue registers as nothing: -EBADF from its op. */
+    struct evsrc_timers q;
+    ck_assert_int_eq(evsrc_timers_new(&q, CLOCK_MONOTONIC), 0);
+    ck_assert_int_eq(evsrc_timers_close(&q), 0);
+    ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &q.source, QUEUE, EVSRC_READABLE), -EBADF);
+    /* Registered, then closed: closing took it out, so the registry knows it no more. */
+    new_queue(&q, CLOCK_MONOTONIC, EVSRC_READABLE);
+    ck_assert_int_eq(evsrc_timers_close(&q), 0);
+    ck_assert_int_eq(evsrc_registry_deregister(testutil_fx.registry, &q.source), -ENOENT);
+    TESTUTIL_SKIP_ON_WINDOWS("the timerfd half: queues on other clocks need a timerfd");
+    /* A CLOCK_REALTIME queue goes through its timerfd: reregister and deregister it too. */
+    struct evsrc_timer t, *got;
+    evsrc_timer_init(&t, 1);
+    new_queue(&q, CLOCK_REALTIME, EVSRC_READABLE);
+    ck_assert_int_eq(evsrc_registry_reregister(testutil_fx.registry, &q.source, QUEUE, EVSRC_READABLE | EVSRC_LEVEL),
+                     0);
+    start_ms(&q, &t, 5);
+    ck_assert_uint_eq(collect(&q, &got, NULL, 1), 1);
+    ck_assert_int_eq(evsrc_registry_deregister(testutil_fx.registry, &q.source), 0);
+    ck_assert_int_eq(evsrc_timers_close(&q), 0);
+    /* A monotonic queue with a timer pending when it is reregistered LEVEL, after it reported once as ONESHOT. */
+    new_queue(&q, CLOCK_MONOTONIC, EVSRC_READABLE | EVSRC_ONESHOT);
+    start_ms(&q, &t, 5);
+    testutil_expect_event(QUEUE);
+    ck_assert_int_eq(evsrc_registry_reregister(testutil_fx.registry, &q.source, QUEUE, EVSRC_READABLE | EVSRC_LEVEL),
+                     0);
+    testutil_expect_event(QUEUE);
+    ck_assert_int_eq(evsrc_timers_expired(&q, &got), 0);
+    ck_assert_ptr_eq(got, &t);
+    expect_none_due(&q);
+    ck_assert_int_eq(evsrc_timers_close(&q), 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *suite = suite_create("timers");
@@ -970,5 +1006,6 @@ int main(void)
     tcase_add_test(tc, a_drain_ends_at_a_timer_started_during_it_and_the_rest_follows_at_once);
     tcase_add_test(tc, a_oneshot_queue_reports_once_until_reregistered);
     tcase_add_test(tc, a_queue_registered_late_learns_its_earliest_deadline);
+    tcase_add_test(tc, the_queue_ops_on_closed_and_timerfd_queues);
     return testutil_run(suite);
 }

@@ -35,9 +35,10 @@ static inline int selector_wake_open(selector_t selector, evsrc_token token, sel
     if (fd < 0)
         return -errno;
     int r = selector_add(selector, fd, token, EVSRC_READABLE);
+    /* epoll_ctl is a raw system call on x86-64, out of the fault injection's reach there (docs/testing.md). */
     if (r < 0) {
-        close(fd);
-        return r;
+        close(fd); // GCOVR_EXCL_LINE
+        return r;  // GCOVR_EXCL_LINE
     }
     out->fd = fd;
     return 0;

@@ -305,14 +305,15 @@ static int timers_register(struct evsrc_source *source, struct evsrc_registry *r
         return r;
     timers->mode = interests;
     timers->spent = false;
-    /* The poll learns the earliest deadline now; the queue was armed for it, or for nothing. */
+    /*
+     * The poll learns the earliest deadline now; the queue was armed for it,
+     * or for nothing. Setting a registered deadline fails only where waking
+     * another thread's wait does, after the deadline is set: at worst that
+     * wait returns at its own time, and this one is late, not lost.
+     */
     if (timers->armed != NOT_ARMED) {
         struct timespec at = timespec_from_ns(timers->armed);
-        r = evsrc_deadline_set(&timers->deadline, &at);
-        if (r < 0) {
-            evsrc_registry_deregister_deadline(registry, &timers->deadline);
-            return r;
-        }
+        (void)evsrc_deadline_set(&timers->deadline, &at);
     }
     return 0;
 }
@@ -321,8 +322,7 @@ static int timers_reregister(struct evsrc_source *source, struct evsrc_registry 
                              evsrc_interest interests)
 {
     struct evsrc_timers *timers = evsrc_container_of(source, struct evsrc_timers, source);
-    if (!is_open(timers))
-        return -EBADF;
+    /* Open: the registry calls it only for a registered queue, and closing one takes it out. */
     if (needs_fd(timers->clock))
         return evsrc_registry_reregister_fd(registry, timers->fd, token, interests);
     int r = evsrc_registry_reregister_deadline(registry, &timers->deadline, token, interests & MODE_KINDS);
@@ -341,8 +341,7 @@ static int timers_reregister(struct evsrc_source *source, struct evsrc_registry 
 static int timers_deregister(struct evsrc_source *source, struct evsrc_registry *registry)
 {
     struct evsrc_timers *timers = evsrc_container_of(source, struct evsrc_timers, source);
-    if (!is_open(timers))
-        return -EBADF;
+    /* Open: the registry calls it only for a registered queue, and closing one takes it out. */
     if (needs_fd(timers->clock))
         return evsrc_registry_deregister_fd(registry, timers->fd);
     return evsrc_registry_deregister_deadline(registry, &timers->deadline);
