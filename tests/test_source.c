@@ -4,13 +4,26 @@
 
 #include "testutil.h"
 
+/*
+ * The tests' byte channel: a pipe on Linux; on Windows, which has no pipe the
+ * backend can poll, a connected socket pair (write() and read() work on it there).
+ */
+static void test_channel(int fds[2])
+{
+#if defined(_WIN32)
+    testutil_socketpair(fds);
+#else
+    testutil_pipe(fds);
+#endif
+}
+
 /* testutil's fixture is queue A; p is a pipe for the sources. */
 static int p[2];
 
 static void setup(void)
 {
     testutil_fixture_setup();
-    testutil_pipe(p);
+    test_channel(p);
 }
 
 static void teardown(void)
@@ -56,8 +69,9 @@ END_TEST
  */
 START_TEST(source_fd_close_protects_the_next_fd_with_that_number)
 {
+    TESTUTIL_SKIP_ON_WINDOWS("socket numbers are not handed out lowest-first, so no new socket can be put under the closed number");
     int first[2], second[2];
-    testutil_pipe(first);
+    test_channel(first);
     struct evsrc_source_fd s;
     ck_assert_int_eq(evsrc_source_fd_close(NULL), -EINVAL);
     ck_assert_int_eq(evsrc_source_fd_init(&s, first[0]), 0);
@@ -68,7 +82,7 @@ START_TEST(source_fd_close_protects_the_next_fd_with_that_number)
     ck_assert(!testutil_fd_is_open(number));
     ck_assert_int_eq(evsrc_source_fd_close(&s), -EBADF);
     close(first[1]);
-    testutil_pipe(second);
+    test_channel(second);
     ck_assert_int_eq(second[0], number);
     ck_assert_int_eq(evsrc_registry_register_fd(testutil_fx.registry, second[0], 2, EVSRC_READABLE), 0);
     ck_assert_int_eq(evsrc_registry_deregister(testutil_fx.registry, &s.source), -ENOENT);
@@ -215,8 +229,9 @@ END_TEST
 /* Deregister clears the record even when the op fails (here: the fd was closed under it). */
 START_TEST(deregister_clears_record_whatever_the_op_says)
 {
+    TESTUTIL_SKIP_ON_WINDOWS("the AFD backend still holds a closed socket's number, so its deregister does not fail there");
     int q[2];
-    testutil_pipe(q);
+    test_channel(q);
     struct evsrc_source_fd s;
     ck_assert_int_eq(evsrc_source_fd_init(&s, q[0]), 0);
     ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &s.source, 1, EVSRC_READABLE), 0);
@@ -242,6 +257,8 @@ static void expect_closed_and_unregistered(struct evsrc_source *source)
 
 START_TEST(closing_a_builtin_source_clears_its_record)
 {
+    /* Windows has neither pipes nor timerfds: there only the TCP stream is closed under its record. */
+#if !defined(_WIN32)
     struct evsrc_pipe_sender tx;
     struct evsrc_pipe_receiver rx;
     ck_assert_int_eq(evsrc_pipe_new(&tx, &rx), 0);
@@ -257,6 +274,7 @@ START_TEST(closing_a_builtin_source_clears_its_record)
     ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &timer.source, 3, EVSRC_READABLE), 0);
     ck_assert_int_eq(evsrc_timerfd_close(&timer), 0);
     expect_closed_and_unregistered(&timer.source);
+#endif
 
     struct evsrc_tcp_stream client, server;
     testutil_tcp_pair(&client, &server);

@@ -20,20 +20,21 @@
 #if defined(_WIN32)
 /*
  * In check's no-fork mode a hung test leaves no trace of its name: each test
- * says it on stderr as it starts (check.h's START_TEST, with the one line more).
+ * says it on stderr as it starts (check.h's START_TEST, with the one line more;
+ * the body keeps the loop index _i, for tcase_add_loop_test).
  */
 #undef START_TEST
 #define START_TEST(name)                                                                      \
     static void name##_fn(int _i CK_ATTRIBUTE_UNUSED);                                         \
-    static void name##_body(const char *test_name);                                            \
+    static void name##_body(const char *test_name, int _i);                                    \
     static const TTest name##_ttest = {"" #name, name##_fn, __FILE__, __LINE__};               \
     static const TTest *name = &name##_ttest;                                                  \
     static void name##_fn(int _i CK_ATTRIBUTE_UNUSED)                                          \
     {                                                                                          \
         fprintf(stderr, "test %s\n", #name);                                                   \
-        name##_body(#name);                                                                    \
+        name##_body(#name, _i);                                                                \
     }                                                                                          \
-    static void name##_body(const char *test_name CK_ATTRIBUTE_UNUSED)
+    static void name##_body(const char *test_name CK_ATTRIBUTE_UNUSED, int _i CK_ATTRIBUTE_UNUSED)
 /* The running test's name, for skip messages: its body is a function of its own here. */
 #define TESTUTIL_TEST_NAME test_name
 /* <windows.h>'s parameter annotations, which would take the suites' names IN and OUT. */
