@@ -56,8 +56,10 @@ def client(port, seed, errors):
 def main():
     binary = sys.argv[1]
     # Port 0: the kernel picks; the idle timeout is 1 s so that the idle check is quick.
-    server = subprocess.Popen([binary, "0", "127.0.0.1", "1"], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                              text=True)
+    # Under meson's exe wrapper (qemu-user in the cross runs) when it has one.
+    wrapper = os.environ.get("MESON_EXE_WRAPPER", "").split()
+    server = subprocess.Popen(wrapper + [binary, "0", "127.0.0.1", "1"], stdout=subprocess.PIPE,
+                              stdin=subprocess.DEVNULL, text=True)
     try:
         line = server.stdout.readline()
         match = re.search(r"listening on .*:(\d+)$", line.strip())

@@ -251,6 +251,12 @@ static void storm_drain(struct feeder *feeder, struct storm_reader *reader, int 
 
 START_TEST(signal_storm_loses_no_byte_and_no_edge)
 {
+    /* Natively and under qemu-aarch64 it runs; qemu-i386's user-mode threads do not survive the storm. */
+    const char *emulator = testutil_emulator();
+    if (emulator && strstr(emulator, "qemu-i386") &&
+        testutil_skip_under_emulator("signal storm",
+                                     "qemu-i386 answers pthread_join with EDEADLK after a signal storm (a qemu-user bug)"))
+        return;
     struct sigaction action;
     memset(&action, 0, sizeof action);
     action.sa_handler = on_storm_signal;
