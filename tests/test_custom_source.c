@@ -16,19 +16,6 @@
 
 #include "testutil.h"
 
-/*
- * The tests' second kind of fd: a pipe on Linux; on Windows, which has no pipe
- * the backend can poll, a connected socket pair (write() and read() work on it there).
- */
-static void test_channel(int fds[2])
-{
-#if defined(_WIN32)
-    testutil_socketpair(fds);
-#else
-    testutil_pipe(fds);
-#endif
-}
-
 /* ---- A recording source: one fd, and a log of every op call ---------------- */
 
 struct recorder {
@@ -357,7 +344,7 @@ static const struct event_source_ops composite_ops = {
 START_TEST(composite_fds_report_under_one_token)
 {
     int pipe_fds[2];
-    test_channel(pipe_fds);
+    testutil_channel(pipe_fds);
     struct composite c = {pair[0], pipe_fds[0], 0, EVSRC_SOURCE_INIT(&composite_ops)};
 
     ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &c.source, 42, EVSRC_READABLE), 0);
@@ -409,7 +396,7 @@ START_TEST(composite_register_failing_half_way_undoes_its_first_fd)
 
     /* With a pollable second fd the same struct registers (the socket is not left in the queue). */
     int pipe_fds[2];
-    test_channel(pipe_fds);
+    testutil_channel(pipe_fds);
     c.pipe_read = pipe_fds[0];
     ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &c.source, 42, EVSRC_READABLE), 0);
     ck_assert_int_eq(c.register_calls, 2);
@@ -462,7 +449,7 @@ static const struct event_source_ops nested_ops = {nested_register, nested_rereg
 START_TEST(composite_of_builtin_sources_registers_its_parts_through_the_registry)
 {
     int pipe_fds[2];
-    test_channel(pipe_fds);
+    testutil_channel(pipe_fds);
     struct nested n;
     ck_assert_int_eq(evsrc_source_fd_init(&n.a, pair[0]), 0);
     ck_assert_int_eq(evsrc_source_fd_init(&n.b, pipe_fds[0]), 0);

@@ -11,19 +11,6 @@
 
 #include "testutil.h"
 
-/*
- * The tests' byte channel: a pipe on Linux; on Windows, which has no pipe the
- * backend can poll, a connected socket pair (write() and read() work on it there).
- */
-static void test_channel(int fds[2])
-{
-#if defined(_WIN32)
-    testutil_socketpair(fds);
-#else
-    testutil_pipe(fds);
-#endif
-}
-
 START_TEST(new_and_free)
 {
     int before = testutil_open_fds();
@@ -88,7 +75,7 @@ START_TEST(failed_wait_empties_the_buffer)
 {
     struct testutil_fixture f = testutil_fixture_new(4);
     int p[2];
-    test_channel(p);
+    testutil_channel(p);
     ck_assert_int_eq(evsrc_registry_register_fd(f.registry, p[0], 1, EVSRC_READABLE | EVSRC_LEVEL), 0);
     ck_assert_int_eq(write(p[1], "x", 1), 1);
     const struct timespec bad = {0, -1};
@@ -134,7 +121,7 @@ static void sub_millisecond_waits_survive(const char *simulated)
     for (int i = 0; i < 3; i++)
         ck_assert_int_eq(evsrc_poll_wait(f.poll, f.events, &short_wait), 0);
     int fds[2];
-    test_channel(fds);
+    testutil_channel(fds);
     ck_assert_int_eq(evsrc_registry_register_fd(f.registry, fds[0], 5, EVSRC_READABLE), 0);
     ck_assert_int_eq(write(fds[1], "x", 1), 1);
     struct timespec long_wait = {TESTUTIL_EVENT_DEADLINE_MS / 1000, 1000};
@@ -173,7 +160,7 @@ START_TEST(huge_timeouts_are_valid)
 {
     struct testutil_fixture f = testutil_fixture_new(4);
     int p[2];
-    test_channel(p);
+    testutil_channel(p);
     ck_assert_int_eq(write(p[1], "x", 1), 1);
     ck_assert_int_eq(evsrc_registry_register_fd(f.registry, p[0], 1, EVSRC_READABLE | EVSRC_LEVEL), 0);
     const struct timespec timeouts[] = {{INT32_MAX, 0}, {INT32_MAX, 999999999}, {TEST_TIME_T_MAX, 1}};
@@ -188,7 +175,7 @@ START_TEST(null_timeout_waits_until_ready)
 {
     struct testutil_fixture f = testutil_fixture_new(4);
     int p[2];
-    test_channel(p);
+    testutil_channel(p);
     ck_assert_int_eq(evsrc_registry_register_fd(f.registry, p[0], 77, EVSRC_READABLE), 0);
     ck_assert_int_eq(write(p[1], "x", 1), 1);
     ck_assert_int_eq(evsrc_poll_wait(f.poll, f.events, NULL), 1);
@@ -204,7 +191,7 @@ START_TEST(edge_triggered_until_drained)
     struct testutil_fixture f = testutil_fixture_new(4);
     int p[2];
     char buf[16];
-    test_channel(p);
+    testutil_channel(p);
     ck_assert_int_eq(evsrc_registry_register_fd(f.registry, p[0], 1, EVSRC_READABLE), 0);
     ck_assert_int_eq(write(p[1], "abc", 3), 3);
     ck_assert(testutil_wait_token(f.poll, f.events, 1, NULL));
@@ -229,7 +216,7 @@ START_TEST(hang_up_is_reported_once)
 {
     struct testutil_fixture f = testutil_fixture_new(4);
     int p[2];
-    test_channel(p);
+    testutil_channel(p);
     ck_assert_int_eq(evsrc_registry_register_fd(f.registry, p[0], 1, EVSRC_READABLE), 0);
     ck_assert_int_eq(close(p[1]), 0);
     uint32_t flags = 0;
@@ -253,7 +240,7 @@ START_TEST(small_buffer_returns_the_rest_next_time)
     struct testutil_fixture f = testutil_fixture_new(2);
     int p[5][2];
     for (int i = 0; i < 5; i++) {
-        test_channel(p[i]);
+        testutil_channel(p[i]);
         ck_assert_int_eq(evsrc_registry_register_fd(f.registry, p[i][0], (evsrc_token)i, EVSRC_READABLE), 0);
         ck_assert_int_eq(write(p[i][1], "x", 1), 1);
     }
@@ -321,7 +308,7 @@ START_TEST(signal_gives_eintr_and_loses_nothing)
     ck_assert_uint_eq(evsrc_events_len(f.events), 0);
 
     int p[2];
-    test_channel(p);
+    testutil_channel(p);
     ck_assert_int_eq(evsrc_registry_register_fd(f.registry, p[0], 3, EVSRC_READABLE), 0);
     ck_assert_int_eq(write(p[1], "x", 1), 1);
     bool seen = false;
@@ -350,7 +337,7 @@ START_TEST(full_buffer_rotates_between_ready_fds)
     struct testutil_fixture f = testutil_fixture_new(1);
     int p[2][2];
     for (int i = 0; i < 2; i++) {
-        test_channel(p[i]);
+        testutil_channel(p[i]);
         ck_assert_int_eq(write(p[i][1], "x", 1), 1);
         ck_assert_int_eq(
             evsrc_registry_register_fd(f.registry, p[i][0], (evsrc_token)i, EVSRC_READABLE | EVSRC_LEVEL), 0);
@@ -375,7 +362,7 @@ START_TEST(free_leaves_sources_open)
 {
     struct testutil_fixture f = testutil_fixture_new(4);
     int p[2];
-    test_channel(p);
+    testutil_channel(p);
     ck_assert_int_eq(evsrc_registry_register_fd(f.registry, p[0], 1, EVSRC_READABLE), 0);
     testutil_fixture_free(&f);
     ck_assert_int_eq(write(p[1], "x", 1), 1);

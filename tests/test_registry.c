@@ -11,19 +11,6 @@
 
 #include "testutil.h"
 
-/*
- * The tests' byte channel: a pipe on Linux; on Windows, which has no pipe the
- * backend can poll, a connected socket pair (write() and read() work on it there).
- */
-static void test_channel(int fds[2])
-{
-#if defined(_WIN32)
-    testutil_socketpair(fds);
-#else
-    testutil_pipe(fds);
-#endif
-}
-
 static const evsrc_interest invalid_interests[] = {
     0, EVSRC_LEVEL, EVSRC_ONESHOT, EVSRC_LEVEL | EVSRC_ONESHOT, 0x8, EVSRC_READABLE | 0x8,
     EVSRC_READABLE | 0x80000000u, 0xffffffffu,
@@ -32,7 +19,7 @@ static const evsrc_interest invalid_interests[] = {
 START_TEST(fd_calls_reject_bad_arguments)
 {
     int p[2];
-    test_channel(p);
+    testutil_channel(p);
     ck_assert_int_eq(evsrc_registry_register_fd(NULL, p[0], 1, EVSRC_READABLE), -EINVAL);
     ck_assert_int_eq(evsrc_registry_reregister_fd(NULL, p[0], 1, EVSRC_READABLE), -EINVAL);
     ck_assert_int_eq(evsrc_registry_deregister_fd(NULL, p[0]), -EINVAL);
@@ -49,7 +36,7 @@ END_TEST
 START_TEST(bad_fds_are_ebadf)
 {
     int p[2];
-    test_channel(p);
+    testutil_channel(p);
     testutil_close_pair(p);
     const int bad[] = {-1, -100, p[0], 1 << 28};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -74,7 +61,7 @@ END_TEST
 START_TEST(registration_state_errors)
 {
     int p[2];
-    test_channel(p);
+    testutil_channel(p);
     ck_assert_int_eq(evsrc_registry_reregister_fd(testutil_fx.registry, p[0], 1, EVSRC_READABLE), -ENOENT);
     ck_assert_int_eq(evsrc_registry_deregister_fd(testutil_fx.registry, p[0]), -ENOENT);
     ck_assert_int_eq(evsrc_registry_register_fd(testutil_fx.registry, p[0], 1, EVSRC_READABLE), 0);
@@ -129,7 +116,7 @@ START_TEST(tokens_come_back_as_given)
     const evsrc_token tokens[] = {0, UINT64_MAX, (evsrc_token)1 << 63, (evsrc_token)(uintptr_t)&local};
     int p[4][2];
     for (int i = 0; i < 4; i++) {
-        test_channel(p[i]);
+        testutil_channel(p[i]);
         ck_assert_int_eq(evsrc_registry_register_fd(testutil_fx.registry, p[i][0], tokens[i], EVSRC_READABLE), 0);
         ck_assert_int_eq(write(p[i][1], "x", 1), 1);
     }
@@ -163,7 +150,7 @@ END_TEST
 START_TEST(deregistered_fd_reports_nothing)
 {
     int p[2];
-    test_channel(p);
+    testutil_channel(p);
     ck_assert_int_eq(evsrc_registry_register_fd(testutil_fx.registry, p[0], 1, EVSRC_READABLE), 0);
     ck_assert_int_eq(evsrc_registry_deregister_fd(testutil_fx.registry, p[0]), 0);
     ck_assert_int_eq(write(p[1], "x", 1), 1);
@@ -175,7 +162,7 @@ END_TEST
 START_TEST(level_mode_reports_while_ready)
 {
     int p[2];
-    test_channel(p);
+    testutil_channel(p);
     ck_assert_int_eq(evsrc_registry_register_fd(testutil_fx.registry, p[0], 1, EVSRC_READABLE | EVSRC_LEVEL), 0);
     ck_assert_int_eq(write(p[1], "ab", 2), 2);
     for (int i = 0; i < 3; i++)
@@ -191,7 +178,7 @@ START_TEST(oneshot_reports_once_until_rearmed)
 {
     int p[2];
     char c;
-    test_channel(p);
+    testutil_channel(p);
     ck_assert_int_eq(evsrc_registry_register_fd(testutil_fx.registry, p[0], 1, EVSRC_READABLE | EVSRC_ONESHOT), 0);
     ck_assert_int_eq(write(p[1], "a", 1), 1);
     testutil_expect_event(1);
@@ -209,7 +196,7 @@ END_TEST
 START_TEST(level_oneshot_reports_once)
 {
     int p[2];
-    test_channel(p);
+    testutil_channel(p);
     ck_assert_int_eq(
         evsrc_registry_register_fd(testutil_fx.registry, p[0], 1, EVSRC_READABLE | EVSRC_LEVEL | EVSRC_ONESHOT), 0);
     ck_assert_int_eq(write(p[1], "a", 1), 1);
@@ -251,7 +238,7 @@ START_TEST(many_kinds_of_fd_in_one_queue)
     int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     int sp[2], p[2];
     testutil_socketpair(sp);
-    test_channel(p);
+    testutil_channel(p);
     ck_assert_int_eq(evsrc_registry_register_fd(testutil_fx.registry, efd, 10, EVSRC_READABLE), 0);
     ck_assert_int_eq(evsrc_registry_register_fd(testutil_fx.registry, sp[0], 20, EVSRC_READABLE), 0);
     ck_assert_int_eq(evsrc_registry_register_fd(testutil_fx.registry, p[0], 30, EVSRC_READABLE), 0);
@@ -280,7 +267,7 @@ END_TEST
 START_TEST(closed_fd_leaves_the_queue)
 {
     int p[2];
-    test_channel(p);
+    testutil_channel(p);
     /* Level-triggered and always writable: it would report on every wait while in the queue. */
     ck_assert_int_eq(evsrc_registry_register_fd(testutil_fx.registry, p[1], 1, EVSRC_WRITABLE | EVSRC_LEVEL), 0);
     testutil_expect_event(1);
@@ -305,7 +292,7 @@ static bool fd_is_regular(int fd)
 static void expect_nothing_for_a_reused_number(int new_file)
 {
     int p[2];
-    test_channel(p);
+    testutil_channel(p);
     ck_assert_int_eq(evsrc_registry_register_fd(testutil_fx.registry, p[0], 1, EVSRC_READABLE | EVSRC_LEVEL), 0);
     ck_assert_int_eq(evsrc_registry_register_fd(testutil_fx.registry, p[1], 2, EVSRC_WRITABLE | EVSRC_ONESHOT), 0);
     testutil_expect_event(2); /* the one-shot reports and is disarmed: a stale entry that stays quiet */
@@ -329,7 +316,7 @@ START_TEST(reused_fd_number_reports_nothing)
 {
     TESTUTIL_SKIP_ON_WINDOWS("it reuses a number with dup2 over pipes and regular files");
     int other[2];
-    test_channel(other);
+    testutil_channel(other);
     ck_assert_int_eq(write(other[1], "x", 1), 1); /* readable under the reused number */
     expect_nothing_for_a_reused_number(other[0]);
     testutil_close_pair(other);
@@ -354,7 +341,7 @@ START_TEST(clone_is_the_same_queue)
     /* An epoll clone holds a dup of the queue fd; a poll-backend clone shares the queue object. */
     ck_assert_int_eq(testutil_open_fds(), before + (TESTUTIL_SELECTOR_IS_POLL ? 0 : 1));
     int p[2];
-    test_channel(p);
+    testutil_channel(p);
     ck_assert_int_eq(evsrc_registry_register_fd(clone, p[0], 5, EVSRC_READABLE), 0);
     /* The fd is in the queue, whichever handle asks. */
     ck_assert_int_eq(evsrc_registry_register_fd(testutil_fx.registry, p[0], 5, EVSRC_READABLE), -EEXIST);

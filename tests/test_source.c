@@ -4,26 +4,13 @@
 
 #include "testutil.h"
 
-/*
- * The tests' byte channel: a pipe on Linux; on Windows, which has no pipe the
- * backend can poll, a connected socket pair (write() and read() work on it there).
- */
-static void test_channel(int fds[2])
-{
-#if defined(_WIN32)
-    testutil_socketpair(fds);
-#else
-    testutil_pipe(fds);
-#endif
-}
-
 /* testutil's fixture is queue A; p is a pipe for the sources. */
 static int p[2];
 
 static void setup(void)
 {
     testutil_fixture_setup();
-    test_channel(p);
+    testutil_channel(p);
 }
 
 static void teardown(void)
@@ -71,7 +58,7 @@ START_TEST(source_fd_close_protects_the_next_fd_with_that_number)
 {
     TESTUTIL_SKIP_ON_WINDOWS("socket numbers are not handed out lowest-first, so no new socket can be put under the closed number");
     int first[2], second[2];
-    test_channel(first);
+    testutil_channel(first);
     struct evsrc_source_fd s;
     ck_assert_int_eq(evsrc_source_fd_close(NULL), -EINVAL);
     ck_assert_int_eq(evsrc_source_fd_init(&s, first[0]), 0);
@@ -82,7 +69,7 @@ START_TEST(source_fd_close_protects_the_next_fd_with_that_number)
     ck_assert(!testutil_fd_is_open(number));
     ck_assert_int_eq(evsrc_source_fd_close(&s), -EBADF);
     close(first[1]);
-    test_channel(second);
+    testutil_channel(second);
     ck_assert_int_eq(second[0], number);
     ck_assert_int_eq(evsrc_registry_register_fd(testutil_fx.registry, second[0], 2, EVSRC_READABLE), 0);
     ck_assert_int_eq(evsrc_registry_deregister(testutil_fx.registry, &s.source), -ENOENT);
@@ -231,7 +218,7 @@ START_TEST(deregister_clears_record_whatever_the_op_says)
 {
     TESTUTIL_SKIP_ON_WINDOWS("the AFD backend still holds a closed socket's number, so its deregister does not fail there");
     int q[2];
-    test_channel(q);
+    testutil_channel(q);
     struct evsrc_source_fd s;
     ck_assert_int_eq(evsrc_source_fd_init(&s, q[0]), 0);
     ck_assert_int_eq(evsrc_registry_register(testutil_fx.registry, &s.source, 1, EVSRC_READABLE), 0);

@@ -213,6 +213,15 @@ void testutil_pipe(int fds[2])
 #endif
 }
 
+void testutil_channel(int fds[2])
+{
+#if defined(_WIN32)
+    testutil_socketpair(fds);
+#else
+    testutil_pipe(fds);
+#endif
+}
+
 void testutil_socketpair(int fds[2])
 {
     ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds), 0);

@@ -135,6 +135,12 @@ void testutil_expect_fd_unchanged(int fd, struct testutil_fd_state before);
 
 /* A nonblocking pipe (fds[0] read end, fds[1] write end); fails the test on error. */
 void testutil_pipe(int fds[2]);
+/*
+ * The tests' second kind of fd: a pipe (testutil_pipe) on Linux; on Windows,
+ * which has no pipe the backend can poll, a connected socket pair
+ * (testutil_socketpair: write() and read() work on it there).
+ */
+void testutil_channel(int fds[2]);
 /* A nonblocking, close-on-exec stream socketpair; fails the test on error. */
 void testutil_socketpair(int fds[2]);
 /* Closes both fds of a pipe or socketpair. */
